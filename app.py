@@ -1,0 +1,5 @@
+"""Entry point: `flask` and `gunicorn app:app` find the application here."""
+
+from newsletter import create_app
+
+app = create_app()

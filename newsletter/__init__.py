@@ -1,0 +1,99 @@
+"""Newsletter: a self-hosted newsletter sender, lawful by construction."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from . import database, mailer
+from .config import load_config
+from .extensions import csrf, db, limiter, login, mail, migrate
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the application. `overrides` win over every other configuration source."""
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        instance_relative_config=True,
+    )
+    if overrides and overrides.get("TESTING"):
+        app.testing = True
+    load_config(app, overrides)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_project_path(app, "migrations")))
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login.init_app(app)
+    login.login_view = "admin.login"
+    login.user_loader(_load_admin)
+    mailer.install_session_hooks()
+    database.init_database(app)
+
+    from .views import admin, api, public
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    csrf.exempt(api.bp)
+
+    from .cli import register_commands
+
+    register_commands(app)
+    _register_error_pages(app)
+    return app
+
+
+def _load_admin(admin_id: str):
+    from .models import AdminUser
+
+    return db.session.get(AdminUser, int(admin_id)) if admin_id.isdigit() else None
+
+
+def _project_path(app: Flask, name: str):
+    from pathlib import Path
+
+    return Path(app.root_path).parent / name
+
+
+def _register_error_pages(app: Flask) -> None:
+    """Every error is a readable page (or JSON under /api), never a bare 500."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_template(
+            "public/message.html",
+            title="This form has expired",
+            message="Please go back, reload the page and try again.",
+        ), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        from flask import request
+
+        if request.path.startswith("/api/"):
+            return {"error": error.name, "detail": error.description}, error.code
+        return render_template(
+            "public/message.html", title=error.name, message=error.description
+        ), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("unhandled error")
+        db.session.rollback()
+        try:
+            return render_template(
+                "public/message.html",
+                title="Something went wrong",
+                message="Nothing was changed. Please try again in a moment.",
+            ), 500
+        except Exception:  # the page itself failed: answer in plain text
+            return "Something went wrong. Nothing was changed.", 500, {"Content-Type": "text/plain"}

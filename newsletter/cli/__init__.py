@@ -1,0 +1,15 @@
+"""`flask` commands, one module per noun."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_commands(app: Flask) -> None:
+    """Attach every command group to the app's CLI."""
+    from . import admin, api_tokens, campaigns, imports, jobs, outbox, subscribers, topics, worker
+
+    for module in (admin, api_tokens, campaigns, jobs, outbox, subscribers, topics, worker):
+        for command in module.COMMANDS:
+            app.cli.add_command(command)
+    imports.attach(subscribers.subscribers)

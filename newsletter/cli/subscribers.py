@@ -1,0 +1,49 @@
+"""flask subscribers export EMAIL | erase EMAIL (and import, in imports.py)"""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+
+from .. import subscriptions
+from ..addresses import InvalidAddress
+from ..extensions import db
+from ..models import Channel
+
+subscribers = AppGroup(
+    "subscribers", help="Subscribers: import, export (Art. 15), erase (Art. 17)."
+)
+
+
+def _find(email: str):
+    try:
+        subscriber = subscriptions.find_subscriber(email)
+    except InvalidAddress as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from exc
+    if subscriber is None:
+        raise click.ClickException("no subscriber with this address")
+    return subscriber
+
+
+@subscribers.command("export")
+@click.argument("email")
+def export(email: str) -> None:
+    """Print everything held about one subscriber as JSON (GDPR Art. 15)."""
+    click.echo(json.dumps(subscriptions.export_data(_find(email)), indent=2, ensure_ascii=False))
+
+
+@subscribers.command("erase")
+@click.argument("email")
+def erase(email: str) -> None:
+    """Erase one subscriber exactly as an opt-out does (GDPR Art. 17)."""
+    subscriber = _find(email)
+    subscriptions.erase(
+        subscriber, "erased", Channel.ALL, subscriptions.Evidence(source="command line")
+    )
+    db.session.commit()
+    click.echo("erased")
+
+
+COMMANDS = [subscribers]

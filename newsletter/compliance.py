@@ -1,0 +1,158 @@
+"""The legal rules the software enforces, each one function, in one place.
+
+Views, the sender, the importer and the jobs call these; none of them re-implements a
+rule. Each docstring names the rule's source (SPEC "Legal rules" numbering, the seed
+documents in shared/legal-sources/, and COMPLIANCE-CHECKLIST.md items). Each rule has a
+test named after it in tests/test_compliance.py. docs/COMPLIANCE.md is the index.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+
+from .extensions import db
+from .models import (
+    Basis,
+    Channel,
+    ConfirmationSend,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    Suppression,
+    Topic,
+)
+
+
+class ComplianceError(Exception):
+    """An action the law does not allow; the message says which rule and why."""
+
+
+# --- Rule 1: no marketing mail without a lawful basis ---------------------------------
+
+
+def basis_allowed_for_topic(basis: str, topic: Topic) -> bool:
+    """The existing-customer exception covers only the business's own similar products.
+
+    Source: ePrivacy Directive Art. 13(2); Dutch Tw 11.7(3); Belgian KB 4-4-2003 art. 1;
+    seed "direct-marketing-existing-customers"; checklist E1. SPEC rule 1.
+    """
+    if basis == Basis.CONSENT:
+        return True
+    return basis == Basis.EXISTING_CUSTOMER and bool(topic.own_similar_products)
+
+
+def has_lawful_basis(subscriber: Subscriber, subscription: Subscription) -> bool:
+    """May this subscriber get marketing mail on this subscription's topic?
+
+    Only confirmed (double opt-in) consent, or the existing-customer exception with
+    evidence of a purchase, for own-similar-products topics. A pending signup gets
+    nothing but its confirmation mail (checklist D2). SPEC rule 1.
+    """
+    if subscriber.status != SubscriberStatus.ACTIVE or subscription.confirmed_at is None:
+        return False
+    if subscription.basis == Basis.EXISTING_CUSTOMER and subscriber.purchased_at is None:
+        return False
+    return basis_allowed_for_topic(subscription.basis, subscription.topic)
+
+
+def lawful_recipients_condition(topic: Topic) -> ColumnElement[bool]:
+    """`has_lawful_basis` as SQL, for picking a campaign's recipients in one query.
+
+    To be used on a select joining Subscriber and Subscription for `topic`.
+    """
+    conditions = [
+        Subscriber.status == SubscriberStatus.ACTIVE,
+        Subscription.topic_id == topic.id,
+        Subscription.confirmed_at.is_not(None),
+    ]
+    if topic.own_similar_products:
+        basis_ok = or_(
+            Subscription.basis == Basis.CONSENT,
+            and_(
+                Subscription.basis == Basis.EXISTING_CUSTOMER,
+                Subscriber.purchased_at.is_not(None),
+            ),
+        )
+    else:
+        basis_ok = Subscription.basis == Basis.CONSENT
+    return and_(*conditions, basis_ok)
+
+
+# --- Rule 2: consent is explicit, free, specific, informed -----------------------------
+
+
+def require_explicit_consent(box_ticked: bool, topics: list[str]) -> None:
+    """Consent is an affirmative act (an unticked box the person ticked) for named topics.
+
+    Source: GDPR Art. 4(11), 7; CJEU Planet49 C-673/17; seed
+    "sending-newsletters-consent-checklist"; checklist D1. SPEC rule 2.
+    """
+    if not box_ticked:
+        raise ComplianceError("Consent is required: tick the box to agree to receive the mail.")
+    if not topics:
+        raise ComplianceError("Choose at least one list to subscribe to.")
+
+
+# --- Rule 3: objection is absolute and immediate ---------------------------------------
+
+
+def is_objected(address_hash: str, channel: str = Channel.EMAIL) -> bool:
+    """Has this person objected to marketing on this channel (or opted out of email)?
+
+    Source: GDPR Art. 21(2)-(3); GBA decision 19/2021; checklist G1. SPEC rule 3.
+    """
+    query = select(
+        exists().where(Suppression.address_hash == address_hash, Suppression.channel == channel)
+    )
+    return bool(db.session.scalar(query))
+
+
+def may_send_marketing(subscriber: Subscriber | None, subscription: Subscription | None) -> bool:
+    """The last check before a marketing message is handed to SMTP.
+
+    Called per message, in the middle of a send too, so that an opt-out or objection
+    recorded a moment ago stops the next message. SPEC rule 3 (with rule 1).
+    """
+    if subscriber is None or subscription is None:
+        return False  # erased (opted out) since the send started
+    return has_lawful_basis(subscriber, subscription)
+
+
+# --- Double opt-in: nothing but the confirmation mail, and not too many of them --------
+
+
+def confirmation_mail_allowed(address_hash: str, now: datetime, per_day: int) -> bool:
+    """At most `per_day` confirmation mails to one address in 24 hours (list bombing).
+
+    Source: checklist H1 (listmonk #308, #1559); SPEC NEWSLETTER_CONFIRM_MAILS_PER_ADDRESS.
+    """
+    since = now - timedelta(hours=24)
+    count = db.session.scalar(
+        select(func.count())
+        .select_from(ConfirmationSend)
+        .where(ConfirmationSend.address_hash == address_hash, ConfirmationSend.sent_at > since)
+    )
+    return count < per_day
+
+
+# --- Rule 4: every marketing message offers both opt-outs (filled by messages.py) ------
+
+# --- Rule 5: opt-out means purge: see subscriptions.erase(), which every opt-out uses --
+
+# --- Rule 6: consent is re-asked every two years ---------------------------------------
+
+
+def reconsent_due(subscriber: Subscriber, now: datetime, interval_days: int) -> bool:
+    """A consent-based subscriber whose last consent is older than the interval.
+
+    Source: seed "ap-advertising-consent-retention" (advice: ask again every two years);
+    EDPB Guidelines 05/2020 §110 ("refresh at appropriate intervals"). SPEC rule 6.
+    """
+    if subscriber.status != SubscriberStatus.ACTIVE or subscriber.consented_at is None:
+        return False
+    return subscriber.consented_at <= now - timedelta(days=interval_days)
+
+
+# --- Rule 7: retention periods ----------------------------------------------------------

@@ -1,0 +1,103 @@
+"""Configuration: the only module that reads the environment.
+
+Order, later wins: the defaults below, `instance/config.py`, `NEWSLETTER_*` environment
+variables (JSON-parsed where possible), then the overrides given to `create_app`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+DEFAULTS: dict[str, object] = {
+    "SECRET_KEY": None,
+    "SECRET_KEY_FALLBACKS": [],
+    # HMAC key of the suppression list. Unset: generated once and kept in the database,
+    # so that it never rotates with SECRET_KEY (see docs/COMPLIANCE.md).
+    "SUPPRESSION_KEY": None,
+    "BASE_URL": "http://127.0.0.1:5000",
+    "SQLALCHEMY_DATABASE_URI": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "newsletter@example.org",
+    "MAIL_TIMEOUT": 30,
+    "ORGANIZATION_NAME": "Demo Shop",
+    "ORGANIZATION_ADDRESS": "Rue de l'Exemple 1, 1000 Brussels, Belgium",
+    "PRIVACY_POLICY_URL": None,
+    "RECONSENT_INTERVAL_DAYS": 730,
+    "RECONSENT_GRACE_DAYS": 30,
+    "CONFIRM_MAX_AGE_HOURS": 48,
+    "SIGNUP_RATE_LIMIT": "10 per minute; 50 per hour",
+    "CONFIRM_MAILS_PER_ADDRESS": 3,
+    "SEND_RATE": 0,
+    "DKIM_DOMAIN": None,
+    "DKIM_SELECTOR": None,
+    "DKIM_PRIVATE_KEY_PATH": None,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "AUTO_UPGRADE_SQLITE": True,
+}
+
+
+def load_config(app: Flask, overrides: dict | None) -> None:
+    """Fill `app.config` from defaults, instance file, environment and overrides."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("NEWSLETTER")
+    if overrides:
+        app.config.update(overrides)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        db_path = Path(app.instance_path) / "newsletter.db"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = _psycopg_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    _require_secret_key(app)
+    base = app.config["BASE_URL"].rstrip("/")
+    app.config["BASE_URL"] = base
+    app.config["SESSION_COOKIE_SECURE"] = base.startswith("https://")
+    app.config["REMEMBER_COOKIE_SECURE"] = base.startswith("https://")
+
+
+def _psycopg_url(url: str) -> str:
+    """Use psycopg 3 for plain `postgresql://` URLs (SQLAlchemy defaults to psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _require_secret_key(app: Flask) -> None:
+    """Refuse to start without a signing key where mail can leave the machine.
+
+    In debug, testing, and the embedded default (no SMTP server: every mail stays in the
+    built-in outbox) a random key is generated once and kept in the instance folder, so
+    that a newcomer runs the app with nothing to set up. With a real SMTP server the key
+    must be configured: several workers and machines must share it.
+    """
+    if app.config["SECRET_KEY"]:
+        return
+    development = app.debug or app.testing or os.environ.get("FLASK_DEBUG") in ("1", "true")
+    if not (development or not app.config["MAIL_SERVER"]):
+        raise RuntimeError(
+            "NEWSLETTER_SECRET_KEY is not set, and mail goes to a real SMTP server. Set it to a "
+            "long random value, the same on every machine, for example:\n"
+            "  export NEWSLETTER_SECRET_KEY="
+            "$(python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    app.config["SECRET_KEY"] = key_file.read_text().strip()

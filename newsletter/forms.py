@@ -1,0 +1,62 @@
+"""Public web forms (Flask-WTF: CSRF on every one)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .addresses import InvalidAddress, normalise
+
+
+class CheckboxesField(SelectMultipleField):
+    """A list of checkboxes, none ticked by default."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def no_control_characters(form, field) -> None:
+    """Reject CR, LF and other control characters: they never reach a header."""
+    if field.data and any(ord(ch) < 32 or ord(ch) == 127 for ch in field.data):
+        raise ValidationError("Line breaks and control characters are not allowed here.")
+
+
+def valid_address(form, field) -> None:
+    try:
+        normalise(field.data or "")
+    except InvalidAddress as exc:
+        raise ValidationError(f"Please check the email address: {exc}") from exc
+
+
+class SignupForm(FlaskForm):
+    email = StringField(
+        "Email address",
+        validators=[DataRequired("Please enter your email address."), valid_address],
+    )
+    name = StringField(
+        "Name (optional)", validators=[Optional(), Length(max=200), no_control_characters]
+    )
+    topics = CheckboxesField("Lists", choices=[], validate_choice=True)
+    consent = BooleanField("I agree", default=False)
+    consent_text_id = HiddenField()
+    # Honeypot: hidden from people, filled by bots. A filled one is answered like any
+    # other signup, and nothing is stored or sent.
+    website = StringField("Leave this field empty", validators=[Optional()])
+
+    def validate_topics(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Choose at least one list.")
+
+    def validate_consent(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Please tick the box to give your consent.")
+
+
+class PreferencesForm(FlaskForm):
+    topics = CheckboxesField("Lists", choices=[], validate_choice=True)
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (confirm, keep me subscribed, download my data)."""

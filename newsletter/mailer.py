@@ -1,0 +1,84 @@
+"""The messenger: hands finished messages to SMTP, or to the built-in outbox.
+
+With no `MAIL_SERVER` configured every mail is stored in the `outbox_message` table (in
+the same transaction as the change that caused it) and can be read with
+`flask outbox list/show`. With a server, system mails leave only after the database
+transaction that caused them commits (STYLE: mail after commit), over Flask-Mail's
+SMTP settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .extensions import db, mail
+from .models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "newsletter.outgoing"
+
+
+def uses_outbox() -> bool:
+    """True when no SMTP server is configured: mail is kept, never sent."""
+    return not current_app.config.get("MAIL_SERVER")
+
+
+def envelope_sender() -> str:
+    """The bare address of the configured sender (MAIL_DEFAULT_SENDER may carry a name)."""
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    if isinstance(sender, list | tuple):
+        sender = sender[1]
+    return parseaddr(sender)[1]
+
+
+def store_in_outbox(sender: str, recipient: str, subject: str, raw: bytes) -> OutboxMessage:
+    """Keep one message in the built-in outbox (flushed, committed by the caller)."""
+    row = OutboxMessage(sender=sender, recipient=recipient, subject=subject[:500], raw=raw)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def send_after_commit(message: EmailMessage) -> None:
+    """Deliver a system mail once the current transaction commits (or drop it on rollback).
+
+    In outbox mode it is stored right away, inside the transaction, so that it exists
+    exactly when the change that caused it exists.
+    """
+    recipient = parseaddr(message["To"])[1]
+    if uses_outbox():
+        store_in_outbox(envelope_sender(), recipient, str(message["Subject"]), message.as_bytes())
+        return
+    db.session.info.setdefault(_PENDING_KEY, []).append((recipient, message))
+
+
+def _deliver_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, [])
+    if not pending:
+        return
+    try:
+        with mail.connect() as connection:
+            for recipient, message in pending:
+                connection.host.sendmail(envelope_sender(), [recipient], message.as_bytes())
+    except (smtplib.SMTPException, OSError) as exc:
+        # The change is committed; the person can ask again (e.g. resubmit the form).
+        log.warning("system mail not delivered: %s", exc.__class__.__name__)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def install_session_hooks() -> None:
+    """Deliver queued system mails after commit, drop them on rollback (idempotent)."""
+    if not event.contains(Session, "after_commit", _deliver_pending):
+        event.listen(Session, "after_commit", _deliver_pending)
+        event.listen(Session, "after_soft_rollback", lambda s, prev: _drop_pending(s))

@@ -1,0 +1,456 @@
+"""The subscriber's journey: signup, confirm, preferences, opt-out (erasure), export.
+
+Domain functions flush, never commit: the view, command or job that calls them commits,
+and system mails leave after that commit (see mailer.send_after_commit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from . import compliance, links, notices, tokens
+from .addresses import address_hash, normalise
+from .clock import utcnow
+from .extensions import db
+from .models import (
+    Basis,
+    Channel,
+    ConfirmationSend,
+    ConsentEvent,
+    ConsentText,
+    Delivery,
+    OutboxMessage,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    Suppression,
+    Topic,
+)
+
+
+class NotFound(Exception):
+    """The subscriber a valid link points to no longer exists (opted out or purged)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How a consent action reached us: kept in the consent record (checklist D3)."""
+
+    source: str
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+# --- consent texts and topics ------------------------------------------------------------
+
+
+def current_consent_text() -> ConsentText:
+    """The consent wording shown on the signup form now (the highest version)."""
+    return db.session.scalars(select(ConsentText).order_by(ConsentText.version.desc())).first()
+
+
+def add_consent_text(text: str) -> ConsentText:
+    """Store a new wording as the next version; earlier versions stay untouched."""
+    text = text.strip()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    existing = db.session.scalar(select(ConsentText).where(ConsentText.sha256 == digest))
+    if existing is not None:
+        return existing
+    latest = current_consent_text()
+    row = ConsentText(version=(latest.version + 1) if latest else 1, text=text, sha256=digest)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def public_topics() -> list[Topic]:
+    """Topics offered on the signup form, in a stable order."""
+    return list(db.session.scalars(select(Topic).order_by(Topic.id)))
+
+
+def topics_by_slug(slugs: list[str]) -> list[Topic]:
+    """The topics named, ignoring unknown slugs."""
+    if not slugs:
+        return []
+    return list(db.session.scalars(select(Topic).where(Topic.slug.in_(slugs)).order_by(Topic.id)))
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+def find_subscriber(email: str) -> Subscriber | None:
+    """The subscriber with this address (any spelling), or None."""
+    return db.session.scalar(select(Subscriber).where(Subscriber.email == normalise(email)))
+
+
+def subscriber_by_public_id(public_id) -> Subscriber | None:
+    if not isinstance(public_id, str):
+        return None
+    return db.session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+
+
+def record_event(subscriber: Subscriber, kind: str, evidence: Evidence, **fields) -> ConsentEvent:
+    """Append one consent event (never updated afterwards)."""
+    event = ConsentEvent(
+        subscriber_id=subscriber.id,
+        subject_hash=address_hash(subscriber.email),
+        kind=kind,
+        occurred_at=utcnow(),
+        source=evidence.source[:200],
+        ip=evidence.ip,
+        user_agent=(evidence.user_agent or "")[:400] or None,
+        **fields,
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+# --- signup and confirmation -------------------------------------------------------------
+
+
+def request_signup(
+    email: str,
+    topic_slugs: list[str],
+    consent_given: bool,
+    consent_text_id: int,
+    evidence: Evidence,
+    name: str | None = None,
+    locale: str = "en",
+) -> None:
+    """Record a pending signup and queue its confirmation mail.
+
+    Raises InvalidAddress or ComplianceError for bad input. Otherwise the outcome is the
+    same for the caller whatever state the address is in (no enumeration): a new,
+    pending, active or suppressed address all get a confirmation mail, within the
+    per-address cap. A suppressed person may come back through double opt-in (SPEC).
+    """
+    address = normalise(email)
+    topics = topics_by_slug(topic_slugs)
+    compliance.require_explicit_consent(consent_given, [t.slug for t in topics])
+    text = db.session.get(ConsentText, consent_text_id) or current_consent_text()
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if subscriber is None:
+        subscriber = Subscriber(email=address, name=name or None, locale=locale)
+        db.session.add(subscriber)
+        db.session.flush()
+    have = {s.topic_id for s in subscriber.subscriptions if s.confirmed_at is not None}
+    pending = {s.topic_id for s in subscriber.subscriptions if s.confirmed_at is None}
+    for topic in topics:
+        if topic.id not in have and topic.id not in pending:
+            subscriber.subscriptions.append(Subscription(topic=topic, basis=Basis.CONSENT))
+    event = record_event(
+        subscriber,
+        "signup",
+        evidence,
+        consent_text_id=text.id,
+        topics=[t.slug for t in topics],
+        basis=Basis.CONSENT,
+    )
+    send_confirmation(subscriber, event)
+
+
+def send_confirmation(subscriber: Subscriber, signup_event: ConsentEvent) -> bool:
+    """Queue the double opt-in mail unless the per-address daily cap is reached."""
+    digest = signup_event.subject_hash
+    now = utcnow()
+    per_day = int(current_app.config["CONFIRM_MAILS_PER_ADDRESS"])
+    if not compliance.confirmation_mail_allowed(digest, now, per_day):
+        return False
+    db.session.add(ConfirmationSend(address_hash=digest, sent_at=now))
+    token = tokens.sign(tokens.CONFIRM, [subscriber.public_id, signup_event.id])
+    notices.send_system_mail(
+        "confirm",
+        subscriber.email,
+        f"Please confirm your subscription to {current_app.config['ORGANIZATION_NAME']}",
+        confirm_url=links.public_url("public.confirm", token=token),
+        topics=topics_by_slug(signup_event.topics),
+        max_age_hours=current_app.config["CONFIRM_MAX_AGE_HOURS"],
+        privacy_url=links.privacy_url(),
+    )
+    return True
+
+
+def _confirm_max_age() -> int:
+    return int(current_app.config["CONFIRM_MAX_AGE_HOURS"]) * 3600
+
+
+def pending_confirmation(token: str) -> tuple[Subscriber, ConsentEvent]:
+    """Read a confirmation link without changing anything (GET must not confirm).
+
+    Raises InvalidToken, ExpiredToken or NotFound.
+    """
+    payload = tokens.verify(tokens.CONFIRM, token, _confirm_max_age())
+    return _signup_from_payload(payload)
+
+
+def _signup_from_payload(payload) -> tuple[Subscriber, ConsentEvent]:
+    if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[1], int)):
+        raise tokens.InvalidToken("malformed payload")
+    subscriber = subscriber_by_public_id(payload[0])
+    event = db.session.get(ConsentEvent, payload[1])
+    if subscriber is None or event is None or event.subscriber_id != subscriber.id:
+        raise NotFound()
+    return subscriber, event
+
+
+def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
+    """Confirm a signup: the subscriber becomes active on the topics chosen then.
+
+    Returns the subscriber and False when this signup was already confirmed (a second
+    use is harmless).
+    The consent event records the confirmation's own time, IP and user agent, and
+    points at the signup event (its text version, topics, IP and user agent).
+    """
+    subscriber, signup = pending_confirmation(token)
+    already = db.session.scalar(
+        select(ConsentEvent.id).where(
+            ConsentEvent.subscriber_id == subscriber.id,
+            ConsentEvent.kind == "confirm",
+            ConsentEvent.detail["signup_event_id"].as_integer() == signup.id,
+        )
+    )
+    if already:
+        return subscriber, False
+    now = utcnow()
+    wanted = set(signup.topics)
+    for subscription in subscriber.subscriptions:
+        if subscription.confirmed_at is None and subscription.topic.slug in wanted:
+            subscription.confirmed_at = now
+    subscriber.status = SubscriberStatus.ACTIVE
+    subscriber.confirmed_at = subscriber.confirmed_at or now
+    subscriber.consented_at = now
+    subscriber.reconsent_requested_at = None
+    # A new, confirmed consent lifts an earlier email opt-out for this address.
+    db.session.execute(
+        delete(Suppression).where(
+            Suppression.address_hash == signup.subject_hash, Suppression.channel == Channel.EMAIL
+        )
+    )
+    record_event(
+        subscriber,
+        "confirm",
+        evidence,
+        consent_text_id=signup.consent_text_id,
+        topics=signup.topics,
+        basis=Basis.CONSENT,
+        detail={"signup_event_id": signup.id, "method": "double opt-in link"},
+    )
+    return subscriber, True
+
+
+def resend_confirmation(token: str) -> bool:
+    """After an expired link: send a fresh confirmation if the signup still exists."""
+    try:
+        tokens.verify(tokens.CONFIRM, token, _confirm_max_age())
+        return False  # not expired: nothing to renew
+    except tokens.ExpiredToken as expired:
+        subscriber, signup = _signup_from_payload(expired.payload)
+    return send_confirmation(subscriber, signup)
+
+
+def purge_unconfirmed(now, max_age_hours: int) -> int:
+    """Delete pending signups older than the confirmation window, with their records.
+
+    Unconfirmed people never consented: nothing of them is kept, not even a hash.
+    """
+    cutoff = now - timedelta(hours=max_age_hours)
+    stale = list(
+        db.session.scalars(
+            select(Subscriber).where(
+                Subscriber.status == SubscriberStatus.PENDING, Subscriber.created_at < cutoff
+            )
+        )
+    )
+    for subscriber in stale:
+        db.session.execute(delete(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber.id))
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == subscriber.email))
+        db.session.delete(subscriber)
+    # Unconfirmed topic additions of active subscribers expire too.
+    db.session.execute(
+        delete(Subscription).where(
+            Subscription.confirmed_at.is_(None), Subscription.created_at < cutoff
+        )
+    )
+    db.session.execute(delete(ConfirmationSend).where(ConfirmationSend.sent_at < cutoff))
+    db.session.flush()
+    mark_for_secure_cleanup()
+    return len(stale)
+
+
+# --- preferences and opt-out -------------------------------------------------------------
+
+
+def subscriber_from_link(purpose: str, token: str) -> Subscriber:
+    """The subscriber behind an unsubscribe or preferences link.
+
+    Raises InvalidToken (tampered, garbage) or NotFound (already gone)."""
+    public_id = tokens.verify(purpose, token)
+    subscriber = subscriber_by_public_id(public_id)
+    if subscriber is None:
+        raise NotFound()
+    return subscriber
+
+
+def update_preferences(subscriber: Subscriber, topic_slugs: list[str], evidence: Evidence) -> bool:
+    """Keep exactly the chosen topics. No topic left means a full opt-out (erasure).
+
+    Returns False when the subscriber was erased. A topic newly ticked here is a
+    consent given through a link only the address owner has (recorded as such).
+    """
+    chosen = {t.id: t for t in topics_by_slug(topic_slugs)}
+    if not chosen:
+        erase(subscriber, "unsubscribed", Channel.ALL, evidence)
+        return False
+    now = utcnow()
+    dropped = [s for s in subscriber.subscriptions if s.topic_id not in chosen]
+    added = [
+        t for tid, t in chosen.items() if tid not in {s.topic_id for s in subscriber.subscriptions}
+    ]
+    for subscription in dropped:
+        subscriber.subscriptions.remove(subscription)
+    for topic in added:
+        subscriber.subscriptions.append(
+            Subscription(topic=topic, basis=Basis.CONSENT, confirmed_at=now)
+        )
+    if dropped:
+        record_event(subscriber, "withdraw", evidence, topics=[s.topic.slug for s in dropped])
+    if added:
+        record_event(
+            subscriber,
+            "preferences",
+            evidence,
+            consent_text_id=current_consent_text().id,
+            topics=[t.slug for t in added],
+            basis=Basis.CONSENT,
+        )
+    db.session.flush()
+    return True
+
+
+def unsubscribe_all(token: str, evidence: Evidence) -> None:
+    """Consolidated opt-out from a signed link: erasure plus an objection on every channel.
+
+    Idempotent: a link whose subscriber is already gone is a success, not an error.
+    Raises InvalidToken only for a tampered or garbage token.
+    """
+    try:
+        subscriber = subscriber_from_link(tokens.UNSUBSCRIBE, token)
+    except NotFound:
+        return
+    erase(subscriber, "unsubscribed", Channel.ALL, evidence)
+
+
+def suppress(digest: str, reason: str, channels) -> None:
+    """Add (or keep) objections for an address hash on the given channels."""
+    existing = set(
+        db.session.scalars(select(Suppression.channel).where(Suppression.address_hash == digest))
+    )
+    for channel in channels:
+        if channel not in existing:
+            db.session.add(Suppression(address_hash=digest, channel=channel, reason=reason))
+    db.session.flush()
+
+
+def erase(subscriber: Subscriber, reason: str, channels, evidence: Evidence) -> str:
+    """Opt-out is erasure (SPEC rule 5): the address leaves every table.
+
+    What stays: the keyed hash in the suppression list (so that no import or admin
+    re-adds the person) and the consent events, re-keyed to that hash. Deliveries keep
+    their status for the campaign's counts, without a subscriber. Returns the hash.
+    """
+    digest = address_hash(subscriber.email)
+    suppress(digest, reason, channels)
+    record_event(
+        subscriber, "erase", evidence, detail={"reason": reason, "channels": list(channels)}
+    )
+    db.session.execute(
+        update(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber.id)
+        .values(subscriber_id=None)
+    )
+    db.session.execute(
+        update(Delivery).where(Delivery.subscriber_id == subscriber.id).values(subscriber_id=None)
+    )
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == subscriber.email))
+    db.session.delete(subscriber)
+    db.session.flush()
+    mark_for_secure_cleanup()
+    return digest
+
+
+def mark_for_secure_cleanup() -> None:
+    """Ask for the SQLite WAL to be checkpointed after commit (see database.py)."""
+    db.session.info["secure_cleanup"] = True
+
+
+# --- access (GDPR Art. 15) ---------------------------------------------------------------
+
+
+def export_data(subscriber: Subscriber) -> dict:
+    """Everything held about one subscriber, as JSON-ready data."""
+    events = db.session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.subject_hash == address_hash(subscriber.email))
+        .order_by(ConsentEvent.id)
+    )
+    deliveries = db.session.scalars(
+        select(Delivery).where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id)
+    )
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "locale": subscriber.locale,
+        "status": subscriber.status,
+        "source": subscriber.source,
+        "created_at": _iso(subscriber.created_at),
+        "confirmed_at": _iso(subscriber.confirmed_at),
+        "consented_at": _iso(subscriber.consented_at),
+        "purchased_at": _iso(subscriber.purchased_at),
+        "subscriptions": [
+            {
+                "topic": s.topic.slug,
+                "topic_name": s.topic.name,
+                "basis": s.basis,
+                "since": _iso(s.confirmed_at or s.created_at),
+                "confirmed": s.confirmed_at is not None,
+            }
+            for s in subscriber.subscriptions
+        ],
+        "consent_events": [_event_json(e) for e in events],
+        "deliveries": [
+            {
+                "campaign_id": d.campaign_id,
+                "status": d.status,
+                "sent_at": _iso(d.sent_at),
+                "attempts": d.attempts,
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def _event_json(event: ConsentEvent) -> dict:
+    text = event.consent_text
+    return {
+        "kind": event.kind,
+        "at": _iso(event.occurred_at),
+        "topics": event.topics,
+        "basis": event.basis,
+        "source": event.source,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "consent_text": {"version": text.version, "text": text.text, "sha256": text.sha256}
+        if text
+        else None,
+        "detail": event.detail,
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None

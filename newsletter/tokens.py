@@ -1,0 +1,64 @@
+"""Every signed token of the product, one salt per purpose.
+
+Tokens carry the subscriber's opaque public id, never the address. They are signed
+with SECRET_KEY and still accepted under SECRET_KEY_FALLBACKS, so rotating the key
+breaks no link already sent. Unsubscribe and preference tokens never expire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import current_app
+from itsdangerous import BadData, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+
+CONFIRM = "confirm"
+UNSUBSCRIBE = "unsubscribe"
+PREFERENCES = "preferences"
+RECONSENT = "reconsent"
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT)
+
+
+class InvalidToken(Exception):
+    """Tampered, garbage or wrong-purpose token."""
+
+
+class ExpiredToken(Exception):
+    """A correctly signed token past its validity; `payload` is still readable."""
+
+    def __init__(self, payload):
+        super().__init__("expired")
+        self.payload = payload
+
+
+def _keys() -> list[str]:
+    # itsdangerous signs with the last key and verifies with each, newest first.
+    config = current_app.config
+    return [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]
+
+
+def _serializer(purpose: str, timed: bool):
+    cls = URLSafeTimedSerializer if timed else URLSafeSerializer
+    return cls(
+        _keys(), salt=f"newsletter.{purpose}", signer_kwargs={"digest_method": hashlib.sha256}
+    )
+
+
+def sign(purpose: str, payload) -> str:
+    """Sign `payload` (JSON-serialisable) for one purpose."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    return _serializer(purpose, timed=purpose in (CONFIRM, RECONSENT)).dumps(payload)
+
+
+def verify(purpose: str, token: str, max_age_seconds: int | None = None):
+    """Return the payload, or raise InvalidToken / ExpiredToken."""
+    timed = purpose in (CONFIRM, RECONSENT)
+    try:
+        if timed:
+            return _serializer(purpose, True).loads(token, max_age=max_age_seconds)
+        return _serializer(purpose, False).loads(token)
+    except SignatureExpired as exc:
+        raise ExpiredToken(exc.payload) from exc
+    except (BadData, UnicodeError, ValueError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from exc

@@ -1,0 +1,1 @@
+"""Blueprints: public (subscriber pages), admin (behind login), api (token-authenticated)."""

@@ -1,0 +1,1 @@
+"""Admin route modules are imported here (placeholder until the admin issue lands)."""

@@ -1,0 +1,223 @@
+"""Subscriber pages: signup, confirm, preferences, unsubscribe, privacy notice.
+
+A GET never changes anything (link scanners prefetch links in mail); every change is a
+POST. Token problems get the same kind of page whatever went wrong: 400 for a broken
+link, 404 for a subscriber who is gone, 410 for an expired confirmation link.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from .. import links, subscriptions, tokens
+from ..addresses import InvalidAddress
+from ..compliance import ComplianceError
+from ..extensions import csrf, db, limiter
+from ..forms import ButtonForm, PreferencesForm, SignupForm
+from ..subscriptions import Evidence, NotFound
+
+bp = Blueprint("public", __name__)
+
+
+def _evidence(source: str) -> Evidence:
+    return Evidence(source=source, ip=request.remote_addr, user_agent=request.user_agent.string)
+
+
+def _page(title: str, message: str, status: int = 200, **extra):
+    return render_template("public/message.html", title=title, message=message, **extra), status
+
+
+def _bad_link():
+    return _page(
+        "This link is not valid",
+        "The link is incomplete or has been changed. Please use the exact link from the email.",
+        400,
+    )
+
+
+def _gone():
+    return _page(
+        "You are not subscribed",
+        "We hold no subscription for this link: you have unsubscribed, or the signup "
+        "was never confirmed. Nothing more will be sent to you.",
+        404,
+        show_subscribe=True,
+    )
+
+
+def _signup_form() -> SignupForm:
+    form = SignupForm()
+    form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+    return form
+
+
+def _signup_rate_limit() -> str:
+    return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
+@bp.get("/")
+def index():
+    return subscribe()
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+@limiter.limit(_signup_rate_limit, methods=["POST"])
+def subscribe():
+    """Signup form; a valid POST gives the same answer whatever the address's state."""
+    form = _signup_form()
+    consent_text = subscriptions.current_consent_text()
+    if form.validate_on_submit():
+        if not form.website.data:
+            try:
+                subscriptions.request_signup(
+                    form.email.data,
+                    form.topics.data,
+                    form.consent.data,
+                    int(form.consent_text_id.data or consent_text.id),
+                    _evidence("signup form"),
+                    name=form.name.data,
+                    locale=(request.accept_languages.best_match(["en", "nl", "fr"]) or "en"),
+                )
+            except (InvalidAddress, ComplianceError, ValueError) as exc:
+                db.session.rollback()
+                form.email.errors = [*form.email.errors, str(exc)]
+                return render_template(
+                    "public/subscribe.html", form=form, consent=consent_text
+                ), 400
+            db.session.commit()
+        return render_template("public/check_inbox.html")
+    status = 400 if request.method == "POST" else 200
+    return render_template("public/subscribe.html", form=form, consent=consent_text), status
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    """Show a Confirm button; changes nothing."""
+    try:
+        subscriber, signup = subscriptions.pending_confirmation(token)
+    except tokens.ExpiredToken:
+        return render_template("public/expired.html", token=token, form=ButtonForm()), 410
+    except tokens.InvalidToken:
+        return _bad_link()
+    except NotFound:
+        return _gone()
+    topics = subscriptions.topics_by_slug(signup.topics)
+    return render_template("public/confirm.html", form=ButtonForm(), topics=topics)
+
+
+@bp.post("/confirm/<token>")
+def confirm_post(token: str):
+    """Confirm the signup (double opt-in) and record the consent."""
+    if not ButtonForm().validate_on_submit():
+        return _page("This form has expired", "Please reload the page and try again.", 400)
+    try:
+        subscriber, _newly = subscriptions.confirm_signup(token, _evidence("confirmation page"))
+    except tokens.ExpiredToken:
+        return render_template("public/expired.html", token=token, form=ButtonForm()), 410
+    except tokens.InvalidToken:
+        return _bad_link()
+    except NotFound:
+        return _gone()
+    db.session.commit()
+    return _page(
+        "You are subscribed",
+        "Thank you: your subscription is confirmed. You can change your lists or "
+        "unsubscribe at any time.",
+        preferences_link=links.preferences_url(subscriber.public_id),
+    )
+
+
+@bp.post("/confirm/<token>/resend")
+def confirm_resend(token: str):
+    """Send a fresh confirmation mail after the first link expired."""
+    if not ButtonForm().validate_on_submit():
+        return _page("This form has expired", "Please reload the page and try again.", 400)
+    try:
+        subscriptions.resend_confirmation(token)
+    except tokens.InvalidToken:
+        return _bad_link()
+    except NotFound:
+        return _gone()
+    db.session.commit()
+    return render_template("public/check_inbox.html")
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str):
+    """Topics as checkboxes; no topic left means a full opt-out."""
+    try:
+        subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
+    except tokens.InvalidToken:
+        return _bad_link()
+    except NotFound:
+        return _gone()
+    form = PreferencesForm()
+    form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+    if form.validate_on_submit():
+        kept = subscriptions.update_preferences(
+            subscriber, form.topics.data, _evidence("preferences page")
+        )
+        db.session.commit()
+        if not kept:
+            return render_template("public/unsubscribed.html")
+        return _page(
+            "Your choices are saved", "Your lists are updated.", preferences_link=request.path
+        )
+    if request.method == "GET":
+        form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
+    status = 400 if request.method == "POST" else 200
+    unsubscribe = links.unsubscribe_url(subscriber.public_id)
+    return render_template(
+        "public/preferences.html",
+        form=form,
+        subscriber=subscriber,
+        token=token,
+        export_form=ButtonForm(),
+        unsubscribe_url=unsubscribe,
+    ), status
+
+
+@bp.post("/preferences/<token>/export")
+def export(token: str):
+    """Download my data (GDPR Art. 15) as a JSON file."""
+    if not ButtonForm().validate_on_submit():
+        return _page("This form has expired", "Please reload the page and try again.", 400)
+    try:
+        subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
+    except tokens.InvalidToken:
+        return _bad_link()
+    except NotFound:
+        return _gone()
+    body = json.dumps(subscriptions.export_data(subscriber), indent=2, ensure_ascii=False)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-newsletter-data.json"'},
+    )
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    """GET: one button, nothing changes. POST: consolidated opt-out and erasure.
+
+    The POST is also the RFC 8058 one-click target: no cookie, no CSRF token, always
+    200 (never a redirect), idempotent.
+    """
+    try:
+        tokens.verify(tokens.UNSUBSCRIBE, token)
+    except tokens.InvalidToken:
+        return _bad_link()
+    if request.method == "GET":
+        return render_template("public/unsubscribe.html", token=token)
+    subscriptions.unsubscribe_all(token, _evidence("unsubscribe link"))
+    db.session.commit()
+    return render_template("public/unsubscribed.html")
+
+
+@bp.get("/privacy")
+def privacy():
+    """The privacy notice, generated from the live configuration."""
+    return render_template("public/privacy.html", config=current_app.config)

@@ -1,0 +1,208 @@
+"""Shared fixtures: a fresh database per test, on SQLite or PostgreSQL.
+
+Set NEWSLETTER_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test to run the
+whole suite on PostgreSQL: a private database is created next to `test` for the run
+(so parallel runs never meet), tables are created once, and emptied before each test.
+Without it every test gets its own SQLite file.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from newsletter import create_app, subscriptions
+from newsletter.clock import utcnow
+from newsletter.defaults import default_rows
+from newsletter.extensions import db
+from newsletter.models import (
+    Basis,
+    OutboxMessage,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    Topic,
+)
+
+PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
+BASE_URL = "https://news.example.test"
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A private PostgreSQL database for this test run (None when testing on SQLite)."""
+    if not PG_URL:
+        yield None
+        return
+    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"nl_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+_pg_schema_ready: set[str] = set()
+
+
+def _reset_schema(url: str | None) -> None:
+    engine = db.engine
+    if url is None:
+        db.create_all()
+    elif url not in _pg_schema_ready:
+        db.drop_all()
+        db.create_all()
+        _pg_schema_ready.add(url)
+    else:
+        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    now = utcnow().replace(tzinfo=None)
+    with engine.begin() as connection:
+        for table_name, rows in default_rows(now).items():
+            connection.execute(db.metadata.tables[table_name].insert(), rows)
+
+
+@pytest.fixture
+def app_config(tmp_path, postgres_url):
+    """The configuration overrides of the test app (a test may change them first)."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": postgres_url or f"sqlite:///{tmp_path / 'test.db'}",
+        "AUTO_UPGRADE_SQLITE": False,
+        "BASE_URL": BASE_URL,
+        "MAIL_SERVER": None,
+        "MAIL_DEFAULT_SENDER": "Demo Shop <news@shop.example>",
+        "ORGANIZATION_NAME": "Demo Shop",
+        "ORGANIZATION_ADDRESS": "Rue de l'Exemple 1, 1000 Brussels",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        # Form posts in unit tests skip CSRF; tests/test_security.py and the browser
+        # tests run with it on.
+        "WTF_CSRF_ENABLED": False,
+    }
+
+
+@pytest.fixture
+def app(app_config, postgres_url):
+    """The application with a fresh database holding a new installation's rows."""
+    application = create_app(app_config)
+    with application.app_context():
+        _reset_schema(postgres_url)
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def outbox(app):
+    """Read mail from the built-in outbox, parsed: `outbox()` -> list of EmailMessage."""
+
+    def read(recipient: str | None = None):
+        db.session.expire_all()
+        rows = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))
+        messages = [email.message_from_bytes(row.raw, policy=email.policy.default) for row in rows]
+        if recipient:
+            messages = [m for m in messages if recipient in str(m["To"])]
+        return messages
+
+    return read
+
+
+def mail_text(message) -> str:
+    """The plain-text part of a message."""
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def mail_html(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+@pytest.fixture
+def make_topic(app):
+    def make(slug: str, name: str | None = None, own_similar_products: bool = False) -> Topic:
+        topic = Topic(
+            slug=slug, name=name or slug.title(), own_similar_products=own_similar_products
+        )
+        db.session.add(topic)
+        db.session.commit()
+        return topic
+
+    return make
+
+
+@pytest.fixture
+def make_subscriber(app):
+    """Create a subscriber directly (bypassing the journey), committed."""
+
+    def make(
+        email_address: str = "ann@example.org",
+        topics: tuple[str, ...] = ("newsletter",),
+        status: str = SubscriberStatus.ACTIVE,
+        basis: str = Basis.CONSENT,
+        consented_at: datetime | None = None,
+        purchased_at: datetime | None = None,
+        name: str | None = None,
+    ) -> Subscriber:
+        now = utcnow()
+        confirmed = now if status == SubscriberStatus.ACTIVE else None
+        subscriber = Subscriber(
+            email=email_address.lower(),
+            name=name,
+            status=status,
+            confirmed_at=confirmed,
+            consented_at=consented_at or confirmed,
+            purchased_at=purchased_at,
+        )
+        for topic in subscriptions.topics_by_slug(list(topics)):
+            subscriber.subscriptions.append(
+                Subscription(topic=topic, basis=basis, confirmed_at=confirmed)
+            )
+        db.session.add(subscriber)
+        db.session.commit()
+        return subscriber
+
+    return make
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback; see tests/smtp_sink.py."""
+    from tests.smtp_sink import SmtpSink
+
+    sink = SmtpSink(port=free_port())
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def aware(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)

@@ -1,0 +1,26 @@
+"""Small helpers shared by tests (import them; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import re
+
+
+def links_in(text: str) -> list[str]:
+    return re.findall(r"https?://[^\s\"'<>]+", text)
+
+
+def confirm_path(message) -> str:
+    """The path of the confirmation link in a confirmation mail."""
+    from tests.conftest import BASE_URL, mail_text
+
+    for link in links_in(mail_text(message)):
+        if "/confirm/" in link:
+            return link.removeprefix(BASE_URL)
+    raise AssertionError("no confirmation link in the mail")
+
+
+def signup(client, email="ann@example.org", topics=("newsletter",), consent=True, **extra):
+    data = {"email": email, "topics": list(topics), "consent_text_id": "1", **extra}
+    if consent:
+        data["consent"] = "y"
+    return client.post("/subscribe", data=data)
