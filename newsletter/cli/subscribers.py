@@ -7,10 +7,9 @@ import json
 import click
 from flask.cli import AppGroup
 
-from .. import subscriptions
+from .. import rights, subscriptions
 from ..addresses import InvalidAddress
 from ..extensions import db
-from ..models import Channel
 
 subscribers = AppGroup(
     "subscribers", help="Subscribers: import, export (Art. 15), erase (Art. 17)."
@@ -31,17 +30,16 @@ def _find(email: str):
 @click.argument("email")
 def export(email: str) -> None:
     """Print everything held about one subscriber as JSON (GDPR Art. 15)."""
-    click.echo(json.dumps(subscriptions.export_data(_find(email)), indent=2, ensure_ascii=False))
+    data = rights.request_export(_find(email), channel="cli")
+    db.session.commit()
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 @subscribers.command("erase")
 @click.argument("email")
 def erase(email: str) -> None:
     """Erase one subscriber exactly as an opt-out does (GDPR Art. 17)."""
-    subscriber = _find(email)
-    subscriptions.erase(
-        subscriber, "erased", Channel.ALL, subscriptions.Evidence(source="command line")
-    )
+    rights.request_erasure(_find(email), channel="cli")
     db.session.commit()
     click.echo("erased")
 

@@ -217,7 +217,5 @@ def unsubscribe(token: str):
     return render_template("public/unsubscribed.html")
 
 
-@bp.get("/privacy")
-def privacy():
-    """The privacy notice, generated from the live configuration."""
-    return render_template("public/privacy.html", config=current_app.config)
+# Routes owned by other modules, registered on this blueprint.
+from . import privacy, reconsent  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Re-consent pages (GET /reconsent/<token>, POST /reconsent/<token>): to be written."""
