@@ -83,7 +83,10 @@ def test_preferences_save_topics_and_none_left_is_full_opt_out(client, outbox, m
     subscriber = _journey(client, outbox)
     path = _path(links.preferences_url(subscriber.public_id))
     page = client.get(path)
-    assert '<input checked id="topics-0" name="topics" type="checkbox" value="newsletter">' in page.text
+    assert (
+        '<input checked id="topics-0" name="topics" type="checkbox" value="newsletter">'
+        in page.text
+    )
     assert "Unsubscribe from all" in page.text
     assert "Download my data" in page.text
     client.post(path, data={"topics": ["newsletter", "events"]})
