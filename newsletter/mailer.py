@@ -60,6 +60,27 @@ def send_after_commit(message: EmailMessage) -> None:
     db.session.info.setdefault(_PENDING_KEY, []).append((recipient, message))
 
 
+def send_raw_after_commit(recipient: str, subject: str, raw: bytes) -> None:
+    """Like `send_after_commit`, for a finished message given as bytes (e.g. DKIM-signed).
+
+    The bytes are sent exactly as given: re-serialising would break a signature.
+    """
+    if uses_outbox():
+        store_in_outbox(envelope_sender(), recipient, subject, raw)
+        return
+    db.session.info.setdefault(_PENDING_KEY, []).append((recipient, _RawMessage(raw)))
+
+
+class _RawMessage:
+    """Finished bytes with the one method `_deliver_pending` uses."""
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+
+    def as_bytes(self) -> bytes:
+        return self.raw
+
+
 def _deliver_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, [])
     if not pending:
