@@ -60,12 +60,7 @@ def send_after_commit(message: EmailMessage) -> None:
     exactly when the change that caused it exists.
     """
     recipient = parseaddr(message["To"])[1]
-    if uses_outbox():
-        store_in_outbox(
-            envelope_sender(), recipient, str(message["Subject"]), as_smtp_bytes(message)
-        )
-        return
-    db.session.info.setdefault(_PENDING_KEY, []).append((recipient, message))
+    send_raw_after_commit(recipient, str(message["Subject"]), as_smtp_bytes(message))
 
 
 def connect_smtp() -> smtplib.SMTP:
@@ -88,14 +83,25 @@ def connect_smtp() -> smtplib.SMTP:
     return connection
 
 
+def send_raw_after_commit(recipient: str, subject: str, raw: bytes) -> None:
+    """Like `send_after_commit`, for a finished message given as bytes (e.g. DKIM-signed).
+
+    The bytes are sent exactly as given: re-serialising would break a signature.
+    """
+    if uses_outbox():
+        store_in_outbox(envelope_sender(), recipient, subject, raw)
+        return
+    db.session.info.setdefault(_PENDING_KEY, []).append((recipient, raw))
+
+
 def _deliver_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, [])
     if not pending:
         return
     try:
         with connect_smtp() as connection:
-            for recipient, message in pending:
-                connection.sendmail(envelope_sender(), [recipient], as_smtp_bytes(message))
+            for recipient, raw in pending:
+                connection.sendmail(envelope_sender(), [recipient], raw)
     except (smtplib.SMTPException, OSError) as exc:
         # The change is committed; the person can ask again (e.g. resubmit the form).
         log.warning("system mail not delivered: %s %s", exc.__class__.__name__, exc)
