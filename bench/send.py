@@ -1,0 +1,547 @@
+"""Sending benchmark: the real sending path against a bare smtplib loop, in one run.
+
+    python -m bench.send                       # 100,000 subscribers, SQLite, 2 workers
+    python -m bench.send --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    python -m bench.send --rss-check           # peak RSS at N and 10 N only
+
+What one run does (docs/PERFORMANCE.md has the figures and the reasoning):
+
+1. Creates a fresh database (a SQLite file, or a private PostgreSQL database next to
+   `--database-url`) with N active subscribers, inserted in bulk, and times that.
+2. Starts the fast SMTP sink (bench/sink.py) in its own process.
+3. For DKIM off, then on (an RSA-2048 key generated for the run), `--reps` times:
+   - baseline: one process, one smtplib connection, `sendmail` of pre-built bytes (a
+     real message of this campaign) to the same sink, `--baseline-messages` times;
+   - end-to-end: a campaign is created and queued exactly as `flask campaign send` does
+     (`campaigns.start_sending`, in a process of its own), then `--workers` processes
+     each run `sending.send_pending`, the loop of `flask worker`, until nothing is left.
+     The rate is messages accepted by the sink / wall time from "go" to the last worker
+     done; the sink's per-recipient count must show every recipient exactly once.
+   Medians of the reps are reported, with the ratio end-to-end / baseline.
+4. Peak RSS per worker process (`getrusage`) at N and at 10 N (`--rss-scale`), with the
+   sending path's transport replaced by one that discards the bytes (`--rss-check`
+   mode, no sink), and the peak of the process that queued the campaign.
+5. Signup latency: gunicorn (`--signup-server-workers` processes, threads) serving the
+   app on loopback with the signup rate limit raised; `--signup-clients` threads post
+   new addresses to /subscribe; p50/p99 of the POSTs. Confirmation mail goes to the sink.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+from bench import dataset
+from bench.sink import SinkProcess, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_URL = "https://news.bench.example"
+SENDER = "Bench Shop <news@bench.example>"
+SUBJECT = "Spring news from Bench Shop"
+BODY = """# Spring is here
+
+Dear reader, our **spring collection** has arrived. Read about it
+[on our site](https://shop.bench.example/spring) or visit one of our shops.
+
+* New colours for the garden chairs
+* A longer guarantee on every bicycle
+* Free repairs in April
+
+> "The best shop in town" -- a happy customer
+
+Thank you for reading, and see you soon.
+"""
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def app_config(database_url: str, mail: tuple[str, int] | None, dkim_key: str | None) -> dict:
+    """The app configuration every process of the bench uses."""
+    config = {
+        "SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "AUTO_UPGRADE_SQLITE": False,
+        "BASE_URL": BASE_URL,
+        "MAIL_DEFAULT_SENDER": SENDER,
+        "MAIL_SERVER": mail[0] if mail else None,
+        "MAIL_PORT": mail[1] if mail else 25,
+        "ORGANIZATION_NAME": "Bench Shop",
+        "ORGANIZATION_ADDRESS": "Marktplein 1, 9000 Gent, Belgium",
+    }
+    if dkim_key:
+        config |= {
+            "DKIM_DOMAIN": "bench.example",
+            "DKIM_SELECTOR": "bench",
+            "DKIM_PRIVATE_KEY_PATH": dkim_key,
+        }
+    return config
+
+
+def _quiet_app(config: dict):
+    import logging
+
+    from newsletter import create_app
+
+    app = create_app(config)
+    logging.getLogger().setLevel(logging.WARNING)
+    return app
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+class NullTransport:
+    """Discards every message (for --rss-check: memory of the sending path, no SMTP)."""
+
+    flush_every = 0
+
+    def send(self, sender: str, recipient: str, subject: str, raw: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _worker(config: dict, batch_size: int, null_transport: bool, ready, go, results) -> None:
+    """One worker process: the loop of `flask worker` until nothing is left to send."""
+    from newsletter import sending
+    from newsletter.extensions import db
+
+    config = {**config, "SEND_BATCH_SIZE": batch_size}
+    app = _quiet_app(config)
+    if null_transport:
+        sending.make_transport = NullTransport
+    with app.app_context():
+        db.session.execute(db.select(1))  # connect before the clock starts
+        ready.put(os.getpid())
+        go.wait()
+        started = time.perf_counter()
+        counts = sending.send_pending(sending.new_worker_id(), until_idle=True)
+        elapsed = time.perf_counter() - started
+        db.session.remove()
+    results.put({"counts": counts, "seconds": elapsed, "rss_mb": peak_rss_mb()})
+
+
+def _queue(config: dict, results) -> None:
+    """Create the campaign and queue it (what `flask campaign send ID` does)."""
+    from sqlalchemy import select
+
+    from newsletter import campaigns
+    from newsletter.extensions import db
+    from newsletter.models import Topic
+
+    app = _quiet_app(config)
+    with app.app_context():
+        topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
+        campaign = campaigns.create_campaign(SUBJECT, BODY, topic, created_by="bench")
+        db.session.commit()
+        started = time.perf_counter()
+        total = campaigns.start_sending(campaign)
+        db.session.commit()
+        elapsed = time.perf_counter() - started
+        results.put(
+            {
+                "campaign_id": campaign.id,
+                "total": total,
+                "seconds": elapsed,
+                "rss_mb": peak_rss_mb(),
+            }
+        )
+
+
+def _run_in_process(target, *args) -> dict:
+    results = SPAWN.Queue()
+    process = SPAWN.Process(target=target, args=(*args, results))
+    process.start()
+    result = results.get()
+    process.join()
+    if process.exitcode:
+        raise RuntimeError(f"{target.__name__} failed with exit code {process.exitcode}")
+    return result
+
+
+def send_campaign(config: dict, workers: int, batch_size: int, null_transport=False) -> dict:
+    """Queue one campaign, then send it with `workers` processes; timings and RSS."""
+    queued = _run_in_process(_queue, config)
+    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
+    processes = [
+        SPAWN.Process(target=_worker, args=(config, batch_size, null_transport, ready, go, results))
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=120)
+    started = time.perf_counter()
+    go.set()
+    outcomes = [results.get() for _ in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    sent = sum(o["counts"].get("sent", 0) for o in outcomes)
+    return {
+        "total": queued["total"],
+        "queue_seconds": queued["seconds"],
+        "queue_rss_mb": queued["rss_mb"],
+        "sent": sent,
+        "other": [{k: v for k, v in o["counts"].items() if k != "sent"} for o in outcomes],
+        "seconds": elapsed,
+        "rate": sent / elapsed,
+        "worker_rss_mb": [round(o["rss_mb"], 1) for o in outcomes],
+    }
+
+
+def _clear_deliveries(config: dict) -> None:
+    from newsletter.extensions import db
+
+    app = _quiet_app(config)
+    with app.app_context():
+        db.session.execute(db.text("DELETE FROM delivery"))
+        db.session.execute(db.text("DELETE FROM campaign"))
+        db.session.commit()
+        db.engine.dispose()
+
+
+# --- baseline ----------------------------------------------------------------------------
+
+
+def prebuilt_message(config: dict) -> tuple[str, bytes]:
+    """(envelope sender, bytes) of one real message of the bench campaign."""
+    from newsletter import messages
+    from newsletter.models import Campaign, Topic
+
+    app = _quiet_app(config)
+    with app.app_context():
+        topic = Topic(id=1, slug="newsletter", name="Newsletter", own_similar_products=False)
+        campaign = Campaign(id=1, subject=SUBJECT, body_markdown=BODY, topic=topic, preheader="")
+        prepared = messages.prepare(campaign)
+        recipient = messages.Recipient(
+            dataset.address(1), None, "AAAAAAAAAAAAAAAAAAAAAA", "consent", None
+        )
+        return prepared.envelope_from, prepared.build(recipient, unique="c1.d1")
+
+
+def baseline(host: str, port: int, sender: str, raw: bytes, count: int) -> float:
+    """Messages a second of a tight smtplib loop sending the same bytes."""
+    connection = smtplib.SMTP(host, port)
+    connection.ehlo()
+    started = time.perf_counter()
+    for number in range(count):
+        connection.sendmail(sender, [f"base{number}@bench.example.org"], raw)
+    elapsed = time.perf_counter() - started
+    connection.quit()
+    return count / elapsed
+
+
+# --- signup latency ----------------------------------------------------------------------
+
+
+def _post_signups(port: int, prefix: str, count: int, latencies: list, errors: list) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    for number in range(count):
+        body = urllib.parse.urlencode(
+            {
+                "email": f"{prefix}.{number}@signup.example.org",
+                "topics": "newsletter",
+                "consent": "y",
+                "consent_text_id": "1",
+            }
+        )
+        started = time.perf_counter()
+        try:
+            connection.request("POST", "/subscribe", body, headers)
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            errors.append(repr(exc))
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            continue
+        latencies.append(time.perf_counter() - started)
+        if response.status != 200:
+            errors.append(response.status)
+    connection.close()
+
+
+def _start_server(config: dict, server_workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for key, value in config.items():
+        if value is not None:
+            env[f"NEWSLETTER_{key}"] = value if isinstance(value, str) else json.dumps(value)
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "app:app", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(server_workers), "--worker-class", "gthread",
+            "--threads", str(threads), "--log-level", "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/subscribe")
+            if connection.getresponse().status == 200:
+                return server, port
+        except OSError:
+            time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("the signup server did not start")
+
+
+def signup_latency(config: dict, clients: int, per_client: int, server_workers: int) -> dict:
+    """p50/p99 of POST /subscribe with `clients` concurrent clients."""
+    config = {
+        **config,
+        "SIGNUP_RATE_LIMIT": "1000000 per minute",
+        "CONFIRM_MAILS_PER_ADDRESS": 1000,
+        "WTF_CSRF_ENABLED": False,
+    }
+    server, port = _start_server(config, server_workers, threads=max(4, clients // server_workers))
+    latencies: list[float] = []
+    errors: list = []
+    try:
+        run = f"r{int(time.time())}"
+        threads = [
+            threading.Thread(
+                target=_post_signups, args=(port, f"{run}.{i}", per_client, latencies, errors)
+            )
+            for i in range(clients)
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(10)
+    ordered = sorted(latencies)
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_sample": errors[:5],
+        "per_second": len(latencies) / elapsed,
+        "p50_ms": 1000 * ordered[len(ordered) // 2],
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    }
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+class Database:
+    """The bench database: a SQLite file or a private PostgreSQL database."""
+
+    def __init__(self, url: str | None, workdir: Path):
+        self.postgres = bool(url)
+        self.base_url, self.workdir = url, workdir
+        self.url: str | None = None
+
+    def fresh(self, subscribers: int) -> tuple[str, float]:
+        """A new database with `subscribers` subscribers; (url, seconds to fill it)."""
+        self.drop()
+        if self.postgres:
+            self.url = dataset.create_postgres_database(self.base_url)
+        else:
+            self.url = dataset.sqlite_url(self.workdir)
+        app = _quiet_app(app_config(self.url, None, None))
+        with app.app_context():
+            from newsletter.extensions import db
+
+            dataset.create_schema()
+            started = time.perf_counter()
+            dataset.insert_subscribers(subscribers)
+            elapsed = time.perf_counter() - started
+            db.engine.dispose()
+        return self.url, elapsed
+
+    def drop(self) -> None:
+        if self.postgres and self.url:
+            dataset.drop_postgres_database(self.url)
+        self.url = None
+
+
+def make_dkim_key(directory: Path) -> str:
+    """A new RSA-2048 key for this run (PEM file); returns its path."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = directory / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(path)
+
+
+def measure_sending(args, database: Database, sink: SinkProcess, dkim_key: str) -> dict:
+    """Baseline and end-to-end, DKIM off and on, `args.reps` times each."""
+    results = {}
+    for mode, key in (("dkim_off", None), ("dkim_on", dkim_key)):
+        if args.dkim != "both" and args.dkim != mode.split("_")[1]:
+            continue
+        config = app_config(database.url, (sink.host, sink.port), key)
+        sender, raw = prebuilt_message(config)
+        reps = []
+        for rep in range(args.reps):
+            base = baseline(sink.host, sink.port, sender, raw, args.baseline_messages)
+            sink.reset()
+            run = send_campaign(config, args.workers, args.batch_size)
+            stats = sink.stats()
+            run |= {"baseline_rate": base, "ratio": run["rate"] / base, "sink": stats}
+            exact = stats["messages"] == run["total"] == stats["recipients"]
+            run["every_recipient_once"] = exact and stats["duplicates"] == 0
+            reps.append(run)
+            _clear_deliveries(config)
+            print(
+                f"  {mode} rep {rep + 1}: end-to-end {run['rate']:,.0f} msg/s, baseline "
+                f"{base:,.0f} msg/s, ratio {run['ratio']:.2f}, queued in "
+                f"{run['queue_seconds']:.1f} s, worker RSS {run['worker_rss_mb']} MB, "
+                f"exactly once: {run['every_recipient_once']}",
+                flush=True,
+            )
+        results[mode] = {
+            "message_bytes": len(raw),
+            "end_to_end_rate": statistics.median(r["rate"] for r in reps),
+            "baseline_rate": statistics.median(r["baseline_rate"] for r in reps),
+            "ratio": statistics.median(r["ratio"] for r in reps),
+            "queue_seconds": statistics.median(r["queue_seconds"] for r in reps),
+            "worker_rss_mb_max": max(max(r["worker_rss_mb"]) for r in reps),
+            "every_recipient_once": all(r["every_recipient_once"] for r in reps),
+            "reps": reps,
+        }
+    return results
+
+
+def measure_rss(args, database: Database) -> dict:
+    """Peak RSS of the sending path at N and at rss_scale x N (transport discards)."""
+    figures = {}
+    for count in (args.n, args.n * args.rss_scale):
+        url, fill_seconds = database.fresh(count)
+        run = send_campaign(app_config(url, None, None), args.workers, args.batch_size, True)
+        figures[str(count)] = {
+            "fill_seconds": fill_seconds,
+            "queue_seconds": run["queue_seconds"],
+            "queue_rss_mb": round(run["queue_rss_mb"], 1),
+            "send_seconds": run["seconds"],
+            "rate_without_smtp": run["rate"],
+            "sent": run["sent"],
+            "worker_rss_mb": run["worker_rss_mb"],
+        }
+        print(f"  RSS at {count:,}: {figures[str(count)]}", flush=True)
+    return figures
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description="Sending benchmark (see module docstring).")
+    parser.add_argument("--n", type=int, default=100_000, help="subscribers")
+    parser.add_argument("--workers", type=int, default=2, help="sending processes")
+    parser.add_argument("--batch-size", type=int, default=500, help="deliveries per claim")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--baseline-messages", type=int, default=20_000)
+    parser.add_argument("--dkim", choices=("both", "off", "on"), default="both")
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite file)")
+    parser.add_argument("--rss-check", action="store_true", help="only the RSS figures")
+    parser.add_argument("--rss-scale", type=int, default=10)
+    parser.add_argument("--no-rss", action="store_true", help="skip the RSS figures")
+    parser.add_argument("--no-signup", action="store_true", help="skip the signup figures")
+    parser.add_argument("--signup-clients", type=int, default=50)
+    parser.add_argument("--signup-requests", type=int, default=40, help="per client")
+    parser.add_argument("--signup-server-workers", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    report: dict = {
+        "command": "python -m bench.send " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus, "
+        f"Python {platform.python_version()}, load before {os.getloadavg()[0]:.2f}",
+        "database": "postgresql" if args.database_url else "sqlite",
+        "n": args.n,
+        "workers": args.workers,
+        "batch_size": args.batch_size,
+    }
+    print(report["machine"], flush=True)
+    with tempfile.TemporaryDirectory(prefix="nl-bench-") as tmp:
+        workdir = Path(tmp)
+        database = Database(args.database_url, workdir)
+        try:
+            if not args.rss_check:
+                _, report["fill_seconds"] = database.fresh(args.n)
+                print(f"  {args.n:,} subscribers inserted in {report['fill_seconds']:.1f} s")
+                with SinkProcess() as sink:
+                    report["sending"] = measure_sending(
+                        args, database, sink, make_dkim_key(workdir)
+                    )
+                    if not args.no_signup:
+                        config = app_config(database.url, (sink.host, sink.port), None)
+                        report["signup"] = signup_latency(
+                            config,
+                            args.signup_clients,
+                            args.signup_requests,
+                            args.signup_server_workers,
+                        )
+                        print(f"  signup: {report['signup']}", flush=True)
+            if args.rss_check or not args.no_rss:
+                report["rss"] = measure_rss(args, database)
+        finally:
+            database.drop()
+    print_summary(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return report
+
+
+def print_summary(report: dict) -> None:
+    """The figures of the run, the way docs/PERFORMANCE.md quotes them."""
+    print(f"\n== {report['command']}\n   {report['machine']}, database {report['database']}")
+    for mode, figures in report.get("sending", {}).items():
+        print(
+            f"   {mode}: end-to-end {figures['end_to_end_rate']:,.0f} msg/s | baseline "
+            f"{figures['baseline_rate']:,.0f} msg/s | ratio {figures['ratio']:.2f} "
+            f"(median of {len(figures['reps'])}) | queue {figures['queue_seconds']:.1f} s | "
+            f"worker peak RSS {figures['worker_rss_mb_max']} MB | "
+            f"every recipient once: {figures['every_recipient_once']}"
+        )
+    if "signup" in report:
+        s = report["signup"]
+        print(
+            f"   signup: p50 {s['p50_ms']:.0f} ms, p99 {s['p99_ms']:.0f} ms, "
+            f"{s['per_second']:.0f}/s, {s['requests']} requests, {s['errors']} errors"
+        )
+    for count, figures in report.get("rss", {}).items():
+        print(
+            f"   RSS at {int(count):,}: workers {figures['worker_rss_mb']} MB, queueing "
+            f"{figures['queue_rss_mb']} MB; fill {figures['fill_seconds']:.1f} s, queue "
+            f"{figures['queue_seconds']:.1f} s, send {figures['send_seconds']:.1f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""A fast loopback SMTP sink for benchmarks and scale tests: accepts and discards.
+
+aiosmtpd tops out near 900 messages a second on the development machine, far below what
+the sender can do, so it would measure itself. This server speaks just enough SMTP
+(EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, with PIPELINING) on a bare
+`asyncio.Protocol`: every reply for the commands in one read goes out in one write, and
+message data is only scanned for the end-of-data line, never parsed.
+
+It counts what it accepted, per recipient, so that a test can prove "every recipient
+exactly once". Two extra verbs, for the harness only, read and reset the counts over the
+same socket (no shared memory, so the sink can live in its own process):
+
+    XSTAT   -> 250 messages=N recipients=M duplicates=D bytes=B
+    XSAVE P -> writes the last accepted message to file P (for a DKIM check)
+    XRESET  -> zeroes the counts
+
+Run it alone: `python -m bench.sink --port 2525`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import smtplib
+import socket
+import time
+from collections import Counter
+
+END_OF_DATA = b"\r\n.\r\n"
+
+
+class Tally:
+    """What the sink accepted (shared by all connections of one server)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.messages = 0
+        self.bytes = 0
+        self.per_recipient: Counter[bytes] = Counter()
+        self.last: bytes = b""
+
+    def stat(self) -> bytes:
+        duplicates = sum(n - 1 for n in self.per_recipient.values() if n > 1)
+        return (
+            f"250 messages={self.messages} recipients={len(self.per_recipient)} "
+            f"duplicates={duplicates} bytes={self.bytes}\r\n"
+        ).encode()
+
+
+class SinkProtocol(asyncio.Protocol):
+    """One SMTP session; commands may arrive pipelined, several in one read."""
+
+    def __init__(self, tally: Tally):
+        self.tally = tally
+        self.buffer = bytearray()
+        self.in_data = False
+        self.scan_from = 0
+        self.recipients: list[bytes] = []
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(b"220 sink ESMTP ready\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        replies: list[bytes] = []
+        while self.buffer:
+            if self.in_data:
+                if not self._take_message(replies):
+                    break
+                continue
+            end = self.buffer.find(b"\r\n")
+            if end < 0:
+                break
+            line = bytes(self.buffer[:end])
+            del self.buffer[: end + 2]
+            if self._command(line, replies):
+                break
+        if replies:
+            self.transport.write(b"".join(replies))
+
+    def _take_message(self, replies: list[bytes]) -> bool:
+        """Consume one message if its end-of-data line has arrived."""
+        if self.buffer.startswith(b".\r\n"):  # empty message
+            end, skip = 0, 3
+        else:
+            end = self.buffer.find(END_OF_DATA, self.scan_from)
+            skip = len(END_OF_DATA)
+            if end < 0:
+                self.scan_from = max(0, len(self.buffer) - len(END_OF_DATA))
+                return False
+        size = end + 2 if end else 0
+        tally = self.tally
+        tally.messages += 1
+        tally.bytes += size
+        tally.last = bytes(self.buffer[:size])
+        tally.per_recipient.update(self.recipients)
+        del self.buffer[: end + skip]
+        self.in_data, self.scan_from, self.recipients = False, 0, []
+        replies.append(b"250 2.0.0 accepted\r\n")
+        return True
+
+    def _command(self, line: bytes, replies: list[bytes]) -> bool:
+        """Answer one command; True when the connection is closing."""
+        verb = line[:4].upper()
+        if verb == b"RCPT":
+            self.recipients.append(line[8:].strip().strip(b"<>").lower())
+            replies.append(b"250 2.1.5 ok\r\n")
+        elif verb == b"MAIL":
+            self.recipients = []
+            replies.append(b"250 2.1.0 ok\r\n")
+        elif verb == b"DATA":
+            self.in_data = True
+            replies.append(b"354 end with <CRLF>.<CRLF>\r\n")
+        elif verb == b"EHLO":
+            replies.append(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n")
+        elif verb in (b"HELO", b"NOOP", b"RSET"):
+            self.recipients = [] if verb == b"RSET" else self.recipients
+            replies.append(b"250 ok\r\n")
+        elif verb == b"QUIT":
+            replies.append(b"221 bye\r\n")
+            self.transport.write(b"".join(replies))
+            replies.clear()
+            self.transport.close()
+            return True
+        else:
+            replies.append(self._control(line))
+        return False
+
+    def _control(self, line: bytes) -> bytes:
+        verb, _, argument = line.partition(b" ")
+        verb = verb.upper()
+        if verb == b"XSTAT":
+            return self.tally.stat()
+        if verb == b"XRESET":
+            self.tally.reset()
+            return b"250 reset\r\n"
+        if verb == b"XSAVE" and argument:
+            with open(argument.decode(), "wb") as out:
+                out.write(self.tally.last)
+            return b"250 saved\r\n"
+        return b"502 5.5.2 command not implemented\r\n"
+
+
+def serve(host: str, port: int) -> None:
+    """Run the sink until the process is terminated."""
+
+    async def main() -> None:
+        tally = Tally()
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: SinkProtocol(tally), host, port, backlog=256)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class SinkProcess:
+    """The sink in a child process of its own (so it does not share our GIL)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None):
+        self.host, self.port = host, port or free_port(host)
+        context = multiprocessing.get_context("spawn")
+        self.process = context.Process(target=serve, args=(self.host, self.port), daemon=True)
+
+    def start(self, timeout: float = 20.0) -> SinkProcess:
+        self.process.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("the SMTP sink did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(5)
+
+    def _control(self, command: str) -> str:
+        with smtplib.SMTP(self.host, self.port, timeout=30) as connection:
+            code, text = connection.docmd(command)
+        if code != 250:
+            raise RuntimeError(f"sink answered {code} {text!r}")
+        return text.decode()
+
+    def stats(self) -> dict[str, int]:
+        """Counts since the last reset: messages, recipients, duplicates, bytes."""
+        fields = (item.split("=") for item in self._control("XSTAT").split())
+        return {name: int(value) for name, value in fields}
+
+    def reset(self) -> None:
+        self._control("XRESET")
+
+    def save_last(self, path: str) -> None:
+        self._control(f"XSAVE {path}")
+
+    def __enter__(self) -> SinkProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=2525)
+    arguments = parser.parse_args()
+    print(f"SMTP sink on {arguments.host}:{arguments.port}")
+    serve(arguments.host, arguments.port)
