@@ -11,6 +11,7 @@ exactly once". Two extra verbs, for the harness only, read and reset the counts 
 same socket (no shared memory, so the sink can live in its own process):
 
     XSTAT   -> 250 messages=N recipients=M duplicates=D bytes=B
+    XDIGEST -> 250 sha256 of the distinct recipients, sorted, one per line
     XSAVE P -> writes the last accepted message to file P (for a DKIM check)
     XRESET  -> zeroes the counts
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import multiprocessing
 import smtplib
 import socket
@@ -41,6 +43,10 @@ class Tally:
         self.bytes = 0
         self.per_recipient: Counter[bytes] = Counter()
         self.last: bytes = b""
+
+    def digest(self) -> bytes:
+        joined = b"\n".join(sorted(self.per_recipient))
+        return b"250 " + hashlib.sha256(joined).hexdigest().encode() + b"\r\n"
 
     def stat(self) -> bytes:
         duplicates = sum(n - 1 for n in self.per_recipient.values() if n > 1)
@@ -85,20 +91,19 @@ class SinkProtocol(asyncio.Protocol):
     def _take_message(self, replies: list[bytes]) -> bool:
         """Consume one message if its end-of-data line has arrived."""
         if self.buffer.startswith(b".\r\n"):  # empty message
-            end, skip = 0, 3
+            size, consumed = 0, 3
         else:
             end = self.buffer.find(END_OF_DATA, self.scan_from)
-            skip = len(END_OF_DATA)
             if end < 0:
                 self.scan_from = max(0, len(self.buffer) - len(END_OF_DATA))
                 return False
-        size = end + 2 if end else 0
+            size, consumed = end + 2, end + len(END_OF_DATA)
         tally = self.tally
         tally.messages += 1
         tally.bytes += size
         tally.last = bytes(self.buffer[:size])
         tally.per_recipient.update(self.recipients)
-        del self.buffer[: end + skip]
+        del self.buffer[:consumed]
         self.in_data, self.scan_from, self.recipients = False, 0, []
         replies.append(b"250 2.0.0 accepted\r\n")
         return True
@@ -135,6 +140,8 @@ class SinkProtocol(asyncio.Protocol):
         verb = verb.upper()
         if verb == b"XSTAT":
             return self.tally.stat()
+        if verb == b"XDIGEST":
+            return self.tally.digest()
         if verb == b"XRESET":
             self.tally.reset()
             return b"250 reset\r\n"
@@ -199,6 +206,10 @@ class SinkProcess:
         """Counts since the last reset: messages, recipients, duplicates, bytes."""
         fields = (item.split("=") for item in self._control("XSTAT").split())
         return {name: int(value) for name, value in fields}
+
+    def recipients_digest(self) -> str:
+        """sha256 of the distinct recipients (lower-cased), sorted, joined by newlines."""
+        return self._control("XDIGEST")
 
     def reset(self) -> None:
         self._control("XRESET")

@@ -1,0 +1,95 @@
+"""Scale: several worker processes share one campaign on PostgreSQL, nobody gets it twice.
+
+The sink is bench/sink.py (aiosmtpd is too slow for 20,000 messages in a test): it
+counts, per recipient, what it accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import smtplib
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from bench import dataset
+from bench.sink import SinkProcess
+from newsletter import campaigns
+from newsletter.extensions import db
+from newsletter.models import Delivery, DeliveryStatus, Topic
+
+SPAWN = multiprocessing.get_context("spawn")
+RECIPIENTS = 20_000
+WORKERS = 4
+
+
+def _worker(config: dict, results) -> None:
+    """One `flask worker` sending loop in a process of its own, until nothing is left."""
+    from newsletter import create_app, sending
+
+    app = create_app(config)
+    with app.app_context():
+        counts = sending.send_pending(sending.new_worker_id(), until_idle=True)
+        db.session.remove()
+    results.put(counts)
+
+
+@pytest.fixture
+def sink():
+    with SinkProcess() as running:
+        yield running
+
+
+def _expected_digest(count: int) -> str:
+    addresses = sorted(dataset.address(n).encode() for n in range(1, count + 1))
+    return hashlib.sha256(b"\n".join(addresses)).hexdigest()
+
+
+def test_sink_counts_pipelined_messages_per_recipient(sink):
+    with smtplib.SMTP(sink.host, sink.port) as connection:
+        connection.ehlo()
+        assert connection.has_extn("pipelining")
+        connection.sendmail("a@shop.example", ["x@example.org"], b"Subject: 1\r\n\r\n.dot\r\n")
+        connection.sendmail("a@shop.example", ["X@example.org", "y@example.org"], b"\r\n")
+    stats = sink.stats()
+    assert stats == {"messages": 2, "recipients": 2, "duplicates": 1, "bytes": stats["bytes"]}
+    digest = hashlib.sha256(b"x@example.org\ny@example.org").hexdigest()
+    assert sink.recipients_digest() == digest
+
+
+def test_four_workers_send_every_recipient_exactly_once(app, app_config, postgres_url, sink):
+    if postgres_url is None:
+        pytest.skip("several workers share a campaign on PostgreSQL only")
+    dataset.insert_subscribers(RECIPIENTS)
+    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
+    campaign = campaigns.create_campaign("Scale", "Hello **everyone**.", topic)
+    assert campaigns.start_sending(campaign) == RECIPIENTS
+    db.session.commit()
+
+    config = {**app_config, "MAIL_SERVER": sink.host, "MAIL_PORT": sink.port}
+    config["SEND_BATCH_SIZE"] = 250  # many claims each: the workers really interleave
+    results = SPAWN.Queue()
+    workers = [SPAWN.Process(target=_worker, args=(config, results)) for _ in range(WORKERS)]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    counts = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(10)
+    assert all(worker.exitcode == 0 for worker in workers)
+
+    stats = sink.stats()
+    assert stats["messages"] == RECIPIENTS
+    assert stats["recipients"] == RECIPIENTS
+    assert stats["duplicates"] == 0
+    assert sink.recipients_digest() == _expected_digest(RECIPIENTS)
+    assert sum(c.get("sent", 0) for c in counts) == RECIPIENTS
+    assert sum(1 for c in counts if c.get("sent")) == WORKERS, "every worker took a share"
+    db.session.expire_all()
+    by_status = dict(
+        db.session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+    )
+    assert by_status == {DeliveryStatus.SENT: RECIPIENTS}
+    assert time.monotonic() - started < 60
