@@ -20,8 +20,10 @@ def confirm_path(message) -> str:
     raise AssertionError("no confirmation link in the mail")
 
 
-def signup(client, email="ann@example.org", topics=("newsletter",), consent=True, **extra):
+def signup(
+    client, email="ann@example.org", topics=("newsletter",), consent=True, headers=None, **extra
+):
     data = {"email": email, "topics": list(topics), "consent_text_id": "1", **extra}
     if consent:
         data["consent"] = "y"
-    return client.post("/subscribe", data=data)
+    return client.post("/subscribe", data=data, headers=headers or {})
