@@ -300,3 +300,33 @@ def test_send_test_goes_out_after_commit_with_test_subject(make_campaign, smtp_s
 def test_send_test_to_a_bad_address_is_a_clear_error(make_campaign):
     with pytest.raises(campaigns.CampaignError, match="Test address"):
         campaigns.send_test(make_campaign(), "not an address\r\nBcc: x@y")
+
+
+def test_concurrent_workers_send_each_message_exactly_once(app, make_campaign, people, smtp_server):
+    import threading
+    from collections import Counter
+
+    people(60)
+    campaign = make_campaign()
+    campaigns.start_sending(campaign)
+    db.session.commit()
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            with app.app_context():
+                sending.send_pending(name, batch_size=7)
+                db.session.remove()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    per_address = Counter(r for m in smtp_server.messages for r in m.rcpt_tos)
+    assert len(per_address) == 60
+    assert set(per_address.values()) == {1}
+    assert status_of(campaign)["status"] == CampaignStatus.SENT
