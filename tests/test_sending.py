@@ -330,3 +330,26 @@ def test_concurrent_workers_send_each_message_exactly_once(app, make_campaign, p
     assert len(per_address) == 60
     assert set(per_address.values()) == {1}
     assert status_of(campaign)["status"] == CampaignStatus.SENT
+
+
+def test_a_slow_batch_keeps_its_lease(app, make_campaign, people, smtp_server):
+    import time_machine
+
+    app.config["SEND_LEASE_SECONDS"] = 60
+    people(3)
+    campaign = make_campaign()
+    stolen: list[int] = []
+
+    with time_machine.travel(utcnow(), tick=False) as traveller:
+
+        def slow_server(received):
+            traveller.shift(timedelta(seconds=40))  # each message takes 40 s
+            if len(smtp_server.messages) == 2:  # past the first lease's end now
+                with app.app_context():
+                    stolen.extend(sending.claim_batch("thief", 10, timedelta(minutes=1)))
+
+        smtp_server.handler.on_message = slow_server
+        counts = send_now(campaign, batch_size=10)
+    assert counts["sent"] == 3
+    assert stolen == []  # the working worker's lease was renewed
+    assert len(smtp_server.messages) == 3
