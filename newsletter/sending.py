@@ -138,16 +138,7 @@ class SmtpTransport:
         self.connection: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
-        config = self.config
-        cls = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
-        connection = cls(
-            config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=config.get("MAIL_TIMEOUT", 30)
-        )
-        if config.get("MAIL_USE_TLS"):
-            connection.starttls()
-        if config.get("MAIL_USERNAME"):
-            connection.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-        return connection
+        return mailer.connect_smtp(self.config)
 
     def send(self, sender: str, recipient: str, subject: str, raw: bytes) -> None:
         if self.connection is None:
