@@ -24,7 +24,7 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def start():
+def start(app):
     """The moment Ann gave her consent (real now: tokens are signed with real time)."""
     return clock.utcnow().replace(microsecond=0)
 
@@ -192,3 +192,54 @@ def test_run_due_as_of_sends_the_request(runner, ann, start, outbox):
     assert result.exit_code == 0, result.output
     assert '"reconsent-requests": 1' in result.output
     assert len(reconsent_mails(outbox)) == 1
+
+
+# --- existing-customer basis ---------------------------------------------------------------
+
+
+def test_customer_basis_lapses_after_the_configured_time(app, make_topic, make_subscriber, start):
+    make_topic("offers", own_similar_products=True)
+    make_subscriber(
+        "bob@example.org", topics=("offers",), basis=Basis.EXISTING_CUSTOMER, purchased_at=start
+    )
+    assert run_job("customer-basis-lapses", start + 729 * DAY) == 0
+    assert db.session.scalar(select(Subscriber)) is not None
+
+    assert run_job("customer-basis-lapses", start + 730 * DAY) == 1
+
+    assert db.session.scalar(select(Subscriber)) is None
+    assert rows_mentioning("bob@example.org") == []
+    assert sqlite_files_mentioning(app, "bob@example.org") == []
+    # Not an objection: a new purchase may bring Bob back, so no suppression entry.
+    assert db.session.scalar(select(Suppression)) is None
+
+
+def test_customer_basis_follows_the_last_purchase(app, make_topic, make_subscriber, start):
+    app.config["CUSTOMER_BASIS_DAYS"] = 365
+    make_topic("offers", own_similar_products=True)
+    bob = make_subscriber(
+        "bob@example.org", topics=("offers",), basis=Basis.EXISTING_CUSTOMER, purchased_at=start
+    )
+    bob.purchased_at = start + 300 * DAY  # bought again
+    db.session.commit()
+    assert run_job("customer-basis-lapses", start + 400 * DAY) == 0
+    assert run_job("customer-basis-lapses", start + 665 * DAY) == 1
+
+
+def test_lapsed_customer_keeps_the_lists_they_consented_to(make_topic, make_subscriber, start):
+    make_topic("offers", own_similar_products=True)
+    carol = make_subscriber("carol@example.org", topics=("newsletter",), purchased_at=start)
+    carol.subscriptions.append(
+        subscriptions.Subscription(
+            topic=subscriptions.topics_by_slug(["offers"])[0],
+            basis=Basis.EXISTING_CUSTOMER,
+            confirmed_at=start,
+        )
+    )
+    db.session.commit()
+    assert run_job("customer-basis-lapses", start + 731 * DAY) == 1
+    db.session.expire_all()
+    carol = db.session.scalar(select(Subscriber))
+    assert [(s.topic.slug, s.basis) for s in carol.subscriptions] == [("newsletter", "consent")]
+    kinds = db.session.scalars(select(ConsentEvent.kind)).all()
+    assert kinds == ["basis-lapsed"]
