@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from newsletter import compliance
+from tests.live import browser_page, serve
 
 HEADINGS = {
     "en": "Privacy notice for our newsletter",
@@ -88,40 +87,12 @@ def test_lang_parameter_wins_and_unknown_falls_back(client):
     assert response.headers["Content-Language"] == "nl"
 
 
-@pytest.fixture
-def live_server(app):
-    """The app served over real HTTP on loopback, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-def test_a_dutch_browser_reads_the_notice_and_switches_to_french(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page(locale="nl-BE")
-            page.goto(f"{live_server}/privacy")
-            assert page.locator("h1").inner_text() == HEADINGS["nl"]
-            assert "730 dagen" in page.locator("ul.retention").inner_text()
-            page.get_by_role("link", name="Français").click()
-            page.wait_for_url("**/privacy?lang=fr")
-            assert page.locator("h1").inner_text() == HEADINGS["fr"]
-            assert "730 jours" in page.locator("ul.retention").inner_text()
-        finally:
-            browser.close()
+def test_a_dutch_browser_reads_the_notice_and_switches_to_french(app):
+    with serve(app) as base_url, browser_page(locale="nl-BE") as page:
+        page.goto(f"{base_url}/privacy")
+        assert page.locator("h1").inner_text() == HEADINGS["nl"]
+        assert "730 dagen" in page.locator("ul.retention").inner_text()
+        page.get_by_role("link", name="Français").click()
+        page.wait_for_url("**/privacy?lang=fr")
+        assert page.locator("h1").inner_text() == HEADINGS["fr"]
+        assert "730 jours" in page.locator("ul.retention").inner_text()

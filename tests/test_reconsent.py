@@ -17,6 +17,7 @@ from newsletter.models import (
 )
 from tests.conftest import BASE_URL, mail_html, mail_text
 from tests.helpers import links_in
+from tests.live import browser_page, serve
 from tests.timetravel import at, rows_mentioning, run_job, sqlite_files_mentioning
 
 ADDRESS = "ann@example.org"
@@ -243,3 +244,22 @@ def test_lapsed_customer_keeps_the_lists_they_consented_to(make_topic, make_subs
     assert [(s.topic.slug, s.basis) for s in carol.subscriptions] == [("newsletter", "consent")]
     kinds = db.session.scalars(select(ConsentEvent.kind)).all()
     assert kinds == ["basis-lapsed"]
+
+
+def test_a_person_renews_in_a_real_browser(app, make_subscriber, outbox):
+    long_ago = clock.utcnow() - 800 * DAY
+    make_subscriber(ADDRESS, consented_at=long_ago)
+    assert run_job("reconsent-requests", clock.utcnow()) == 1
+    path = link(reconsent_mails(outbox)[0], "reconsent")
+    app.config["WTF_CSRF_ENABLED"] = True  # the real form, with its CSRF token
+
+    with serve(app) as base_url, browser_page() as page:
+        page.goto(base_url + path)
+        page.get_by_role("button", name="Keep me subscribed").click()
+        assert page.locator("h1").inner_text() == "Thank you: you stay subscribed"
+
+    db.session.expire_all()
+    subscriber = db.session.scalar(select(Subscriber))
+    assert subscriber.consented_at > long_ago + 700 * DAY
+    assert subscriber.reconsent_requested_at is None
+    assert db.session.scalar(select(ConsentEvent.kind).where(ConsentEvent.kind == "renew"))
