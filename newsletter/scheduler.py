@@ -127,6 +127,7 @@ def start_scheduler(app: Flask, holder: str | None = None) -> BackgroundSchedule
             name=job.name,
             max_instances=1,
             coalesce=True,
+            misfire_grace_time=None,  # late (busy worker) is better than skipped
             next_run_time=utcnow(),
         )
     scheduler.start()
