@@ -61,11 +61,12 @@ def _aggregate_and_delete(campaign: Campaign, now: datetime) -> int:
         .group_by(Delivery.status)
     ).all()
     counts = {status: 0 for status in DeliveryStatus.ALL} | {s: n for s, n in rows}
-    # A new dict (not an in-place change) so that the JSON column is written.
+    # The shape `campaigns.campaign_status` reads once the rows are gone ("total" and
+    # "counts" per status). A new dict, not an in-place change, so the JSON is written.
     campaign.stats = {
         **(campaign.stats or {}),
-        **counts,
         "total": sum(counts.values()),
+        "counts": counts,
         "deliveries_purged_at": now.isoformat(),
     }
     result = db.session.execute(delete(Delivery).where(Delivery.campaign_id == campaign.id))
