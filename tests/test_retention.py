@@ -171,3 +171,17 @@ def test_unconfirmed_signups_are_purged(client, outbox, start):
     assert run_job("purge-unconfirmed", start + timedelta(hours=47)) == 0
     assert run_job("purge-unconfirmed", start + timedelta(hours=49)) == 1
     assert rows_mentioning("hank@example.org") == []
+
+
+def test_campaign_status_survives_the_purge(start):
+    """`flask campaign status` reports the same counts before and after the purge."""
+    campaigns = pytest.importorskip("newsletter.campaigns")  # the sending engine's module
+    statuses = [DeliveryStatus.SENT, DeliveryStatus.SENT, DeliveryStatus.FAILED]
+    campaign = make_campaign(CampaignStatus.SENT, start, statuses)
+    before = campaigns.campaign_status(campaign)
+    run_job("retention-deliveries", start + 100 * DAY)
+    db.session.expire_all()
+    after = campaigns.campaign_status(db.session.get(Campaign, campaign.id))
+    assert count(Delivery) == 0
+    for key in ("total", "sent", "failed", "deferred", "skipped", "queued"):
+        assert after[key] == before[key], key
