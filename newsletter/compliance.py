@@ -260,4 +260,57 @@ def reconsent_due(subscriber: Subscriber, now: datetime, interval_days: int) -> 
     return subscriber.consented_at <= now - timedelta(days=interval_days)
 
 
+def reconsent_lapsed(subscriber: Subscriber, now: datetime, grace_days: int) -> bool:
+    """A re-consent request unanswered for the grace period: no more mail, erase.
+
+    Renewal clears `reconsent_requested_at`, so only an open request can lapse.
+    Source: seed "ap-advertising-consent-retention"; checklist D6 ("non-responders
+    suppressed"); SPEC rule 6 ("no answer means no more mail, and purge").
+    """
+    if subscriber.reconsent_requested_at is None:
+        return False
+    return subscriber.reconsent_requested_at <= now - timedelta(days=grace_days)
+
+
+def customer_basis_lapsed(subscriber: Subscriber, now: datetime, basis_days: int) -> bool:
+    """The existing-customer exception no longer covers someone whose last purchase is
+    older than `basis_days` (NEWSLETTER_CUSTOMER_BASIS_DAYS).
+
+    The exception rests on a current customer relationship; the law sets no period, so
+    we use the re-consent interval's logic (two years by default): a person who has not
+    bought for that long is no longer a customer whose reasonable expectations cover our
+    mail. Source: ePrivacy Directive Art. 13(2); Dutch Tw 11.7(3); seed
+    "direct-marketing-existing-customers"; checklist E1; SPEC rules 1 and 6.
+    """
+    if subscriber.purchased_at is None:
+        return True
+    return subscriber.purchased_at <= now - timedelta(days=basis_days)
+
+
 # --- Rule 7: retention periods ----------------------------------------------------------
+
+# Every kind of personal data, the configuration key of its period, and the unit. The
+# privacy notice and docs/RETENTION.md show each of them; tests/test_privacy.py checks
+# that the notice follows every key.
+RETENTION_PERIODS: dict[str, tuple[str, str]] = {
+    "unconfirmed-signups": ("CONFIRM_MAX_AGE_HOURS", "hours"),
+    "deliveries": ("DELIVERY_RETENTION_DAYS", "days"),
+    "audit-log": ("AUDIT_RETENTION_DAYS", "days"),
+    "outbox": ("OUTBOX_RETENTION_DAYS", "days"),
+    "consent-evidence": ("CONSENT_EVIDENCE_RETENTION_DAYS", "days"),
+    "rights-requests": ("RIGHTS_REQUEST_RETENTION_DAYS", "days"),
+    "customer-basis": ("CUSTOMER_BASIS_DAYS", "days"),
+    "reconsent-interval": ("RECONSENT_INTERVAL_DAYS", "days"),
+    "reconsent-grace": ("RECONSENT_GRACE_DAYS", "days"),
+}
+
+
+def retention_cutoff(kind: str, now: datetime, config) -> datetime:
+    """Data of this kind dated before the returned moment must be deleted or anonymised.
+
+    Source: GDPR Art. 5(1)(e) (storage limitation) and Art. 13(2)(a) (the period is
+    stated); seed "ap-advertising-consent-retention" ("U moet de bewaartermijnen opnemen
+    in uw privacyverklaring", "vernietigen of anonimiseren"); SPEC rule 7.
+    """
+    key, unit = RETENTION_PERIODS[kind]
+    return now - timedelta(**{unit: int(config[key])})

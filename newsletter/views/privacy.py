@@ -1,11 +1,39 @@
-"""The privacy notice, generated from the live configuration."""
+"""The privacy notice, generated from the live configuration, in Dutch, French and English.
 
-from flask import current_app, render_template
+Every retention period on the page is read from the configuration at request time, so
+the notice stays true when an operator changes a period (seed "ap-advertising-consent-
+retention": the periods belong in the privacy statement; GDPR Art. 13(2)(a)).
+"""
 
+from __future__ import annotations
+
+from flask import make_response, render_template, request
+
+from ..mailer import envelope_sender
 from .public import bp
+
+LANGUAGES = {"nl": "Nederlands", "fr": "Français", "en": "English"}
+
+
+def _language() -> str:
+    """`?lang=` when it names a language we have, else the browser's preference."""
+    asked = request.args.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(["en", "nl", "fr"]) or "en"
 
 
 @bp.get("/privacy")
 def privacy():
-    """The newsletter's privacy notice."""
-    return render_template("public/privacy.html", config=current_app.config)
+    """The newsletter's privacy notice in the chosen language."""
+    lang = _language()
+    page = render_template(
+        f"public/privacy_{lang}.html",
+        page_lang=lang,
+        languages={code: name for code, name in LANGUAGES.items() if code != lang},
+        contact=envelope_sender(),
+    )
+    response = make_response(page)
+    response.headers["Content-Language"] = lang
+    response.vary.add("Accept-Language")
+    return response
