@@ -17,7 +17,7 @@ import base64
 import html
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
@@ -32,7 +32,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 from markupsafe import Markup
 
-from . import links
+from . import links, tokens
 from .clock import utcnow
 from .models import Basis, Campaign, Topic
 
@@ -54,6 +54,8 @@ URL_SCHEMES = {"http", "https", "mailto"}
 SLOTS = ("unsubscribe_url", "preferences_url", "reason")
 
 CRLF = "\r\n"
+TOKEN_MARK = "NLTOKENMARK"  # stands for a token while the fixed part of a link is built
+MAX_CACHED_REASONS = 5000
 
 
 class MessageError(Exception):
@@ -281,16 +283,33 @@ class PreparedCampaign:
     domain: str
     subject: str
     signer: object | None = None
+    # Links are a fixed prefix and a signed token: the URL is built once, not per message.
+    unsubscribe_prefix: str = ""
+    preferences_prefix: str = ""
+    mailto_prefix: str = ""
+    reasons: dict = field(default_factory=dict)
 
     def fill(self, recipient: Recipient) -> tuple[str, str, dict[str, str]]:
         """(html, text, links) of one recipient's message."""
-        unsubscribe = links.unsubscribe_url(recipient.public_id)
-        preferences = links.preferences_url(recipient.public_id)
-        with force_locale(self.locale):
-            reason = reason_line(recipient, self.topic_name, self.organization)
+        unsubscribe = self.unsubscribe_prefix + tokens.sign(tokens.UNSUBSCRIBE, recipient.public_id)
+        preferences = self.preferences_prefix + tokens.sign(tokens.PREFERENCES, recipient.public_id)
+        reason = self.reason(recipient)
         plain = {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "reason": reason}
         escaped = {key: html.escape(value) for key, value in plain.items()}
         return self.html.fill(escaped), self.text.fill(plain), plain
+
+    def reason(self, recipient: Recipient) -> str:
+        """The reason line; it depends only on the basis and the day, so it is kept per
+        (basis, day): a few hundred distinct lines for a list of any size."""
+        day = recipient.since.date() if recipient.since else None
+        key = (recipient.basis, day)
+        line = self.reasons.get(key)
+        if line is None:
+            with force_locale(self.locale):
+                line = reason_line(recipient, self.topic_name, self.organization)
+            if len(self.reasons) < MAX_CACHED_REASONS:
+                self.reasons[key] = line
+        return line
 
     def build(self, recipient: Recipient, unique: str | None = None) -> bytes:
         """The complete message for one recipient, as bytes ready for SMTP."""
@@ -303,7 +322,8 @@ class PreparedCampaign:
             f"Date: {formatdate(utcnow().timestamp(), usegmt=True)}{CRLF}"
             f"Message-ID: {message_id}{CRLF}"
             f"List-Help: <{values['preferences_url']}>{CRLF}"
-            f"List-Unsubscribe: <{unsubscribe}>,{CRLF} <{unsubscribe_mailto(token)}>{CRLF}"
+            f"List-Unsubscribe: <{unsubscribe}>,{CRLF} "
+            f"<{self.mailto_prefix}{quote('unsubscribe ' + token)}>{CRLF}"
             f"{self.head_after_to}"
         )
         body = (
@@ -355,4 +375,17 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
         domain=host_name(),
         subject=subject,
         signer=dkim.signer_from_config(),
+        unsubscribe_prefix=_link_prefix("public.unsubscribe"),
+        preferences_prefix=_link_prefix("public.preferences"),
+        mailto_prefix=unsubscribe_mailto(TOKEN_MARK).removesuffix(
+            quote("unsubscribe " + TOKEN_MARK)
+        ),
     )
+
+
+def _link_prefix(endpoint: str) -> str:
+    """The absolute URL of `endpoint` up to its token (tokens are URL-safe as they are)."""
+    url = links.public_url(endpoint, token=TOKEN_MARK)
+    if not url.endswith(TOKEN_MARK):
+        raise RuntimeError(f"the URL of {endpoint} does not end with its token")
+    return url.removesuffix(TOKEN_MARK)

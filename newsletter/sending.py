@@ -11,6 +11,7 @@ again, so nothing is lost and at most that batch is sent twice.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from flask import Flask, current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from . import campaigns, compliance, mailer, messages
 from .addresses import address_hash
@@ -201,41 +202,52 @@ class _Pacer:
         self.next_at = max(self.next_at, time.monotonic() - 1.0 / self.rate) + 1.0 / self.rate
 
 
-def _current_recipient(subscriber_id: int | None, topic_id: int):
-    """Read the recipient fresh from the database and apply rules 1 and 3 again.
+def _recipients(deliveries) -> dict[tuple[int, int], messages.Recipient]:
+    """The deliveries' recipients who may get the message now (rules 1 and 3), in bulk.
 
-    Returns a `messages.Recipient`, or None when the person may not get this message.
+    One query for a whole batch, keyed by (subscriber id, topic id); whoever may not get
+    the message is missing. The per-message re-check is `_still_lawful`.
     """
-    if subscriber_id is None:
-        return None  # erased (opted out) since the send started
-    row = db.session.execute(
+    ids = {d.subscriber_id for d in deliveries if d.subscriber_id is not None}
+    if not ids:
+        return {}  # all erased (opted out) since the send started
+    query = (
         select(
+            Subscriber.id,
             Subscriber.email,
             Subscriber.name,
             Subscriber.public_id,
             Subscriber.locale,
             Subscriber.status,
             Subscriber.purchased_at,
+            Subscription.topic_id,
             Subscription.basis,
             Subscription.confirmed_at,
             Topic.own_similar_products,
         )
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .join(Topic, Topic.id == Subscription.topic_id)
-        .where(Subscriber.id == subscriber_id, Subscription.topic_id == topic_id)
-    ).first()
-    if row is None:
-        return None
+        .where(Subscriber.id.in_(ids))
+    )
+    lawful = [row for row in db.session.execute(query) if _may_send(row)]
+    hashes = {row.id: address_hash(row.email) for row in lawful}
+    objected = compliance.objected_hashes(set(hashes.values()))
+    return {
+        (row.id, row.topic_id): _recipient(row) for row in lawful if hashes[row.id] not in objected
+    }
+
+
+def _may_send(row) -> bool:
     subscriber = SimpleNamespace(status=row.status, purchased_at=row.purchased_at)
     subscription = SimpleNamespace(
         basis=row.basis,
         confirmed_at=row.confirmed_at,
         topic=SimpleNamespace(own_similar_products=row.own_similar_products),
     )
-    if not compliance.may_send_marketing(subscriber, subscription):
-        return None
-    if compliance.is_objected(address_hash(row.email)):
-        return None
+    return compliance.may_send_marketing(subscriber, subscription)
+
+
+def _recipient(row) -> messages.Recipient:
     since = row.purchased_at if row.basis == Basis.EXISTING_CUSTOMER else row.confirmed_at
     return messages.Recipient(row.email, row.name, row.public_id, row.basis, since, row.locale)
 
@@ -314,21 +326,70 @@ def _prepared_for(batch: _Batch, campaign_id: int, locale: str) -> messages.Prep
     return batch.prepared[key]
 
 
-def _deliver_one(batch: _Batch, delivery) -> None:
-    """Re-check, build, check and hand one message to the transport; record the outcome."""
+@functools.cache
+def _fresh_statement():
+    """The per-message re-check, built once (SQLAlchemy then reuses its compiled form)."""
+    return (
+        select(
+            Subscriber.email,
+            Subscriber.name,
+            Subscriber.public_id,
+            Subscriber.locale,
+            Subscriber.status,
+            Subscriber.purchased_at,
+            Subscription.topic_id,
+            Subscription.basis,
+            Subscription.confirmed_at,
+            Topic.own_similar_products,
+            compliance.objection_exists(bindparam("address_hash")).label("objected"),
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .join(Topic, Topic.id == Subscription.topic_id)
+        .where(
+            Subscriber.id == bindparam("subscriber_id"),
+            Subscription.topic_id == bindparam("topic_id"),
+        )
+    )
+
+
+def _still_lawful(delivery, recipient: messages.Recipient) -> messages.Recipient | None:
+    """Rules 1 and 3 again, right before the hand-off, in one indexed query.
+
+    Returns the recipient as the database has it now (it may differ from the one the
+    message was built for), or None: opted out, objected, or no lawful basis any more.
+    """
+    row = db.session.execute(
+        _fresh_statement(),
+        {
+            "subscriber_id": delivery.subscriber_id,
+            "topic_id": delivery.topic_id,
+            "address_hash": address_hash(recipient.email),
+        },
+    ).first()
+    if row is None or row.objected or not _may_send(row):
+        return None
+    if row.email != recipient.email and compliance.is_objected(address_hash(row.email)):
+        return None  # the address itself changed since the batch was read
+    return _recipient(row)
+
+
+def _deliver_one(batch: _Batch, delivery, recipient: messages.Recipient | None) -> None:
+    """Build, check, re-check and hand one message to the transport; record the outcome."""
     if delivery.campaign_status != CampaignStatus.SENDING:
         return batch.record(delivery, DeliveryStatus.SKIPPED, "campaign cancelled", tried=False)
-    recipient = _current_recipient(delivery.subscriber_id, delivery.topic_id)
     if recipient is None:
         return batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
+    raw = _build(batch, delivery, recipient)
+    if raw is None:
+        return None
+    now = _still_lawful(delivery, recipient)  # an opt-out a moment ago stops this message
+    if now is None:
+        return batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
+    if now != recipient:  # changed since the batch was read (e.g. name): build again
+        recipient, raw = now, _build(batch, delivery, now)
+        if raw is None:
+            return None
     prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
-    try:
-        raw = prepared.build(recipient, unique=f"c{delivery.campaign_id}.d{delivery.id}")
-    except messages.MessageError as exc:
-        return batch.record(delivery, DeliveryStatus.FAILED, str(exc))
-    problems = compliance.check_marketing_message(raw)
-    if problems:
-        return batch.record(delivery, DeliveryStatus.FAILED, "refused: " + "; ".join(problems))
     batch.pacer.wait()
     try:
         batch.transport.send(prepared.envelope_from, recipient.email, prepared.subject, raw)
@@ -338,6 +399,21 @@ def _deliver_one(batch: _Batch, delivery) -> None:
         reason = f"{code} {_smtp_text(exc)}" if code else f"connection: {exc.__class__.__name__}"
         return batch.record(delivery, status, reason)
     batch.record(delivery, DeliveryStatus.SENT)
+
+
+def _build(batch: _Batch, delivery, recipient: messages.Recipient) -> bytes | None:
+    """One message's bytes after the rule-4 check; None when refused (recorded)."""
+    prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
+    try:
+        raw = prepared.build(recipient, unique=f"c{delivery.campaign_id}.d{delivery.id}")
+    except messages.MessageError as exc:
+        batch.record(delivery, DeliveryStatus.FAILED, str(exc))
+        return None
+    problems = compliance.check_marketing_message(raw)
+    if problems:
+        batch.record(delivery, DeliveryStatus.FAILED, "refused: " + "; ".join(problems))
+        return None
+    return raw
 
 
 def _smtp_text(exc: Exception) -> str:
@@ -413,13 +489,15 @@ def send_pending(
             batch.lease_until = utcnow() + lease
             totals["batches"] += 1
             deliveries = _load(ids)
+            recipients = _recipients(deliveries)
             for position, delivery in enumerate(deliveries):
                 batch.keep_lease(deliveries, position)
                 if stop_event is not None and stop_event.is_set():
                     # Stopping: what was not tried goes back to the queue at once.
                     batch.record(delivery, DeliveryStatus.QUEUED, tried=False)
                 else:
-                    _deliver_one(batch, delivery)
+                    key = (delivery.subscriber_id, delivery.topic_id)
+                    _deliver_one(batch, delivery, recipients.get(key))
             batch.write()
             _finish_campaigns({d.campaign_id for d in deliveries})
             if not until_idle:

@@ -53,11 +53,21 @@ class _ClockSigner(TimestampSigner):
 
 
 def _serializer(purpose: str, timed: bool):
-    salt = f"newsletter.{purpose}"
-    kwargs = {"digest_method": hashlib.sha256}
-    if timed:
-        return URLSafeTimedSerializer(_keys(), salt=salt, signer=_ClockSigner, signer_kwargs=kwargs)
-    return URLSafeSerializer(_keys(), salt=salt, signer_kwargs=kwargs)
+    # Kept per purpose and key set: the sender signs two links per message.
+    keys = _keys()
+    cache = current_app.extensions.setdefault("newsletter", {}).setdefault("serializers", {})
+    cache_key = (purpose, timed, tuple(keys))
+    if cache_key not in cache:
+        salt = f"newsletter.{purpose}"
+        kwargs = {"digest_method": hashlib.sha256}
+        if timed:
+            made = URLSafeTimedSerializer(
+                keys, salt=salt, signer=_ClockSigner, signer_kwargs=kwargs
+            )
+        else:
+            made = URLSafeSerializer(keys, salt=salt, signer_kwargs=kwargs)
+        cache[cache_key] = made
+    return cache[cache_key]
 
 
 def sign(purpose: str, payload) -> str:
