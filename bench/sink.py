@@ -15,6 +15,10 @@ same socket (no shared memory, so the sink can live in its own process):
     XSAVE P -> writes the last accepted message to file P (for a DKIM check)
     XRESET  -> zeroes the counts
 
+For tests of the error paths, a recipient whose local part starts with `reject` is
+refused at RCPT (550), and a message to one starting with `defer` is answered 451 at the
+end of its data; neither is counted.
+
 Run it alone: `python -m bench.sink --port 2525`.
 """
 
@@ -98,6 +102,12 @@ class SinkProtocol(asyncio.Protocol):
                 self.scan_from = max(0, len(self.buffer) - len(END_OF_DATA))
                 return False
             size, consumed = end + 2, end + len(END_OF_DATA)
+        deferred = any(r.startswith(b"defer") for r in self.recipients)
+        if deferred or not self.recipients:
+            del self.buffer[:consumed]
+            self.in_data, self.scan_from, self.recipients = False, 0, []
+            replies.append(b"451 4.3.0 try later\r\n" if deferred else b"554 5.5.1 no rcpt\r\n")
+            return True
         tally = self.tally
         tally.messages += 1
         tally.bytes += size
@@ -112,8 +122,12 @@ class SinkProtocol(asyncio.Protocol):
         """Answer one command; True when the connection is closing."""
         verb = line[:4].upper()
         if verb == b"RCPT":
-            self.recipients.append(line[8:].strip().strip(b"<>").lower())
-            replies.append(b"250 2.1.5 ok\r\n")
+            recipient = line[8:].strip().strip(b"<>").lower()
+            if recipient.startswith(b"reject"):
+                replies.append(b"550 5.1.1 no such user\r\n")
+            else:
+                self.recipients.append(recipient)
+                replies.append(b"250 2.1.5 ok\r\n")
         elif verb == b"MAIL":
             self.recipients = []
             replies.append(b"250 2.1.0 ok\r\n")

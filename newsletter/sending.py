@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import secrets
 import smtplib
 import socket
@@ -131,21 +132,34 @@ class OutboxTransport:
 
 
 class SmtpTransport:
-    """One persistent SMTP connection (Flask-Mail's MAIL_* settings), reopened when lost."""
+    """One persistent SMTP connection (Flask-Mail's MAIL_* settings), reopened when lost.
+
+    When the server offers PIPELINING (RFC 2920; Postfix and Exim do) MAIL, RCPT and DATA
+    go out in one write: two round trips a message instead of four.
+    """
 
     def __init__(self, config):
         self.config = config
         self.flush_every = 0  # results are written per batch
         self.connection: smtplib.SMTP | None = None
+        self.pipelining = False
 
     def _connect(self) -> smtplib.SMTP:
-        return mailer.connect_smtp(self.config)
+        connection = mailer.connect_smtp(self.config)
+        # Commands are small writes each waiting for a reply: do not let Nagle hold them.
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.ehlo_or_helo_if_needed()
+        self.pipelining = connection.has_extn("pipelining")
+        return connection
 
     def send(self, sender: str, recipient: str, subject: str, raw: bytes) -> None:
         if self.connection is None:
             self.connection = self._connect()
         try:
-            self.connection.sendmail(sender, [recipient], raw)
+            if self.pipelining:
+                _send_pipelined(self.connection, sender, recipient, raw)
+            else:
+                self.connection.sendmail(sender, [recipient], raw)
         except (smtplib.SMTPException, OSError) as exc:
             # smtplib closes the socket itself on 421; a drop leaves it dead: reconnect.
             code = getattr(exc, "smtp_code", None)
@@ -163,6 +177,47 @@ class SmtpTransport:
             connection.quit()
         except (smtplib.SMTPException, OSError):
             connection.close()
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _send_pipelined(connection: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> None:
+    """`sendmail` for one recipient with MAIL, RCPT and DATA pipelined (RFC 2920).
+
+    Raises what `sendmail` raises for the same replies (SMTPSenderRefused,
+    SMTPRecipientsRefused, SMTPDataError), after resetting the session.
+    """
+    connection.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+    mail, rcpt, data = connection.getreply(), connection.getreply(), connection.getreply()
+    accepted = mail[0] == 250 and rcpt[0] in (250, 251)
+    if data[0] == 354 and not accepted:
+        connection.send(b".\r\n")  # the server wants a message all the same: an empty one
+        connection.getreply()
+    if mail[0] != 250:
+        _reset(connection)
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    if rcpt[0] not in (250, 251):
+        _reset(connection)
+        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+    if data[0] != 354:
+        _reset(connection)
+        raise smtplib.SMTPDataError(*data)
+    body = _LEADING_DOT.sub(b"..", raw)  # dot-stuffing, as smtplib does
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    connection.send(body + b".\r\n")
+    code, text = connection.getreply()
+    if code != 250:
+        _reset(connection)
+        raise smtplib.SMTPDataError(code, text)
+
+
+def _reset(connection: smtplib.SMTP) -> None:
+    try:
+        connection.rset()
+    except (smtplib.SMTPException, OSError):
+        pass  # the connection is gone: the caller closes it
 
 
 def make_transport():

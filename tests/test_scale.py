@@ -6,17 +6,20 @@ counts, per recipient, what it accepted.
 
 from __future__ import annotations
 
+import email
 import hashlib
 import multiprocessing
 import smtplib
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from bench import dataset
 from bench.sink import SinkProcess
-from newsletter import campaigns
+from newsletter import campaigns, sending
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, Topic
 
@@ -57,6 +60,30 @@ def test_sink_counts_pipelined_messages_per_recipient(sink):
     assert stats == {"messages": 2, "recipients": 2, "duplicates": 1, "bytes": stats["bytes"]}
     digest = hashlib.sha256(b"x@example.org\ny@example.org").hexdigest()
     assert sink.recipients_digest() == digest
+
+
+def test_pipelined_smtp_records_refusals_like_sendmail(app, make_subscriber, sink):
+    """The sink offers PIPELINING, so this goes through `sending._send_pipelined`."""
+    for address in ("ok@example.org", "reject.me@example.org", "defer.me@example.org"):
+        make_subscriber(address)
+    app.config.update(MAIL_SERVER=sink.host, MAIL_PORT=sink.port)
+    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
+    campaign = campaigns.create_campaign("Pipelined", "Hello, pipelined.", topic)
+    campaigns.start_sending(campaign)
+    db.session.commit()
+
+    counts = sending.send_pending("w")
+
+    assert counts == {"batches": 1, "sent": 1, "failed": 1, "deferred": 1}
+    errors = dict(db.session.execute(select(Delivery.status, Delivery.last_error)).all())
+    assert errors[DeliveryStatus.FAILED].startswith("550")
+    assert errors[DeliveryStatus.DEFERRED].startswith("451")
+    assert sink.stats()["messages"] == 1
+    with tempfile.TemporaryDirectory() as tmp:
+        sink.save_last(f"{tmp}/last.eml")
+        received = email.message_from_bytes(Path(f"{tmp}/last.eml").read_bytes())
+    assert received["To"] == "ok@example.org"
+    assert "Hello, pipelined." in received.get_payload(0).get_payload(decode=True).decode()
 
 
 def test_four_workers_send_every_recipient_exactly_once(app, app_config, postgres_url, sink):
