@@ -120,7 +120,25 @@ class NullTransport:
         pass
 
 
-def _worker(config: dict, batch_size: int, null_transport: bool, ready, go, results) -> None:
+def _send(sending, limit: int | None) -> dict:
+    """`send_pending` as `flask worker` runs it; with `limit`, one batch at a time until
+    this process has sent about `limit` messages (the RSS check at 10 N)."""
+    worker_id = sending.new_worker_id()
+    if limit is None:
+        return sending.send_pending(worker_id, until_idle=True)
+    totals: dict[str, int] = {}
+    while totals.get("sent", 0) < limit:
+        counts = sending.send_pending(worker_id, until_idle=False)
+        if not counts.get("batches"):
+            break
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def _worker(
+    config: dict, batch_size: int, null_transport: bool, limit: int | None, ready, go, results
+) -> None:
     """One worker process: the loop of `flask worker` until nothing is left to send."""
     from newsletter import sending
     from newsletter.extensions import db
@@ -134,7 +152,7 @@ def _worker(config: dict, batch_size: int, null_transport: bool, ready, go, resu
         ready.put(os.getpid())
         go.wait()
         started = time.perf_counter()
-        counts = sending.send_pending(sending.new_worker_id(), until_idle=True)
+        counts = _send(sending, limit)
         elapsed = time.perf_counter() - started
         db.session.remove()
     results.put({"counts": counts, "seconds": elapsed, "rss_mb": peak_rss_mb()})
@@ -178,12 +196,21 @@ def _run_in_process(target, *args) -> dict:
     return result
 
 
-def send_campaign(config: dict, workers: int, batch_size: int, null_transport=False) -> dict:
-    """Queue one campaign, then send it with `workers` processes; timings and RSS."""
+def send_campaign(
+    config: dict, workers: int, batch_size: int, null_transport=False, limit: int | None = None
+) -> dict:
+    """Queue one campaign, then send it with `workers` processes; timings and RSS.
+
+    With `limit`, the workers stop after about `limit` messages in all.
+    """
+    per_worker = None if limit is None else -(-limit // workers)
     queued = _run_in_process(_queue, config)
     ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
     processes = [
-        SPAWN.Process(target=_worker, args=(config, batch_size, null_transport, ready, go, results))
+        SPAWN.Process(
+            target=_worker,
+            args=(config, batch_size, null_transport, per_worker, ready, go, results),
+        )
         for _ in range(workers)
     ]
     for process in processes:
@@ -445,7 +472,8 @@ def measure_rss(args, database: Database) -> dict:
     figures = {}
     for count in (args.n, args.n * args.rss_scale):
         url, fill_seconds = database.fresh(count)
-        run = send_campaign(app_config(url, None, None), args.workers, args.batch_size, True)
+        config = app_config(url, None, None)
+        run = send_campaign(config, args.workers, args.batch_size, True, args.rss_send_limit)
         figures[str(count)] = {
             "fill_seconds": fill_seconds,
             "queue_seconds": run["queue_seconds"],
@@ -470,6 +498,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite file)")
     parser.add_argument("--rss-check", action="store_true", help="only the RSS figures")
     parser.add_argument("--rss-scale", type=int, default=10)
+    parser.add_argument(
+        "--rss-send-limit",
+        type=int,
+        help="in the RSS check, stop after this many messages (default: send them all)",
+    )
     parser.add_argument("--no-rss", action="store_true", help="skip the RSS figures")
     parser.add_argument("--no-signup", action="store_true", help="skip the signup figures")
     parser.add_argument("--signup-clients", type=int, default=50)

@@ -311,8 +311,12 @@ class PreparedCampaign:
                 self.reasons[key] = line
         return line
 
-    def build(self, recipient: Recipient, unique: str | None = None) -> bytes:
-        """The complete message for one recipient, as bytes ready for SMTP."""
+    def build(self, recipient: Recipient, unique: str | None = None, sign: bool = True) -> bytes:
+        """The complete message for one recipient, as bytes ready for SMTP.
+
+        With `sign=False` the DKIM signature is left to `sign` (the sender signs after
+        the rule-4 check, which the signature header cannot change).
+        """
         page, text, values = self.fill(recipient)
         unsubscribe = values["unsubscribe_url"]
         token = unsubscribe.rsplit("/", 1)[1]
@@ -338,9 +342,11 @@ class PreparedCampaign:
             f"--{self.boundary}--{CRLF}"
         )
         raw = (head + CRLF + body).encode("ascii")
-        if self.signer is not None:
-            raw = self.signer.sign(raw)
-        return raw
+        return self.sign(raw) if sign else raw
+
+    def sign(self, raw: bytes) -> bytes:
+        """`raw` with its DKIM-Signature header, when DKIM is configured."""
+        return raw if self.signer is None else self.signer.sign(raw)
 
 
 def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") -> PreparedCampaign:

@@ -413,14 +413,19 @@ def _still_lawful(delivery, recipient: messages.Recipient) -> messages.Recipient
     Returns the recipient as the database has it now (it may differ from the one the
     message was built for), or None: opted out, objected, or no lawful basis any more.
     """
-    row = db.session.execute(
-        _fresh_statement(),
-        {
-            "subscriber_id": delivery.subscriber_id,
-            "topic_id": delivery.topic_id,
-            "address_hash": address_hash(recipient.email),
-        },
-    ).first()
+    # Core, not the ORM session: a third of the cost, the same transaction.
+    row = (
+        db.session.connection()
+        .execute(
+            _fresh_statement(),
+            {
+                "subscriber_id": delivery.subscriber_id,
+                "topic_id": delivery.topic_id,
+                "address_hash": address_hash(recipient.email),
+            },
+        )
+        .first()
+    )
     if row is None or row.objected or not _may_send(row):
         return None
     if row.email != recipient.email and compliance.is_objected(address_hash(row.email)):
@@ -457,10 +462,17 @@ def _deliver_one(batch: _Batch, delivery, recipient: messages.Recipient | None) 
 
 
 def _build(batch: _Batch, delivery, recipient: messages.Recipient) -> bytes | None:
-    """One message's bytes after the rule-4 check; None when refused (recorded)."""
+    """One message's bytes after the rule-4 check; None when refused (recorded).
+
+    The check runs before the DKIM signature is added: the signature is one header
+    that rule 4 does not look at, with lines far below 998 octets, so it cannot change
+    the outcome, and parsing it too cost a third of the check.
+    """
     prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
     try:
-        raw = prepared.build(recipient, unique=f"c{delivery.campaign_id}.d{delivery.id}")
+        raw = prepared.build(
+            recipient, unique=f"c{delivery.campaign_id}.d{delivery.id}", sign=False
+        )
     except messages.MessageError as exc:
         batch.record(delivery, DeliveryStatus.FAILED, str(exc))
         return None
@@ -468,7 +480,7 @@ def _build(batch: _Batch, delivery, recipient: messages.Recipient) -> bytes | No
     if problems:
         batch.record(delivery, DeliveryStatus.FAILED, "refused: " + "; ".join(problems))
         return None
-    return raw
+    return prepared.sign(raw)
 
 
 def _smtp_text(exc: Exception) -> str:
