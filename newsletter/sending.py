@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from flask import Flask, current_app
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from . import campaigns, compliance, mailer, messages
 from .addresses import address_hash
@@ -58,38 +58,59 @@ def new_worker_id() -> str:
 # --- claiming ----------------------------------------------------------------------------
 
 
-def _claimable(now: datetime):
-    return or_(
-        Delivery.status == DeliveryStatus.QUEUED,
-        and_(Delivery.status == DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
+def _claimable_kinds(now: datetime, status=Delivery.status):
+    """What may be claimed, as three conditions that each match one range of the claim
+    index (status, next_attempt_at). One OR of the three made SQLite collect and sort
+    every queued row for each claim: quadratic on a large campaign."""
+    return (
         # A lease that ran out: its worker died or hung; the batch is up for grabs.
-        and_(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_until < now),
+        and_(status == DeliveryStatus.SENDING, Delivery.claimed_until < now),
+        and_(status == DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
+        status == DeliveryStatus.QUEUED,
     )
 
 
 def claim_batch(
     worker_id: str, size: int, lease: timedelta, campaign_id: int | None = None
 ) -> list[int]:
-    """Claim up to `size` deliveries of sending campaigns for this worker; committed."""
+    """Claim up to `size` deliveries of sending campaigns for this worker; committed.
+
+    No ORDER BY: each kind is read along the claim index, which stops after `size`
+    rows (queued rows come out in id order all the same, as their next_attempt_at is
+    empty). PostgreSQL skips rows other workers have locked.
+    """
     now = utcnow()
-    pick = (
-        select(Delivery.id)
-        .join(Campaign, Campaign.id == Delivery.campaign_id)
-        .where(Campaign.status == CampaignStatus.SENDING, _claimable(now))
-        .order_by(Delivery.id)
-        .limit(size)
-    )
-    if campaign_id is not None:
-        pick = pick.where(Delivery.campaign_id == campaign_id)
-    if db.engine.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=Delivery)
-    claimed = db.session.scalars(
-        update(Delivery)
-        .where(Delivery.id.in_(pick), _claimable(now))
-        .values(status=DeliveryStatus.SENDING, claimed_by=worker_id, claimed_until=now + lease)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    ).all()
+    sending_campaigns = select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
+    claimed: list[int] = []
+    postgres = db.engine.dialect.name == "postgresql"
+    # The re-check in the UPDATE must not pick the status index over the ids (SQLite
+    # then walks every queued row): `status || ''` hides the column from the planner.
+    rechecks = _claimable_kinds(now, Delivery.status if postgres else Delivery.status.concat(""))
+    for kind, recheck in zip(_claimable_kinds(now), rechecks, strict=True):
+        if len(claimed) >= size:
+            break
+        pick = (
+            select(Delivery.id)
+            .where(kind, Delivery.campaign_id.in_(sending_campaigns))
+            .limit(size - len(claimed))
+        )
+        if campaign_id is not None:
+            pick = pick.where(Delivery.campaign_id == campaign_id)
+        if postgres:
+            pick = pick.with_for_update(skip_locked=True, of=Delivery)
+        else:
+            # SQLite: ids first, so that the UPDATE goes by rowid; the re-check keeps a
+            # row another worker took in between from being claimed twice.
+            pick = db.session.scalars(pick).all()
+            if not pick:
+                continue
+        claimed += db.session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(pick), recheck)
+            .values(status=DeliveryStatus.SENDING, claimed_by=worker_id, claimed_until=now + lease)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).all()
     db.session.commit()
     return sorted(claimed)
 
@@ -548,6 +569,7 @@ def send_pending(
     pacer = _Pacer(float(current_app.config.get("SEND_RATE") or 0), stop_event)
     batch = _Batch(transport, pacer, {}, worker_id=worker_id, lease=lease)
     totals: dict[str, int] = {"batches": 0}
+    touched: set[int] = set()
     try:
         while not (stop_event and stop_event.is_set()):
             ids = claim_batch(worker_id, size, lease, campaign_id)
@@ -566,9 +588,15 @@ def send_pending(
                     key = (delivery.subscriber_id, delivery.topic_id)
                     _deliver_one(batch, delivery, recipients.get(key))
             batch.write()
-            _finish_campaigns({d.campaign_id for d in deliveries})
+            touched.update(d.campaign_id for d in deliveries)
+            if len(ids) < size or not until_idle:
+                # A short claim: the queue is (nearly) empty, so a campaign may be done.
+                # Not after every batch: that check counts the campaign's deliveries.
+                _finish_campaigns(touched)
+                touched.clear()
             if not until_idle:
                 break
+        _finish_campaigns(touched)
     finally:
         transport.close()
     for status, count in batch.counts.items():
