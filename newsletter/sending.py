@@ -79,10 +79,15 @@ def claim_batch(
     rows (queued rows come out in id order all the same, as their next_attempt_at is
     empty). PostgreSQL skips rows other workers have locked.
     """
+    postgres = db.engine.dialect.name == "postgresql"
+    if not postgres:
+        # SQLite: take the write lock first, so that two workers never read the same
+        # ids (the loser would claim nothing and take the queue for empty).
+        db.session.commit()
+        db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
     now = utcnow()
     sending_campaigns = select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
     claimed: list[int] = []
-    postgres = db.engine.dialect.name == "postgresql"
     # The re-check in the UPDATE must not pick the status index over the ids (SQLite
     # then walks every queued row): `status || ''` hides the column from the planner.
     rechecks = _claimable_kinds(now, Delivery.status if postgres else Delivery.status.concat(""))
@@ -99,8 +104,8 @@ def claim_batch(
         if postgres:
             pick = pick.with_for_update(skip_locked=True, of=Delivery)
         else:
-            # SQLite: ids first, so that the UPDATE goes by rowid; the re-check keeps a
-            # row another worker took in between from being claimed twice.
+            # SQLite: ids first, so that the UPDATE goes by rowid (under the write lock
+            # taken above; the re-check is for the lease-expiry kind's sake).
             pick = db.session.scalars(pick).all()
             if not pick:
                 continue
