@@ -102,7 +102,10 @@ def claim_batch(
         if campaign_id is not None:
             pick = pick.where(Delivery.campaign_id == campaign_id)
         if postgres:
-            pick = pick.with_for_update(skip_locked=True, of=Delivery)
+            # A materialised CTE: as a plain subquery PostgreSQL may run it again for
+            # each row and, skipping the rows this very UPDATE changed, claim past LIMIT.
+            locked = pick.with_for_update(skip_locked=True, of=Delivery)
+            pick = select(locked.cte("picked").prefix_with("MATERIALIZED").c.id)
         else:
             # SQLite: ids first, so that the UPDATE goes by rowid (under the write lock
             # taken above; the re-check is for the lease-expiry kind's sake).
