@@ -69,7 +69,18 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size, in MB (Linux reports KiB)."""
+    """This process's peak resident set size, in MB.
+
+    VmHWM from /proc: `getrusage`'s ru_maxrss survives exec on Linux, so a spawned
+    child would report the parent's peak at fork time.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
