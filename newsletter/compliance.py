@@ -261,3 +261,57 @@ def reconsent_due(subscriber: Subscriber, now: datetime, interval_days: int) -> 
 
 
 # --- Rule 7: retention periods ----------------------------------------------------------
+
+
+# --- Bounces and complaints (hardening): checklist C3, C4 -------------------------------
+
+COMPLAINT_WARNING_RATE = 0.001  # 0.1 %: warn
+COMPLAINT_PAUSE_RATE = 0.003  # 0.3 %: the mailbox providers' line; pause the sending
+
+
+def complaint_objection_channels() -> tuple[str, ...]:
+    """A spam complaint is an objection to direct marketing, on every channel.
+
+    Marking a message as spam is the person saying "stop": an objection under GDPR
+    Art. 21(2)-(3), which covers all direct marketing (Art. 21(3)), so every channel of
+    the objection register is suppressed, at once. Sources: checklist C3 (ingest ARF
+    complaints, suppress at once) and G1; GBA decision 19/2021; SPEC rule 3.
+    """
+    return Channel.ALL
+
+
+def bounce_suppression_channels() -> tuple[str, ...]:
+    """A dead mailbox says nothing about the person's other channels: email only.
+
+    Source: checklist C4 (suppress after repeated 5.x.x); not an objection.
+    """
+    return (Channel.EMAIL,)
+
+
+def suppress_after_bounces(
+    hard_in_a_row: int, bounces_in_a_row: int, hard_limit: int, soft_limit: int
+) -> bool:
+    """Stop mailing an address whose latest deliveries bounced too often in a row.
+
+    Hard bounces (5.x.x) suppress after `hard_limit` in a row; any bounce, soft ones
+    (4.x.x reported as failed) included, after `soft_limit` in a row. Sources: checklist
+    C4 (RFC 3464 DSN parsing, retry 4.x.x, suppress after repeated 5.x.x); Google and
+    Yahoo bulk-sender rules (keep bounces low); NEWSLETTER_BOUNCE_HARD_LIMIT/_SOFT_LIMIT.
+    """
+    return (hard_limit > 0 and hard_in_a_row >= hard_limit) or (
+        soft_limit > 0 and bounces_in_a_row >= soft_limit
+    )
+
+
+def complaint_rate_level(complaints: int, sent: int) -> str:
+    """ "ok", "warning" at 0.1 % complaints, "pause" at 0.3 % (of messages handed over).
+
+    Source: checklist C3 (warn at 0.1 %, pause at 0.3 %); Google's and Yahoo's 2024
+    sender requirements (spam rate below 0.3 %, aim for 0.1 %).
+    """
+    rate = complaints / sent if sent else 0.0
+    if rate >= COMPLAINT_PAUSE_RATE:
+        return "pause"
+    if rate >= COMPLAINT_WARNING_RATE:
+        return "warning"
+    return "ok"

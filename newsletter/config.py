@@ -43,6 +43,18 @@ DEFAULTS: dict[str, object] = {
     "SEND_BATCH_SIZE": 100,  # deliveries a worker claims at once (and may resend after a crash)
     "SEND_LEASE_SECONDS": 300,  # a claim's lease; an expired one is claimed again
     "UNSUBSCRIBE_MAILTO": None,  # List-Unsubscribe mailto; unset: unsubscribe@ sender's domain
+    # Bounces and complaints (docs/RELIABILITY.md): VERP envelope sender, thresholds, inbox.
+    "BOUNCE_ADDRESS": None,  # e.g. bounces@shop.example; mail goes out as bounces+TOKEN@...
+    "BOUNCE_HARD_LIMIT": 1,  # hard bounces in a row that suppress an address
+    "BOUNCE_SOFT_LIMIT": 3,  # soft (or hard) bounces in a row that suppress an address
+    "BOUNCE_MAILBOX_PROTOCOL": None,  # "imap" or "pop3"; unset: no polling
+    "BOUNCE_MAILBOX_HOST": None,
+    "BOUNCE_MAILBOX_PORT": None,  # unset: 993/995 with SSL, 143/110 without
+    "BOUNCE_MAILBOX_SSL": True,
+    "BOUNCE_MAILBOX_USERNAME": None,
+    "BOUNCE_MAILBOX_PASSWORD": None,
+    "BOUNCE_MAILBOX_FOLDER": "INBOX",
+    "INBOUND_TOKEN": None,  # bearer token of POST /inbound/bounces; unset: endpoint off
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,
