@@ -8,7 +8,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from . import database, mailer
+from . import database, mailer, security
 from .config import load_config
 from .extensions import csrf, db, limiter, login, mail, migrate
 
@@ -44,6 +44,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)
+    from .views import inbound
+
+    inbound.init_app(app)  # POST /inbound/bounces: token-authenticated, CSRF-exempt
+    security.init_app(app)  # Content-Security-Policy and the other response headers
 
     from .cli import register_commands
 

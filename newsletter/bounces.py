@@ -28,7 +28,6 @@ from email.utils import parseaddr
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from . import compliance, subscriptions, tokens
 from .clock import utcnow
@@ -214,11 +213,10 @@ def _record(report: Report, delivery: Delivery, source: str) -> bool:
         source=source[:16],
         occurred_at=utcnow(),
     )
-    try:
-        with db.session.begin_nested():  # two pollers racing on one report: one wins
-            db.session.add(event)
-    except IntegrityError:
-        return False
+    # Two pollers racing on one report: the unique digest makes the second one's flush
+    # fail (IntegrityError), its transaction rolls back, and its next poll sees a duplicate.
+    db.session.add(event)
+    db.session.flush()
     return True
 
 

@@ -62,6 +62,7 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_SAMESITE": "Lax",  # Flask-Login's default is none at all
     "WTF_CSRF_TIME_LIMIT": None,
     "AUTO_UPGRADE_SQLITE": True,
 }

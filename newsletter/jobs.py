@@ -89,3 +89,18 @@ def retry_deferred(now: datetime) -> int:
 
 
 # --- time-based compliance (re-consent, retention, scheduled campaigns) ------------------
+
+
+# --- bounces and complaints (hardening) ---------------------------------------------------
+
+
+@job("poll-bounce-mailbox", every=timedelta(minutes=5))
+def poll_bounce_mailbox(now: datetime) -> int:
+    """Read bounce and complaint reports from BOUNCE_MAILBOX_* (nothing when unset)."""
+    from . import inbound
+
+    try:
+        return sum(inbound.poll_mailbox().values())
+    except inbound.MailboxError as exc:  # the other jobs still run; the next poll retries
+        log.warning("bounce mailbox not read: %s", exc)
+        return 0
