@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from . import compliance, subscriptions, tokens
 from .clock import utcnow
@@ -48,6 +48,7 @@ IGNORED = "ignored"  # a report that changes nothing (delayed, delivered, not-sp
 MAX_REPORT_BYTES = 10 * 1024 * 1024
 COMPLAINT_TYPES = {"abuse", "fraud", "other"}  # RFC 5965 3.1; not-spam etc. are no complaint
 _STATUS = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}$")
+_ENHANCED = re.compile(r"\b[245]\.\d{1,3}\.\d{1,3}\b")
 _SMTP_CODE = re.compile(r"\b([245])\d\d\b")
 _VERP_TOKEN = re.compile(rb"\+([A-Za-z0-9_\-]{1,40}\.[A-Za-z0-9_\-]{20,60})@")
 
@@ -160,7 +161,19 @@ def _status_code(block) -> str | None:
     return f"{code.group(1)}.0.0" if code else None
 
 
-# --- applying ----------------------------------------------------------------------------
+# --- applying ---------------------------------------------------------------------------
+
+
+def record_rejection(delivery_id: int, attempt: int, reply: str) -> str:
+    """A 5xx reply of our SMTP server to one delivery: a hard bounce, applied at once.
+
+    `reply` is "550 5.1.1 text"; the enhanced status code is kept, the text is not
+    (it often quotes the address). Called by the sending engine; flushes only.
+    """
+    found = _ENHANCED.search(reply)
+    status = found.group(0) if found else f"{reply[:1]}.0.0"
+    digest = hashlib.sha256(f"smtp:{delivery_id}:{attempt}".encode()).hexdigest()
+    return apply(Report(BounceKind.HARD, status, delivery_id, digest), "smtp")
 
 
 def process(raw: bytes, source: str) -> str:
@@ -190,7 +203,7 @@ def apply(report: Report, source: str) -> str:
         channels = compliance.complaint_objection_channels()
         subscriptions.erase(subscriber, "complained", channels, evidence)
         return "suppressed"
-    if _bounced_too_often(subscriber.id):
+    if _bounced_too_often(subscriber.id, delivery.id):
         subscriptions.erase(
             subscriber, "bounced", compliance.bounce_suppression_channels(), evidence
         )
@@ -220,13 +233,17 @@ def _record(report: Report, delivery: Delivery, source: str) -> bool:
     return True
 
 
-def _bounced_too_often(subscriber_id: int) -> bool:
+def _bounced_too_often(subscriber_id: int, current_delivery_id: int) -> bool:
     """Did the person's latest deliveries bounce BOUNCE_HARD_LIMIT / _SOFT_LIMIT in a row?"""
     config = current_app.config
     hard_limit, soft_limit = int(config["BOUNCE_HARD_LIMIT"]), int(config["BOUNCE_SOFT_LIMIT"])
     recent = db.session.scalars(
         select(Delivery.id)
-        .where(Delivery.subscriber_id == subscriber_id, Delivery.attempts > 0)
+        .where(
+            Delivery.subscriber_id == subscriber_id,
+            # handed to SMTP; the delivery at hand may not have its attempt written yet
+            or_(Delivery.attempts > 0, Delivery.id == current_delivery_id),
+        )
         .order_by(Delivery.id.desc())
         .limit(max(hard_limit, soft_limit))
     ).all()

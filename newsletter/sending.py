@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, update
 
-from . import campaigns, compliance, mailer, messages
+from . import bounces, campaigns, compliance, mailer, messages
 from .addresses import address_hash
 from .clock import utcnow
 from .extensions import db
@@ -326,13 +326,17 @@ def _deliver_one(batch: _Batch, delivery) -> None:
     problems = compliance.check_marketing_message(raw)
     if problems:
         return batch.record(delivery, DeliveryStatus.FAILED, "refused: " + "; ".join(problems))
+    # VERP: a bounce names this delivery (newsletter.bounces); unset: the plain sender.
+    envelope_from = bounces.envelope_sender(delivery.id) or prepared.envelope_from
     batch.pacer.wait()
     try:
-        batch.transport.send(prepared.envelope_from, recipient.email, prepared.subject, raw)
+        batch.transport.send(envelope_from, recipient.email, prepared.subject, raw)
     except (smtplib.SMTPException, OSError) as exc:
         code = smtp_code(exc)
         status = DeliveryStatus.FAILED if code and code >= 500 else DeliveryStatus.DEFERRED
         reason = f"{code} {_smtp_text(exc)}" if code else f"connection: {exc.__class__.__name__}"
+        if status == DeliveryStatus.FAILED:  # a hard bounce at once: counts towards suppression
+            bounces.record_rejection(delivery.id, delivery.attempts, reason)
         return batch.record(delivery, status, reason)
     batch.record(delivery, DeliveryStatus.SENT)
 

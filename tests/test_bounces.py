@@ -290,3 +290,46 @@ def test_campaign_rates_warn_at_point_one_and_pause_at_point_three_percent(
     assert rates["level"] == "pause"
     assert rates["pause_recommended"]
     assert rates["warning"]
+
+
+# --- with the real sending engine and a real SMTP server ---------------------------------
+
+
+@pytest.fixture
+def smtp_app(app, smtp_server):
+    """The app sending to the loopback SMTP server (tests/smtp_sink.py)."""
+    app.config.update(smtp_server.config())
+    return app
+
+
+def test_each_message_leaves_with_its_own_verp_return_path(
+    smtp_app, smtp_server, make_subscriber, send_campaign
+):
+    make_subscriber("ann@example.org")
+    make_subscriber("bob@example.org")
+    campaign = send_campaign()
+    by_recipient = {m.rcpt_tos[0]: m.mail_from for m in smtp_server.messages}
+    assert len(set(by_recipient.values())) == 2
+    ann_return_path = by_recipient["ann@example.org"]
+    assert ann_return_path == verp_of(delivery_of(campaign, "ann@example.org"))
+
+    # The remote server bounces it back to that envelope sender: Ann is suppressed.
+    assert process(bounce_samples.dsn(ann_return_path)) == "suppressed"
+    assert subscriptions.find_subscriber("ann@example.org") is None
+    assert subscriptions.find_subscriber("bob@example.org") is not None
+
+
+def test_smtp_550_at_send_time_is_a_hard_bounce_that_suppresses(
+    smtp_app, smtp_server, make_subscriber, send_campaign
+):
+    make_subscriber("ann@example.org")
+    make_subscriber("bob@example.org")
+    smtp_server.fail_next.append("550 5.1.1 <ann@example.org>: no such user")
+    campaign = send_campaign()
+    db.session.expire_all()
+    assert subscriptions.find_subscriber("ann@example.org") is None
+    assert suppressed_channels("ann@example.org") == {Channel.EMAIL}
+    event = db.session.scalar(select(BounceEvent))
+    assert (event.kind, event.status, event.source) == ("hard", "5.1.1", "smtp")
+    assert bounces.campaign_rates(campaign)["hard_bounces"] == 1
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["bob@example.org"]]
