@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 
 PUBLIC_POLICY = {
     "default-src": "'self'",
@@ -47,9 +47,11 @@ def init_app(app: Flask) -> None:
 
 def csp_nonce() -> str:
     """This request's script nonce: `<script nonce="{{ csp_nonce() }}">`."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce
+    # Kept on the request, not on `g`: an app context may outlive one request.
+    nonce = request.environ.get("newsletter.csp_nonce")
+    if nonce is None:
+        nonce = request.environ["newsletter.csp_nonce"] = secrets.token_urlsafe(16)
+    return nonce
 
 
 def content_security_policy(admin: bool) -> str:
