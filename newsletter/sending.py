@@ -24,6 +24,7 @@ from types import SimpleNamespace
 
 from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from . import bounces, campaigns, compliance, mailer, messages
 from .addresses import address_hash
@@ -46,6 +47,8 @@ DEFAULT_BATCH_SIZE = 100
 MAX_ATTEMPTS = 6  # then a deferred message counts as failed
 RETRY_BASE = timedelta(minutes=5)  # 5, 10, 20, 40, 80 minutes between attempts
 IDLE_POLL_SECONDS = 1.0
+DB_WRITE_TRIES = 5  # a lost database connection: results are written again, after
+DB_RETRY_SECONDS = 0.5  # 0.5, 1, 1.5, 2 s (docs/RELIABILITY.md)
 
 
 def new_worker_id() -> str:
@@ -297,12 +300,25 @@ class _Batch:
         if self.transport.flush_every and len(self.results) >= self.transport.flush_every:
             self.write()
 
-    def write(self) -> None:
-        """Write the results so far and commit (the batched status update)."""
-        if self.results:
-            db.session.execute(update(Delivery), self.results)
-            self.results = []
-        db.session.commit()
+    def write(self, tries: int = 1) -> None:
+        """Write the results so far and commit (the batched status update).
+
+        With `tries` > 1 a lost database connection is tried again after a short wait:
+        these results are what keeps the messages already sent from being sent again.
+        """
+        for attempt in range(1, tries + 1):
+            try:
+                if self.results:
+                    db.session.execute(update(Delivery), self.results)
+                db.session.commit()
+            except OperationalError:
+                db.session.rollback()
+                if attempt == tries:
+                    raise
+                time.sleep(DB_RETRY_SECONDS * attempt)
+            else:
+                self.results = []
+                return
 
 
 def _prepared_for(batch: _Batch, campaign_id: int) -> messages.PreparedCampaign:
@@ -414,14 +430,21 @@ def send_pending(
             batch.lease_until = utcnow() + lease
             totals["batches"] += 1
             deliveries = _load(ids)
-            for position, delivery in enumerate(deliveries):
-                batch.keep_lease(deliveries, position)
-                if stop_event is not None and stop_event.is_set():
-                    # Stopping: what was not tried goes back to the queue at once.
-                    batch.record(delivery, DeliveryStatus.QUEUED, tried=False)
-                else:
-                    _deliver_one(batch, delivery)
-            batch.write()
+            try:
+                for position, delivery in enumerate(deliveries):
+                    batch.keep_lease(deliveries, position)
+                    if stop_event is not None and stop_event.is_set():
+                        # Stopping: what was not tried goes back to the queue at once.
+                        batch.record(delivery, DeliveryStatus.QUEUED, tried=False)
+                    else:
+                        _deliver_one(batch, delivery)
+                batch.write()
+            except OperationalError:
+                # The database went away mid-batch: save what was sent (or it would be
+                # sent again); the untried rest stays claimed until its lease runs out.
+                db.session.rollback()
+                batch.write(tries=DB_WRITE_TRIES)
+                raise
             _finish_campaigns({d.campaign_id for d in deliveries})
             if not until_idle:
                 break
