@@ -441,7 +441,7 @@ def _insert_subscribers(rows: list[_Row], ctx: _Context) -> dict[str, int]:
     result = db.session.execute(
         insert(Subscriber).returning(Subscriber.email, Subscriber.id), values
     )
-    return dict(result.tuples().all())
+    return dict(result.all())
 
 
 def _insert_subscriptions(rows: list[_Row], ids: dict[str, int], ctx: _Context) -> None:
@@ -504,7 +504,7 @@ def _insert_events(rows: list[_Row], ids: dict[str, int], ctx: _Context) -> dict
     result = db.session.execute(
         insert(ConsentEvent).returning(ConsentEvent.subscriber_id, ConsentEvent.id), values
     )
-    return dict(result.tuples().all())
+    return dict(result.all())
 
 
 def _event_values(row: _Row, subscriber_id: int, text_id: int, ctx: _Context) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 
 from .. import imports
 from ..compliance import ComplianceError
@@ -38,9 +39,12 @@ def import_command(csv_file, basis: str, source: str, own_contacts: bool, dry_ru
     except (ComplianceError, imports.ImportFileError) as exc:
         db.session.rollback()
         raise click.ClickException(f"{exc} Nothing was imported.") from exc
-    except Exception:
+    except Exception as exc:  # a database or disk failure: say so, keep nothing
         db.session.rollback()
-        raise
+        current_app.logger.exception("import failed")
+        raise click.ClickException(
+            f"The import failed ({exc.__class__.__name__}). Nothing was imported."
+        ) from exc
     if dry_run:
         db.session.rollback()
     else:
