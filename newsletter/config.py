@@ -37,6 +37,7 @@ DEFAULTS: dict[str, object] = {
     "CONFIRM_MAX_AGE_HOURS": 48,
     "SIGNUP_RATE_LIMIT": "10 per minute; 50 per hour",
     "API_RATE_LIMIT": "120 per minute",
+    "IMPORT_UPLOAD_FOLDER": None,  # uploads awaiting confirmation; None: instance/imports
     "CONFIRM_MAILS_PER_ADDRESS": 3,
     "SEND_RATE": 0,
     "DKIM_DOMAIN": None,

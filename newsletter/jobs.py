@@ -64,3 +64,20 @@ def purge_unconfirmed(now: datetime) -> int:
 # --- sending -----------------------------------------------------------------------------
 
 # --- time-based compliance (re-consent, retention, scheduled campaigns) ------------------
+
+# --- imports -------------------------------------------------------------------------------
+
+
+@job("purge-import-uploads", every=timedelta(hours=1))
+def purge_import_uploads(now: datetime) -> int:
+    """Delete uploaded import files left unconfirmed for more than an hour (personal data)."""
+    from .views.admin.imports import upload_folder
+
+    folder = upload_folder()
+    cutoff = (now - timedelta(hours=1)).timestamp()
+    stale = (
+        [p for p in folder.glob("*.csv") if p.stat().st_mtime < cutoff] if folder.exists() else []
+    )
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
