@@ -7,9 +7,11 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from newsletter import clock, imports, subscriptions
+from newsletter import addresses, clock, imports, subscriptions
 from newsletter.addresses import address_hash
 from newsletter.extensions import db
 from newsletter.models import (
@@ -398,3 +400,43 @@ def test_suppression_list_is_checked_by_hash_only(csv_file, run_import):
         csv_file([{"email": "X@example.org", "consented_at": "2025-06-01"}])
     )
     assert report["counts"]["skipped"] == 1
+
+
+def _outcome(function, raw, *args):
+    try:
+        return function(raw, *args)
+    except imports.InvalidAddress:
+        return "invalid"
+
+
+_ALPHABET = "abcAZ09.-_+'@ \t!#%&*/=?^`{|}~ｇé\u200b\u00a0\"()[]:;,<>\\"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    local=st.text(alphabet=_ALPHABET, min_size=0, max_size=70),
+    domain=st.sampled_from(
+        [
+            "example.org",
+            "EXAMPLE.org",
+            "ex-ample.co.uk",
+            "-bad.org",
+            "localhost",
+            "a..b",
+            "x.y",
+            "exämple.org",
+            "example.test",
+            "1.2.3.4",
+            "[1.2.3.4]",
+            "b" * 64 + ".org",
+            "",
+        ]
+    ),
+)
+def test_import_normalisation_matches_addresses_normalise(local, domain):
+    raw = f"{local}@{domain}" if "@" not in local else local + domain
+    shared: dict[str, bool] = {}
+    expected = _outcome(addresses.normalise, raw)
+    assert _outcome(imports._normalise, raw, {}) == expected
+    assert _outcome(imports._normalise, raw, shared) == expected
+    assert _outcome(imports._normalise, raw, shared) == expected  # with the domain cached
