@@ -155,3 +155,21 @@ def purge_consent_evidence(now: datetime) -> int:
 def purge_rights_requests(now: datetime) -> int:
     """Delete rights-request log entries older than RIGHTS_REQUEST_RETENTION_DAYS."""
     return retention.purge_rights_requests(now, current_app.config)
+
+
+# --- imports -------------------------------------------------------------------------------
+
+
+@job("purge-import-uploads", every=timedelta(hours=1))
+def purge_import_uploads(now: datetime) -> int:
+    """Delete uploaded import files left unconfirmed for more than an hour (personal data)."""
+    from .views.admin.imports import upload_folder
+
+    folder = upload_folder()
+    cutoff = (now - timedelta(hours=1)).timestamp()
+    stale = (
+        [p for p in folder.glob("*.csv") if p.stat().st_mtime < cutoff] if folder.exists() else []
+    )
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
