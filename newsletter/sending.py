@@ -216,6 +216,7 @@ def _current_recipient(subscriber_id: int | None, topic_id: int):
             Subscriber.email,
             Subscriber.name,
             Subscriber.public_id,
+            Subscriber.locale,
             Subscriber.status,
             Subscriber.purchased_at,
             Subscription.basis,
@@ -239,7 +240,7 @@ def _current_recipient(subscriber_id: int | None, topic_id: int):
     if compliance.is_objected(address_hash(row.email)):
         return None
     since = row.purchased_at if row.basis == Basis.EXISTING_CUSTOMER else row.confirmed_at
-    return messages.Recipient(row.email, row.name, row.public_id, row.basis, since)
+    return messages.Recipient(row.email, row.name, row.public_id, row.basis, since, row.locale)
 
 
 @dataclass
@@ -248,7 +249,7 @@ class _Batch:
 
     transport: object
     pacer: _Pacer
-    prepared: dict[int, messages.PreparedCampaign]
+    prepared: dict[tuple[int, str], messages.PreparedCampaign]
     worker_id: str = ""
     lease: timedelta = timedelta(minutes=5)
     lease_until: datetime | None = None
@@ -321,10 +322,12 @@ class _Batch:
                 return
 
 
-def _prepared_for(batch: _Batch, campaign_id: int) -> messages.PreparedCampaign:
-    if campaign_id not in batch.prepared:
-        batch.prepared[campaign_id] = messages.prepare(db.session.get(Campaign, campaign_id))
-    return batch.prepared[campaign_id]
+def _prepared_for(batch: _Batch, campaign_id: int, locale: str) -> messages.PreparedCampaign:
+    key = (campaign_id, locale)
+    if key not in batch.prepared:
+        campaign = db.session.get(Campaign, campaign_id)
+        batch.prepared[key] = messages.prepare(campaign, locale=locale)
+    return batch.prepared[key]
 
 
 def _deliver_one(batch: _Batch, delivery) -> None:
@@ -334,7 +337,7 @@ def _deliver_one(batch: _Batch, delivery) -> None:
     recipient = _current_recipient(delivery.subscriber_id, delivery.topic_id)
     if recipient is None:
         return batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
-    prepared = _prepared_for(batch, delivery.campaign_id)
+    prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
     try:
         raw = prepared.build(recipient, unique=f"c{delivery.campaign_id}.d{delivery.id}")
     except messages.MessageError as exc:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from newsletter import bounces, campaigns, inbound, jobs, sending, subscriptions
+from newsletter import api_tokens, bounces, campaigns, inbound, jobs, sending, subscriptions
 from newsletter.clock import utcnow
 from newsletter.extensions import db
 from newsletter.models import BounceEvent, Delivery, Topic
 from tests import bounce_samples
 from tests.mailbox_servers import ImapServer, Pop3Server
-
-TOKEN = "inbound-test-token-0123456789"
 
 
 @pytest.fixture(params=["pop3", "imap"])
@@ -35,7 +33,6 @@ def app_config(app_config, mailbox):
         "BOUNCE_MAILBOX_USERNAME": "bounces",
         "BOUNCE_MAILBOX_PASSWORD": "secret",
         "MAIL_TIMEOUT": 5,
-        "INBOUND_TOKEN": TOKEN,
     }
 
 
@@ -152,7 +149,15 @@ def test_no_mailbox_configured_means_no_poll(app, mailbox):
 # --- HTTP ----------------------------------------------------------------------------------
 
 
-def post(client, raw: bytes, token: str | None = TOKEN):
+@pytest.fixture
+def token(app) -> str:
+    """A live API token with the scope bounces:write."""
+    _row, secret = api_tokens.create_token("mta", [api_tokens.WRITE_BOUNCES])
+    db.session.commit()
+    return secret
+
+
+def post(client, raw: bytes, token: str | None):
     headers = {"Content-Type": "message/rfc822"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
@@ -160,36 +165,43 @@ def post(client, raw: bytes, token: str | None = TOKEN):
 
 
 @pytest.mark.parametrize("mailbox", ["pop3"], indirect=True)
-def test_http_endpoint_applies_a_report(client, verps):
+def test_http_endpoint_applies_a_report(client, verps, token):
     senders = verps(2)
-    response = post(client, bounce_samples.arf(senders[1]))
+    response = post(client, bounce_samples.arf(senders[1]), token)
     assert (response.status_code, response.json) == (200, {"outcome": "suppressed"})
     assert [still_subscribed(0), still_subscribed(1)] == [True, False]
-    assert post(client, bounce_samples.arf(senders[1])).json == {"outcome": "duplicate"}
+    assert post(client, bounce_samples.arf(senders[1]), token).json == {"outcome": "duplicate"}
 
 
 @pytest.mark.parametrize("mailbox", ["pop3"], indirect=True)
-@pytest.mark.parametrize("token", [None, "", "wrong", TOKEN + "x", TOKEN[:-1]])
-def test_http_endpoint_refuses_without_the_token(client, verps, token):
+def test_http_endpoint_refuses_without_a_live_token(client, verps, token):
     senders = verps(1)
-    response = post(client, bounce_samples.dsn(senders[0]), token=token)
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    raw = bounce_samples.dsn(senders[0])
+    for wrong in (None, "", "wrong", token + "x", token[:-1]):
+        response = post(client, raw, wrong)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    api_tokens.revoke_token("mta")
+    db.session.commit()
+    assert post(client, raw, token).status_code == 401
     assert still_subscribed(0)
 
 
 @pytest.mark.parametrize("mailbox", ["pop3"], indirect=True)
-def test_http_endpoint_is_off_without_a_configured_token(app, client, verps):
-    app.config["INBOUND_TOKEN"] = None
+def test_http_endpoint_needs_the_bounces_scope(client, verps):
+    _row, reader = api_tokens.create_token("reader", [api_tokens.READ_OBJECTIONS])
+    db.session.commit()
     senders = verps(1)
-    assert post(client, bounce_samples.dsn(senders[0]), token="None").status_code == 401
-    assert post(client, bounce_samples.dsn(senders[0]), token="").status_code == 401
+    response = post(client, bounce_samples.dsn(senders[0]), reader)
+    assert response.status_code == 403
+    assert "bounces:write" in response.json["error"]
+    assert still_subscribed(0)
 
 
 @pytest.mark.parametrize("mailbox", ["pop3"], indirect=True)
-def test_http_endpoint_says_what_is_wrong_with_a_non_report(client):
-    response = post(client, bounce_samples.out_of_office())
+def test_http_endpoint_says_what_is_wrong_with_a_non_report(client, token):
+    response = post(client, bounce_samples.out_of_office(), token)
     assert response.status_code == 400
     assert "RFC 3464" in response.json["error"]
-    too_big = post(client, b"x" * (bounces.MAX_REPORT_BYTES + 1))
+    too_big = post(client, b"x" * (bounces.MAX_REPORT_BYTES + 1), token)
     assert too_big.status_code == 413
