@@ -55,6 +55,16 @@ def test_transient_fault_loses_nothing_and_sends_nothing_twice(app, sink, name):
     assert result.delivered == RECIPIENTS
 
 
+def test_database_connections_killed_mid_send_really_hit_the_sender(app, sink):
+    """On PostgreSQL the sender's connection is terminated under it: it meets the error,
+    keeps the results of what it sent, and a later round finishes the rest."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("pg_terminate_backend needs PostgreSQL (SQLite: the file is locked)")
+    result = run(app, sink, "database unavailable mid-send")
+    assert result.db_errors >= 1
+    assert (result.lost, result.duplicates, result.http_500) == (0, 0, 0), result
+
+
 def test_smtp_550_is_refused_and_recorded_not_lost(app, sink):
     result = run(app, sink, "550 no such user (x2)")
     assert (result.lost, result.duplicates, result.http_500) == (0, 0, 0), result
