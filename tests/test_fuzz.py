@@ -207,3 +207,10 @@ def test_report_shaped_garbage_is_a_report_or_a_report_error(app, pieces):
         return
     assert report.kind in ("hard", "soft", "complaint", "ignored")
     assert report.delivery_id is None  # no valid signature in there
+
+
+def test_nul_character_in_a_campaign_is_a_clear_error(app, topic):
+    """Found by the fuzzer above on PostgreSQL (text cannot hold NUL): was a 500."""
+    for subject, body in (("Hi\x00", "Body"), ("Hi", "Bo\x00dy")):
+        with pytest.raises(campaigns.CampaignError, match="NUL"):
+            campaigns.create_campaign(subject, body, topic)
