@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from pathlib import Path
 from typing import TextIO
 
 from flask import current_app
@@ -577,3 +578,24 @@ def _ask_to_confirm(
     for subscriber_id in wanted:
         sent = subscriptions.send_confirmation(people[subscriber_id], found[subscriber_id])
         ctx.report.confirmations["sent" if sent else "over_daily_cap"] += 1
+
+
+# --- uploads awaiting confirmation (admin preview) ---------------------------------------
+
+
+def upload_folder() -> Path:
+    """Where uploads wait between preview and confirmation (IMPORT_UPLOAD_FOLDER)."""
+    configured = current_app.config.get("IMPORT_UPLOAD_FOLDER")
+    return Path(configured) if configured else Path(current_app.instance_path) / "imports"
+
+
+def purge_stale_uploads(older_than: datetime) -> int:
+    """Delete uploaded files (personal data) left unconfirmed since before `older_than`."""
+    folder = upload_folder()
+    if not folder.exists():
+        return 0
+    cutoff = older_than.timestamp()
+    stale = [path for path in folder.glob("*.csv") if path.stat().st_mtime < cutoff]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
