@@ -36,6 +36,7 @@ DEFAULTS: dict[str, object] = {
     "RECONSENT_GRACE_DAYS": 30,
     "CONFIRM_MAX_AGE_HOURS": 48,
     "SIGNUP_RATE_LIMIT": "10 per minute; 50 per hour",
+    "LOGIN_RATE_LIMIT": "5 per minute",  # admin login attempts per client IP
     "CONFIRM_MAILS_PER_ADDRESS": 3,
     "SEND_RATE": 0,
     "DKIM_DOMAIN": None,
