@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from ... import admins, audit
@@ -44,18 +44,20 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("admin.dashboard"))
     form = LoginForm(next=request.args.get("next", ""))
-    status = 200
+    status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
         admin = admins.authenticate(form.email.data, form.password.data)
         if admin is not None:
-            session.clear()  # a fresh session: nothing from before the login carries over
+            # A fresh session: nothing from before the login carries over, not even the
+            # CSRF token Flask-WTF cached in `g` for the old session.
+            session.clear()
+            g.pop("csrf_token", None)
             login_user(admin)
             audit.record(admin, audit.LOGIN)
             db.session.commit()
             return redirect(_safe_next(form.next.data))
         form.password.errors.append("Wrong address or password.")
-    if request.method == "POST":
-        status = 400 if form.errors else 401
+        status = 401
     return render_template(
         "admin/login.html", form=form, no_admin=admins.admin_count() == 0
     ), status
@@ -71,5 +73,6 @@ def logout():
     db.session.commit()
     logout_user()
     session.clear()  # before the flash below, which lives in the session
+    g.pop("csrf_token", None)
     flash("You are signed out.")
     return redirect(url_for("admin.login"))
