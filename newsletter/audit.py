@@ -10,6 +10,7 @@ instead of leaking quietly in production.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -84,6 +85,24 @@ def record(actor, action: str, target: str = "", **detail) -> AuditEntry:
     db.session.add(entry)
     db.session.flush()
     return entry
+
+
+def record_once(actor, action: str, target: str, window: timedelta, **detail) -> None:
+    """`record`, unless the same actor logged the same action on the same target within
+    `window` (a live preview refreshes on every pause in typing: one entry is enough)."""
+    since = utcnow() - window
+    recent = db.session.scalar(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.actor == _actor_name(actor),
+            AuditEntry.action == action,
+            AuditEntry.target == str(target),
+            AuditEntry.occurred_at >= since,
+        )
+        .limit(1)
+    )
+    if recent is None:
+        record(actor, action, target, **detail)
 
 
 def page(number: int, per_page: int = 50) -> Page:

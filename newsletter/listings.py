@@ -130,3 +130,22 @@ def sample_recipients(topic: Topic | None, limit: int = 20) -> list[Subscriber]:
 def outbox_page(number: int, per_page: int = 50) -> Page:
     """The built-in outbox, newest first."""
     return paginate(select(OutboxMessage).order_by(OutboxMessage.id.desc()), number, per_page)
+
+
+def lawful_recipient_count(topic: Topic) -> int:
+    """How many people a campaign to `topic` would go to if it started now (at most:
+    objections recorded for still-listed people are removed when it starts)."""
+    from .compliance import lawful_recipients_condition
+
+    query = (
+        select(func.count())
+        .select_from(Subscriber)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(lawful_recipients_condition(topic))
+    )
+    return db.session.scalar(query) or 0
+
+
+def campaigns_page(number: int, per_page: int = 30) -> Page:
+    """Every campaign, newest first."""
+    return paginate(select(Campaign).order_by(Campaign.id.desc()), number, per_page)

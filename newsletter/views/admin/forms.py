@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from ...forms import no_control_characters, valid_address
+from ...forms import no_control_characters
 
 
 class LoginForm(FlaskForm):
@@ -69,17 +69,8 @@ class CampaignForm(FlaskForm):
         "Body (Markdown)", validators=[DataRequired("The body cannot be empty.")]
     )
     sample = SelectField("Preview as", choices=[], validate_choice=False)
-
-
-class SendTestForm(FlaskForm):
-    address = EmailField(
-        "Send a test to", validators=[DataRequired("Enter an address."), valid_address]
-    )
-
-
-class ScheduleForm(FlaskForm):
-    at = DateTimeLocalField(
-        "Send at (UTC)",
-        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
-        validators=[DataRequired("Choose a date and time.")],
+    # Used by the "Send test" and "Schedule" buttons only (checked by those actions).
+    test_address = EmailField("Test address", validators=[Optional()])
+    send_at = DateTimeLocalField(
+        "Send at (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
     )
