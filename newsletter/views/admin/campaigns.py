@@ -31,6 +31,8 @@ def _form(campaign: Campaign | None = None) -> CampaignForm:
     """The compose form with its topic and sample-recipient choices filled in."""
     form = CampaignForm(obj=campaign)
     form.topic.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+    if not form.is_submitted():
+        form.sample.data = request.args.get("sample", "")
     if campaign is not None and not form.is_submitted():
         form.topic.data = campaign.topic.slug
         form.send_at.data = (
@@ -38,9 +40,7 @@ def _form(campaign: Campaign | None = None) -> CampaignForm:
         )
     topic = _topic(form.topic.data) if form.topic.data else None
     samples = listings.sample_recipients(topic)
-    form.sample.choices = [("", "Sample recipient (fictional)")] + [
-        (s.public_id, s.email) for s in samples
-    ]
+    form.sample.choices = [("", "Fictional sample")] + [(s.public_id, s.email) for s in samples]
     return form
 
 
@@ -111,9 +111,14 @@ def _save(form: CampaignForm, found: Campaign | None) -> Campaign:
     return found
 
 
+def _compose_url(form: CampaignForm, saved: Campaign) -> str:
+    """Back to the compose page, previewing as the same recipient as before."""
+    return url_for("admin.campaign", campaign_id=saved.id, sample=form.sample.data or None)
+
+
 def _after_save(form: CampaignForm, saved: Campaign):
     flash("Draft saved.")
-    return redirect(url_for("admin.campaign", campaign_id=saved.id))
+    return redirect(_compose_url(form, saved))
 
 
 def _test_send(form: CampaignForm, saved: Campaign):
@@ -123,7 +128,7 @@ def _test_send(form: CampaignForm, saved: Campaign):
         current_user, audit.CAMPAIGN_TEST_SEND, f"campaign:{saved.id}", to=address_hash(address)
     )
     flash(f"Draft saved, and a test message is on its way to {address}.")
-    return redirect(url_for("admin.campaign", campaign_id=saved.id))
+    return redirect(_compose_url(form, saved))
 
 
 def _schedule(form: CampaignForm, saved: Campaign):
@@ -133,7 +138,7 @@ def _schedule(form: CampaignForm, saved: Campaign):
     campaigns.schedule_campaign(saved, at)
     audit.record(current_user, audit.CAMPAIGN_SCHEDULE, f"campaign:{saved.id}", at=at.isoformat())
     flash(f"Scheduled for {at:%Y-%m-%d %H:%M} UTC. You can still edit or cancel it until then.")
-    return redirect(url_for("admin.campaign", campaign_id=saved.id))
+    return redirect(_compose_url(form, saved))
 
 
 def _ask_to_send(form: CampaignForm, saved: Campaign):
