@@ -8,6 +8,10 @@ test named after it in tests/test_compliance.py. docs/COMPLIANCE.md is the index
 
 from __future__ import annotations
 
+import email
+import email.policy
+import html
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
@@ -138,6 +142,107 @@ def confirmation_mail_allowed(address_hash: str, now: datetime, per_day: int) ->
 
 
 # --- Rule 4: every marketing message offers both opt-outs (filled by messages.py) ------
+
+
+REQUIRED_ONCE = ("From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Help")
+ONE_CLICK = "List-Unsubscribe=One-Click"
+FOOTER_REASON = "You receive this email because"
+
+
+def check_marketing_message(message) -> list[str]:
+    """Every problem that forbids handing this marketing message to SMTP (empty: fine).
+
+    Both opt-outs in the medium used, in headers and in both body parts: the
+    unsubscribe-from-all link and the preferences link, plus the sender's identity and
+    why the person gets the message. Sources: SPEC rule 4 and "Every marketing message";
+    Belgian DPA decision 19/2021; ePrivacy Art. 13(4); RFC 2369, RFC 8058, RFC 5322;
+    checklist A1-A4, A8, A9, B6, B7, F. Takes raw bytes or an `email` message.
+    """
+    if isinstance(message, bytes | bytearray):
+        raw = bytes(message)
+    else:  # serialise as parsed: refolding long header lines would alter the URLs
+        raw = message.as_bytes(policy=message.policy.clone(max_line_length=None))
+    parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+    problems = _header_problems(parsed)
+    if any(len(line) > 998 for line in raw.split(b"\n")):
+        problems.append("a line is longer than 998 octets (RFC 5322 2.1.1)")
+    unsubscribe = _one_https_unsubscribe(parsed, problems)
+    preferences = _angle_url(parsed.get("List-Help", ""))
+    text, page = _alternative_parts(parsed, problems)
+    for label, part in (("text", text), ("HTML", page)):
+        if part is None:
+            continue
+        if unsubscribe and unsubscribe not in part:
+            problems.append(f"the {label} part lacks the unsubscribe-from-all link")
+        if preferences and preferences not in part:
+            problems.append(f"the {label} part lacks the preferences link")
+        for needed in (_config("ORGANIZATION_NAME"), _config("ORGANIZATION_ADDRESS")):
+            if html.unescape(needed) not in html.unescape(part):
+                problems.append(f"the {label} part lacks the sender's name and postal address")
+                break
+        if FOOTER_REASON not in part:
+            problems.append(f"the {label} part does not say why the person receives it")
+    if page is not None and unsubscribe and f'href="{unsubscribe}"' not in page:
+        problems.append("the unsubscribe link is not a clickable link in the HTML part")
+    return problems
+
+
+def _config(key: str) -> str:
+    from flask import current_app
+
+    return str(current_app.config[key])
+
+
+def _header_problems(parsed) -> list[str]:
+    problems = []
+    for name in (*REQUIRED_ONCE, "List-Unsubscribe", "List-Unsubscribe-Post"):
+        count = len(parsed.get_all(name) or [])
+        if count != 1:
+            problems.append(f"{name} header present {count} times, must be exactly once")
+    if not re.fullmatch(r"<[^<>@\s]+@[^<>@\s]+>", (parsed.get("Message-ID") or "").strip()):
+        problems.append("Message-ID is not of the form <id@domain>")
+    if (parsed.get("List-Unsubscribe-Post") or "").strip() != ONE_CLICK:
+        problems.append(f"List-Unsubscribe-Post must be exactly '{ONE_CLICK}' (RFC 8058)")
+    if not re.search(r"<[^<>\s]+>\s*$", _unfold(parsed.get("List-Id") or "")):
+        problems.append("List-Id has no <list-id> (RFC 2919)")
+    if not _angle_url(parsed.get("List-Help") or "").startswith("https://"):
+        problems.append("List-Help must point to the https preferences page (RFC 2369)")
+    if parsed.get_content_type() != "multipart/alternative":
+        problems.append("the message is not multipart/alternative (text and HTML)")
+    return problems
+
+
+def _unfold(value: str) -> str:
+    return re.sub(r"\r?\n[ \t]", " ", str(value))
+
+
+def _angle_url(value) -> str:
+    found = re.findall(r"<([^<>\s]+)>", _unfold(value or ""))
+    return found[0] if len(found) == 1 else ""
+
+
+def _one_https_unsubscribe(parsed, problems: list[str]) -> str:
+    uris = re.findall(r"<([^<>\s]+)>", _unfold(parsed.get("List-Unsubscribe") or ""))
+    https = [u for u in uris if u.startswith("https://")]
+    others = [u for u in uris if not u.startswith(("https://", "mailto:"))]
+    if len(https) != 1 or others:
+        problems.append("List-Unsubscribe must hold exactly one https URI (and a mailto)")
+        return ""
+    return https[0]
+
+
+def _alternative_parts(parsed, problems: list[str]) -> tuple[str | None, str | None]:
+    found: dict[str, str] = {}
+    for part in parsed.walk():
+        kind = part.get_content_type()
+        if kind in ("text/plain", "text/html") and kind not in found:
+            payload = part.get_payload(decode=True) or b""
+            found[kind] = payload.decode(part.get_content_charset() or "utf-8", "replace")
+    for kind, label in (("text/plain", "text"), ("text/html", "HTML")):
+        if kind not in found:
+            problems.append(f"the message has no {label} part")
+    return found.get("text/plain"), found.get("text/html")
+
 
 # --- Rule 5: opt-out means purge: see subscriptions.erase(), which every opt-out uses --
 

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, object] = {
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "newsletter@example.org",
     "MAIL_TIMEOUT": 30,
+    # Flask-Mail would silently drop mail whenever app.testing; tests use a real server.
+    "MAIL_SUPPRESS_SEND": False,
     "ORGANIZATION_NAME": "Demo Shop",
     "ORGANIZATION_ADDRESS": "Rue de l'Exemple 1, 1000 Brussels, Belgium",
     "PRIVACY_POLICY_URL": None,
@@ -39,6 +41,9 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_RATE_LIMIT": "5 per minute",  # admin login attempts per client IP
     "CONFIRM_MAILS_PER_ADDRESS": 3,
     "SEND_RATE": 0,
+    "SEND_BATCH_SIZE": 100,  # deliveries a worker claims at once (and may resend after a crash)
+    "SEND_LEASE_SECONDS": 300,  # a claim's lease; an expired one is claimed again
+    "UNSUBSCRIBE_MAILTO": None,  # List-Unsubscribe mailto; unset: unsubscribe@ sender's domain
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,

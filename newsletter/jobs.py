@@ -63,4 +63,29 @@ def purge_unconfirmed(now: datetime) -> int:
 
 # --- sending -----------------------------------------------------------------------------
 
+
+@job("start-scheduled-campaigns", every=timedelta(minutes=1))
+def start_scheduled_campaigns(now: datetime) -> int:
+    """Scheduled campaigns whose time has come start sending (never before)."""
+    from . import campaigns
+
+    return campaigns.start_due_scheduled(now)
+
+
+@job("release-expired-leases", every=timedelta(minutes=5))
+def release_expired_leases(now: datetime) -> int:
+    """Deliveries claimed by a worker that died go back to the queue."""
+    from . import sending
+
+    return sending.release_expired_leases(now)
+
+
+@job("retry-deferred", every=timedelta(minutes=5))
+def retry_deferred(now: datetime) -> int:
+    """Deferred deliveries (SMTP 4xx, lost connection) whose retry time has come are queued."""
+    from . import sending
+
+    return sending.requeue_due_deferred(now)
+
+
 # --- time-based compliance (re-consent, retention, scheduled campaigns) ------------------

@@ -9,6 +9,7 @@ SMTP settings.
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import smtplib
 from email.message import EmailMessage
@@ -18,7 +19,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .extensions import db, mail
+from .extensions import db
 from .models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,11 @@ def envelope_sender() -> str:
     return parseaddr(sender)[1]
 
 
+def as_smtp_bytes(message: EmailMessage) -> bytes:
+    """The message as sent on the wire: CRLF line ends (smtplib sends bytes as they are)."""
+    return message.as_bytes(policy=email.policy.SMTP)
+
+
 def store_in_outbox(sender: str, recipient: str, subject: str, raw: bytes) -> OutboxMessage:
     """Keep one message in the built-in outbox (flushed, committed by the caller)."""
     row = OutboxMessage(sender=sender, recipient=recipient, subject=subject[:500], raw=raw)
@@ -54,10 +60,38 @@ def send_after_commit(message: EmailMessage) -> None:
     exactly when the change that caused it exists.
     """
     recipient = parseaddr(message["To"])[1]
+    send_raw_after_commit(recipient, str(message["Subject"]), as_smtp_bytes(message))
+
+
+def connect_smtp() -> smtplib.SMTP:
+    """An open SMTP connection from the MAIL_* settings (Flask-Mail's names).
+
+    Opened with smtplib directly: Flask-Mail's own connection sends nothing while
+    TESTING, and the tests talk to a real server.
+    """
+    config = current_app.config
+    cls = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
+    connection = cls(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"])
+    try:
+        if config["MAIL_USE_TLS"]:
+            connection.starttls()
+        if config["MAIL_USERNAME"] and config["MAIL_PASSWORD"]:
+            connection.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+    except Exception:
+        connection.close()
+        raise
+    return connection
+
+
+def send_raw_after_commit(recipient: str, subject: str, raw: bytes) -> None:
+    """Like `send_after_commit`, for a finished message given as bytes (e.g. DKIM-signed).
+
+    The bytes are sent exactly as given: re-serialising would break a signature.
+    """
     if uses_outbox():
-        store_in_outbox(envelope_sender(), recipient, str(message["Subject"]), message.as_bytes())
+        store_in_outbox(envelope_sender(), recipient, subject, raw)
         return
-    db.session.info.setdefault(_PENDING_KEY, []).append((recipient, message))
+    db.session.info.setdefault(_PENDING_KEY, []).append((recipient, raw))
 
 
 def _deliver_pending(session: Session) -> None:
@@ -65,12 +99,12 @@ def _deliver_pending(session: Session) -> None:
     if not pending:
         return
     try:
-        with mail.connect() as connection:
-            for recipient, message in pending:
-                connection.host.sendmail(envelope_sender(), [recipient], message.as_bytes())
+        with connect_smtp() as connection:
+            for recipient, raw in pending:
+                connection.sendmail(envelope_sender(), [recipient], raw)
     except (smtplib.SMTPException, OSError) as exc:
         # The change is committed; the person can ask again (e.g. resubmit the form).
-        log.warning("system mail not delivered: %s", exc.__class__.__name__)
+        log.warning("system mail not delivered: %s %s", exc.__class__.__name__, exc)
 
 
 def _drop_pending(session: Session) -> None:

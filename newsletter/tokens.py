@@ -10,7 +10,15 @@ from __future__ import annotations
 import hashlib
 
 from flask import current_app
-from itsdangerous import BadData, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadData,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
+
+from . import clock
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
@@ -37,11 +45,19 @@ def _keys() -> list[str]:
     return [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]
 
 
+class _ClockSigner(TimestampSigner):
+    """Timestamps from the product's one clock, so that frozen time applies to links."""
+
+    def get_timestamp(self) -> int:
+        return int(clock.utcnow().timestamp())
+
+
 def _serializer(purpose: str, timed: bool):
-    cls = URLSafeTimedSerializer if timed else URLSafeSerializer
-    return cls(
-        _keys(), salt=f"newsletter.{purpose}", signer_kwargs={"digest_method": hashlib.sha256}
-    )
+    salt = f"newsletter.{purpose}"
+    kwargs = {"digest_method": hashlib.sha256}
+    if timed:
+        return URLSafeTimedSerializer(_keys(), salt=salt, signer=_ClockSigner, signer_kwargs=kwargs)
+    return URLSafeSerializer(_keys(), salt=salt, signer_kwargs=kwargs)
 
 
 def sign(purpose: str, payload) -> str:
@@ -54,11 +70,13 @@ def sign(purpose: str, payload) -> str:
 def verify(purpose: str, token: str, max_age_seconds: int | None = None):
     """Return the payload, or raise InvalidToken / ExpiredToken."""
     timed = purpose in (CONFIRM, RECONSENT)
+    serializer = _serializer(purpose, timed)
     try:
         if timed:
-            return _serializer(purpose, True).loads(token, max_age=max_age_seconds)
-        return _serializer(purpose, False).loads(token)
+            return serializer.loads(token, max_age=max_age_seconds)
+        return serializer.loads(token)
     except SignatureExpired as exc:
-        raise ExpiredToken(exc.payload) from exc
+        # The signature is good, only old: the payload is still trustworthy.
+        raise ExpiredToken(serializer.load_payload(exc.payload)) from exc
     except (BadData, UnicodeError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc

@@ -1,0 +1,329 @@
+"""Campaigns: compose, schedule, pick recipients, preview, test-send, report progress.
+
+Domain functions flush, never commit: the view, command or job that calls them commits.
+Recipients are fixed when a send starts, in the database (INSERT ... SELECT), so the list
+is never loaded into memory; the workers in `sending.py` then deliver them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, literal, select, update
+
+from . import compliance, mailer, messages
+from .addresses import InvalidAddress, address_hash, normalise
+from .clock import utcnow
+from .extensions import db
+from .models import (
+    Basis,
+    Campaign,
+    CampaignStatus,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Subscriber,
+    Subscription,
+    Suppression,
+    Topic,
+)
+
+EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+MAX_SUBJECT = 300
+# Deliveries that may still produce a message: the campaign is not finished.
+OPEN_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
+
+
+class CampaignError(Exception):
+    """A campaign action that is not possible now; the message says why."""
+
+
+# --- compose -----------------------------------------------------------------------------
+
+
+def _validated(subject: str, body_markdown: str, topic: Topic | None, preheader: str):
+    subject = messages.clean_header_text(subject)
+    preheader = messages.clean_header_text(preheader)
+    if not subject:
+        raise CampaignError("A subject is required.")
+    if len(subject) > MAX_SUBJECT or len(preheader) > MAX_SUBJECT:
+        raise CampaignError(f"Subject and preheader may have at most {MAX_SUBJECT} characters.")
+    if not (body_markdown or "").strip():
+        raise CampaignError("The message body is empty.")
+    if topic is None:
+        raise CampaignError("Choose the list (topic) this campaign goes to.")
+    return subject, body_markdown.replace("\r\n", "\n"), topic, preheader
+
+
+def create_campaign(
+    subject: str, body_markdown: str, topic: Topic, preheader: str = "", created_by: str = ""
+) -> Campaign:
+    """A new draft. CR/LF in the subject or preheader become spaces (never a header)."""
+    subject, body, topic, preheader = _validated(subject, body_markdown, topic, preheader)
+    campaign = Campaign(
+        subject=subject,
+        body_markdown=body,
+        topic=topic,
+        preheader=preheader,
+        created_by=(created_by or "")[:200],
+        status=CampaignStatus.DRAFT,
+        created_at=utcnow(),
+        stats={},
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
+def update_campaign(campaign: Campaign, subject, body_markdown, topic, preheader="") -> None:
+    """Edit a draft or a scheduled campaign; a sent or sending one is history."""
+    _require_status(campaign, EDITABLE, "edited")
+    subject, body, topic, preheader = _validated(subject, body_markdown, topic, preheader)
+    campaign.subject, campaign.body_markdown = subject, body
+    campaign.topic, campaign.preheader = topic, preheader
+    db.session.flush()
+
+
+def _require_status(campaign: Campaign, allowed, action: str) -> None:
+    if campaign.status not in allowed:
+        raise CampaignError(f"This campaign is {campaign.status}: it cannot be {action}.")
+
+
+def refusal_reasons(campaign: Campaign) -> list[str]:
+    """Why a campaign's messages would fail the compliance check (empty: none)."""
+    try:
+        prepared = messages.prepare(campaign)
+        raw = prepared.build(messages.sample_recipient())
+    except messages.MessageError as exc:
+        return [str(exc)]
+    return compliance.check_marketing_message(raw)
+
+
+def _require_compliant(campaign: Campaign) -> None:
+    problems = refusal_reasons(campaign)
+    if problems:
+        raise CampaignError("The message fails the compliance check: " + "; ".join(problems))
+
+
+# --- schedule, start, cancel -------------------------------------------------------------
+
+
+def schedule_campaign(campaign: Campaign, at: datetime) -> None:
+    """Send at `at` (a job starts it then, never before). `at` must lie in the future."""
+    _require_status(campaign, EDITABLE, "scheduled")
+    if at.tzinfo is None:
+        raise CampaignError("Give the time with a time zone (e.g. 2026-05-01T09:00+02:00).")
+    if at <= utcnow():
+        raise CampaignError("The scheduled time is in the past.")
+    _require_compliant(campaign)
+    campaign.status = CampaignStatus.SCHEDULED
+    campaign.scheduled_at = at
+    db.session.flush()
+
+
+def cancel_campaign(campaign: Campaign) -> None:
+    """Stop a scheduled or sending campaign: queued and deferred messages never leave.
+
+    Messages a worker has already claimed (at most its batch) may still go out.
+    """
+    _require_status(campaign, (CampaignStatus.SCHEDULED, CampaignStatus.SENDING), "cancelled")
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.campaign_id == campaign.id,
+            Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)),
+        )
+        .values(status=DeliveryStatus.SKIPPED, last_error="campaign cancelled")
+    )
+    campaign.status = CampaignStatus.CANCELLED
+    campaign.finished_at = utcnow()
+    db.session.flush()
+
+
+def start_sending(campaign: Campaign) -> int:
+    """Fix the recipients now, one queued delivery each; the campaign is `sending`.
+
+    Recipients: a lawful basis for the topic (compliance rule 1) and no objection on
+    the email channel (rule 3). Returns their number. Refused, with the reasons, when
+    the message fails the compliance check (rule 4).
+    """
+    _require_status(campaign, EDITABLE, "sent")
+    _require_compliant(campaign)
+    now = utcnow()
+    recipients = (
+        select(literal(campaign.id), Subscriber.id, literal(DeliveryStatus.QUEUED), literal(0))
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(compliance.lawful_recipients_condition(campaign.topic))
+    )
+    db.session.execute(
+        insert(Delivery).from_select(
+            ["campaign_id", "subscriber_id", "status", "attempts"], recipients
+        )
+    )
+    _drop_objected(campaign.id)
+    campaign.status = CampaignStatus.SENDING
+    campaign.started_at = now
+    db.session.flush()
+    total = count_deliveries(campaign.id)
+    if total == 0:
+        finish_if_done(campaign)
+    return total
+
+
+def _drop_objected(campaign_id: int, chunk: int = 1000) -> None:
+    """Remove recipients whose address is on the email objection list.
+
+    The list holds keyed hashes, which SQL cannot compute: the recipients are read in
+    chunks (memory stays flat) only when any email objection exists at all.
+    """
+    any_objection = db.session.scalar(
+        select(Suppression.id).where(Suppression.channel == Channel.EMAIL).limit(1)
+    )
+    if any_objection is None:
+        return
+    rows = db.session.execute(
+        select(Delivery.id, Subscriber.email)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.campaign_id == campaign_id)
+        .execution_options(yield_per=chunk)
+    )
+    objected: list[int] = []
+    for part in rows.partitions():
+        by_hash = {address_hash(email): delivery_id for delivery_id, email in part}
+        found = db.session.scalars(
+            select(Suppression.address_hash).where(
+                Suppression.channel == Channel.EMAIL, Suppression.address_hash.in_(by_hash)
+            )
+        )
+        objected.extend(by_hash[h] for h in found)
+    for start in range(0, len(objected), chunk):
+        db.session.execute(delete(Delivery).where(Delivery.id.in_(objected[start : start + chunk])))
+
+
+def start_due_scheduled(now: datetime) -> int:
+    """Start every scheduled campaign whose time has come; returns how many started.
+
+    One that now fails the compliance check goes back to draft with the reasons in
+    its stats, instead of being sent.
+    """
+    due = db.session.scalars(
+        select(Campaign)
+        .where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at <= now)
+        .order_by(Campaign.scheduled_at)
+    ).all()
+    started = 0
+    for campaign in due:
+        try:
+            start_sending(campaign)
+            started += 1
+        except CampaignError as exc:
+            campaign.status = CampaignStatus.DRAFT
+            campaign.stats = {**(campaign.stats or {}), "refused": str(exc)}
+    db.session.flush()
+    return started
+
+
+# --- progress ----------------------------------------------------------------------------
+
+
+def count_deliveries(campaign_id: int) -> int:
+    """How many recipients the campaign has."""
+    query = select(func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign_id)
+    return db.session.scalar(query)
+
+
+def _counts(campaign_id: int) -> dict[str, int]:
+    rows = db.session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.status)
+    )
+    return dict(rows.all())
+
+
+def campaign_status(campaign: Campaign) -> dict:
+    """Progress as JSON-ready data: status and the counts per delivery state.
+
+    `queued` counts the messages not yet tried (waiting or claimed by a worker).
+    """
+    counts = _counts(campaign.id)
+    if not counts and campaign.stats and "total" in campaign.stats:
+        counts = campaign.stats.get("counts", {})  # deliveries expired (retention)
+    total = sum(counts.values())
+    done = total - sum(counts.get(s, 0) for s in OPEN_STATUSES)
+    return {
+        "id": campaign.id,
+        "status": campaign.status,
+        "subject": campaign.subject,
+        "topic": campaign.topic.slug,
+        "scheduled_at": _iso(campaign.scheduled_at),
+        "started_at": _iso(campaign.started_at),
+        "finished_at": _iso(campaign.finished_at),
+        "total": total,
+        "sent": counts.get(DeliveryStatus.SENT, 0),
+        "failed": counts.get(DeliveryStatus.FAILED, 0),
+        "deferred": counts.get(DeliveryStatus.DEFERRED, 0),
+        "skipped": counts.get(DeliveryStatus.SKIPPED, 0),
+        "queued": counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.SENDING, 0),
+        "percent": round(100 * done / total) if total else 100,
+    }
+
+
+def finish_if_done(campaign: Campaign) -> bool:
+    """Mark a sending campaign `sent` once nothing is left to try; keep its counts."""
+    if campaign.status != CampaignStatus.SENDING:
+        return False
+    counts = _counts(campaign.id)
+    if any(counts.get(s, 0) for s in OPEN_STATUSES):
+        return False
+    campaign.status = CampaignStatus.SENT
+    campaign.finished_at = utcnow()
+    campaign.stats = {**(campaign.stats or {}), "total": sum(counts.values()), "counts": counts}
+    db.session.flush()
+    return True
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+# --- preview and test send ---------------------------------------------------------------
+
+
+def recipient_for(subscriber: Subscriber, topic: Topic) -> messages.Recipient:
+    """The message view of a subscriber on a topic (basis and its date for the footer)."""
+    subscription = next((s for s in subscriber.subscriptions if s.topic_id == topic.id), None)
+    basis = subscription.basis if subscription else Basis.CONSENT
+    since = subscription.confirmed_at if subscription else subscriber.consented_at
+    if basis == Basis.EXISTING_CUSTOMER:
+        since = subscriber.purchased_at
+    return messages.Recipient(subscriber.email, subscriber.name, subscriber.public_id, basis, since)
+
+
+def preview(campaign: Campaign, subscriber: Subscriber | None) -> tuple[str, str]:
+    """(html, text) exactly as this subscriber (or a sample recipient) would get them."""
+    recipient = (
+        recipient_for(subscriber, campaign.topic) if subscriber else messages.sample_recipient()
+    )
+    page, text, _links = messages.prepare(campaign).fill(recipient)
+    return page, text
+
+
+def send_test(campaign: Campaign, address: str) -> None:
+    """Send the campaign to one address through the real pipeline, subject "[TEST] ...".
+
+    The footer is a sample recipient's (its links lead nowhere). The mail leaves after
+    the caller commits. Raises CampaignError for a bad address or a non-compliant message.
+    """
+    try:
+        to = normalise(address)
+    except InvalidAddress as exc:
+        raise CampaignError(f"Test address: {exc}") from exc
+    sample = messages.sample_recipient()
+    recipient = messages.Recipient(to, None, sample.public_id, sample.basis, sample.since)
+    prepared = messages.prepare(campaign, subject_prefix="[TEST] ")
+    raw = prepared.build(recipient)
+    problems = compliance.check_marketing_message(raw)
+    if problems:
+        raise CampaignError("The message fails the compliance check: " + "; ".join(problems))
+    mailer.send_raw_after_commit(to, "[TEST] " + campaign.subject, raw)

@@ -1,0 +1,341 @@
+"""Build marketing messages: layout, system footer, headers, DKIM.
+
+Everything that is the same for every recipient is prepared once per campaign
+(`prepare`): the author's Markdown rendered and sanitised, the layout rendered with
+placeholders, CSS inlined, the header block and MIME skeleton as text. Per recipient
+(`PreparedCampaign.build`) only the links, the To header, the "why you get this" line,
+the Message-ID and the DKIM signature are filled in, by string joins, not by the
+`email` package (about 1.6 ms a message; this path is far below that).
+
+The author's text is never evaluated as a template: it is Markdown turned into HTML,
+sanitised with nh3, and inserted into the layout as data.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
+from html.parser import HTMLParser
+from urllib.parse import quote, urlsplit
+
+import css_inline
+import markdown
+import nh3
+from flask import current_app, render_template
+from markupsafe import Markup
+
+from . import links
+from .models import Basis, Campaign, Topic
+
+# What an author may use in a message body. No script, style, forms, frames or event
+# handlers; links only to http(s) and mailto (nh3 drops javascript: and data: URLs).
+ALLOWED_TAGS = {
+    "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "hr", "i", "img",
+    "li", "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+# The per-recipient values a prepared campaign fills in.
+SLOTS = ("unsubscribe_url", "preferences_url", "reason")
+
+CRLF = "\r\n"
+
+
+class MessageError(Exception):
+    """A message cannot be built for this recipient or campaign; the text says why."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What a message needs to know about its recipient (no ORM object: cheap to make)."""
+
+    email: str
+    name: str | None
+    public_id: str
+    basis: str
+    since: datetime | None  # date of consent, or of the purchase for existing customers
+
+
+def sample_recipient() -> Recipient:
+    """The recipient of previews and test sends: not a real subscriber."""
+    from .clock import utcnow
+
+    return Recipient("sample@example.org", "Sample Recipient", "sample", Basis.CONSENT, utcnow())
+
+
+# --- the author's text -------------------------------------------------------------------
+
+
+def render_body(body_markdown: str) -> str:
+    """Markdown to sanitised HTML: no script, no event handlers, no javascript: URLs."""
+    raw = markdown.markdown(body_markdown or "", extensions=["extra", "sane_lists"])
+    return nh3.clean(raw, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES)
+
+
+class _TextConverter(HTMLParser):
+    """Sanitised HTML to a readable plain-text alternative (links shown as URLs)."""
+
+    BLOCKS = {"p", "h1", "h2", "h3", "h4", "blockquote", "pre", "table", "ul", "ol", "hr"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.href: list[str | None] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.BLOCKS:
+            self.out.append("\n\n")
+        elif tag == "br" or tag == "tr":
+            self.out.append("\n")
+        elif tag == "li":
+            self.out.append("\n- ")
+        elif tag == "img":
+            self.out.append(dict(attrs).get("alt") or "")
+        if tag == "a":
+            self.href.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self.href:
+            href = self.href.pop()
+            if href:
+                self.out.append(f" <{href}>")
+        elif tag in self.BLOCKS:
+            self.out.append("\n\n")
+        elif tag in ("td", "th"):
+            self.out.append("  ")
+
+    def handle_data(self, data):
+        self.out.append(data)
+
+    def text(self) -> str:
+        joined = "".join(self.out)
+        return re.sub(r"\n{3,}", "\n\n", joined).strip()
+
+
+def html_to_text(sanitised_html: str) -> str:
+    """The plain-text alternative of a sanitised body."""
+    converter = _TextConverter()
+    converter.feed(sanitised_html)
+    converter.close()
+    return converter.text()
+
+
+# --- templates with placeholders ---------------------------------------------------------
+
+
+class _Slotted:
+    """A text with named placeholders, split once, filled by a join."""
+
+    def __init__(self, text: str, markers: dict[str, str]):
+        by_marker = {marker: name for name, marker in markers.items()}
+        pattern = "(" + "|".join(re.escape(m) for m in by_marker) + ")"
+        parts = re.split(pattern, text)
+        self.parts = [(by_marker.get(p) is not None, by_marker.get(p, p)) for p in parts]
+
+    def fill(self, values: dict[str, str]) -> str:
+        return "".join(values[p] if is_slot else p for is_slot, p in self.parts)
+
+
+def _markers() -> dict[str, str]:
+    # Letters and digits only: they survive HTML escaping and CSS inlining unchanged,
+    # and the random part means an author cannot type one into a body.
+    nonce = secrets.token_hex(8)
+    return {name: f"NLSLOT{nonce}{name.replace('_', '')}" for name in SLOTS}
+
+
+def _render_layout(campaign: Campaign, body_html: str, markers: dict[str, str]) -> tuple[str, str]:
+    config = current_app.config
+    context = {
+        "subject": campaign.subject,
+        "preheader": campaign.preheader,
+        "organization_name": config["ORGANIZATION_NAME"],
+        "organization_address": config["ORGANIZATION_ADDRESS"],
+        "privacy_url": links.privacy_url(),
+        **markers,
+    }
+    page = render_template("email/layout.html", content=Markup(body_html), **context)
+    page = css_inline.inline(page, load_remote_stylesheets=False)
+    text = render_template("email/layout.txt", content=html_to_text(body_html), **context)
+    return page, text
+
+
+# --- headers -----------------------------------------------------------------------------
+
+
+def clean_header_text(value: str | None) -> str:
+    """Collapse every run of whitespace, CR and LF included, to one space."""
+    return " ".join((value or "").split())
+
+
+def _encoded(value: str, name: str) -> str:
+    """A header value, RFC 2047-encoded when not ASCII, folded below 78 columns."""
+    value = clean_header_text(value)
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, header_name=name).encode(linesep=CRLF)
+
+
+def host_name() -> str:
+    """The public site's host name: the domain of Message-IDs and List-Ids."""
+    return urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
+
+
+def list_id(topic: Topic) -> str:
+    """A List-Id stable per topic (RFC 2919): `Name <slug.host>`."""
+    return f"{_encoded(topic.name, 'List-Id')} <{topic.slug}.{host_name()}>"
+
+
+def unsubscribe_mailto(token: str) -> str:
+    """The mailto alternative of List-Unsubscribe (see docs/SENDING.md, "mailto").
+
+    UNSUBSCRIBE_MAILTO, or unsubscribe@ the sender's domain; the subject carries the
+    same signed token as the https link, so a request can be matched without the address.
+    """
+    config = current_app.config
+    address = config.get("UNSUBSCRIBE_MAILTO")
+    if not address:
+        sender = config["MAIL_DEFAULT_SENDER"]
+        sender = sender[1] if isinstance(sender, list | tuple) else sender
+        address = "unsubscribe@" + parseaddr(sender)[1].rpartition("@")[2]
+    return f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
+
+
+def _sender() -> tuple[str, str]:
+    """(From header value, envelope sender) from MAIL_DEFAULT_SENDER."""
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    name, address = sender if isinstance(sender, list | tuple) else parseaddr(sender)
+    return formataddr((clean_header_text(name), address), charset="utf-8"), address
+
+
+def _to_header(recipient: Recipient) -> str:
+    address = recipient.email
+    if not address.isascii() or any(c.isspace() or c in '<>,;"' for c in address):
+        raise MessageError("the address cannot be written into a header (needs SMTPUTF8)")
+    name = clean_header_text(recipient.name)
+    return formataddr((name, address), charset="utf-8") if name else address
+
+
+def _base64_lines(text: str) -> str:
+    return base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", CRLF)
+
+
+# --- the reason line ---------------------------------------------------------------------
+
+
+def reason_line(recipient: Recipient, topic_name: str, organization: str) -> str:
+    """Why this person gets this message: the real basis and its date (SPEC footer)."""
+    day = recipient.since.strftime("%d %B %Y") if recipient.since else "an unknown date"
+    if recipient.basis == Basis.EXISTING_CUSTOMER:
+        return (
+            f"You receive this email because you bought from {organization} "
+            f"(purchase on {day}) and the list \u201c{topic_name}\u201d is about our own "
+            "similar products. You can object at any time, free of charge."
+        )
+    return (
+        f"You receive this email because you subscribed to \u201c{topic_name}\u201d "
+        f"and confirmed your consent on {day}. You can withdraw it at any time."
+    )
+
+
+# --- one campaign, prepared --------------------------------------------------------------
+
+
+@dataclass
+class PreparedCampaign:
+    """What is the same for every message of a campaign, ready for `build`."""
+
+    campaign_id: int
+    topic_name: str
+    organization: str
+    envelope_from: str
+    head_before_to: str
+    head_after_to: str
+    html: _Slotted
+    text: _Slotted
+    boundary: str
+    domain: str
+    subject: str
+    signer: object | None = None
+
+    def fill(self, recipient: Recipient) -> tuple[str, str, dict[str, str]]:
+        """(html, text, links) of one recipient's message."""
+        unsubscribe = links.unsubscribe_url(recipient.public_id)
+        preferences = links.preferences_url(recipient.public_id)
+        reason = reason_line(recipient, self.topic_name, self.organization)
+        plain = {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "reason": reason}
+        escaped = {key: html.escape(value) for key, value in plain.items()}
+        return self.html.fill(escaped), self.text.fill(plain), plain
+
+    def build(self, recipient: Recipient, unique: str | None = None) -> bytes:
+        """The complete message for one recipient, as bytes ready for SMTP."""
+        page, text, values = self.fill(recipient)
+        unsubscribe = values["unsubscribe_url"]
+        token = unsubscribe.rsplit("/", 1)[1]
+        message_id = f"<{unique or secrets.token_hex(12)}.{secrets.token_hex(6)}@{self.domain}>"
+        head = (
+            f"{self.head_before_to}To: {_to_header(recipient)}{CRLF}"
+            f"Date: {formatdate(usegmt=True)}{CRLF}"
+            f"Message-ID: {message_id}{CRLF}"
+            f"List-Help: <{values['preferences_url']}>{CRLF}"
+            f"List-Unsubscribe: <{unsubscribe}>,{CRLF} <{unsubscribe_mailto(token)}>{CRLF}"
+            f"{self.head_after_to}"
+        )
+        body = (
+            f"--{self.boundary}{CRLF}"
+            f'Content-Type: text/plain; charset="utf-8"{CRLF}'
+            f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
+            f"{_base64_lines(text)}"
+            f"--{self.boundary}{CRLF}"
+            f'Content-Type: text/html; charset="utf-8"{CRLF}'
+            f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
+            f"{_base64_lines(page)}"
+            f"--{self.boundary}--{CRLF}"
+        )
+        raw = (head + CRLF + body).encode("ascii")
+        if self.signer is not None:
+            raw = self.signer.sign(raw)
+        return raw
+
+
+def prepare(campaign: Campaign, subject_prefix: str = "") -> PreparedCampaign:
+    """Prepare a campaign once for all its messages."""
+    from . import dkim
+
+    config = current_app.config
+    markers = _markers()
+    page, text = _render_layout(campaign, render_body(campaign.body_markdown), markers)
+    from_header, envelope_from = _sender()
+    boundary = f"=_nl_{secrets.token_hex(12)}"
+    subject = f"{subject_prefix}{campaign.subject}"
+    head_before_to = f"From: {from_header}{CRLF}Subject: {_encoded(subject, 'Subject')}{CRLF}"
+    head_after_to = (
+        f"List-Id: {list_id(campaign.topic)}{CRLF}"
+        f"List-Unsubscribe-Post: List-Unsubscribe=One-Click{CRLF}"
+        f"MIME-Version: 1.0{CRLF}"
+        f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}'
+    )
+    return PreparedCampaign(
+        campaign_id=campaign.id,
+        topic_name=campaign.topic.name,
+        organization=config["ORGANIZATION_NAME"],
+        envelope_from=envelope_from,
+        head_before_to=head_before_to,
+        head_after_to=head_after_to,
+        html=_Slotted(page, markers),
+        text=_Slotted(text, markers),
+        boundary=boundary,
+        domain=host_name(),
+        subject=subject,
+        signer=dkim.signer_from_config(),
+    )

@@ -1,0 +1,434 @@
+"""The sending engine: claim deliveries, build, check, hand to SMTP, retry.
+
+Claim/lease protocol (docs/SENDING.md): a worker claims a batch of deliveries in one
+committed UPDATE (status `sending`, `claimed_by`, `claimed_until`); on PostgreSQL the
+rows are picked with `FOR UPDATE SKIP LOCKED`, so several workers never claim the same
+row; on SQLite the single UPDATE ... WHERE id IN (SELECT ... LIMIT n) runs under the
+database's one write lock. Results are written back per batch. A worker killed at any
+moment leaves its batch `sending` with a lease that runs out; the batch is then claimed
+again, so nothing is lost and at most that batch is sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import smtplib
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+from flask import Flask, current_app
+from sqlalchemy import and_, or_, select, update
+
+from . import campaigns, compliance, mailer, messages
+from .addresses import address_hash
+from .clock import utcnow
+from .extensions import db
+from .models import (
+    Basis,
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    Subscriber,
+    Subscription,
+    Topic,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 100
+MAX_ATTEMPTS = 6  # then a deferred message counts as failed
+RETRY_BASE = timedelta(minutes=5)  # 5, 10, 20, 40, 80 minutes between attempts
+IDLE_POLL_SECONDS = 1.0
+
+
+def new_worker_id() -> str:
+    """A worker's name in `claimed_by`: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"[:100]
+
+
+# --- claiming ----------------------------------------------------------------------------
+
+
+def _claimable(now: datetime):
+    return or_(
+        Delivery.status == DeliveryStatus.QUEUED,
+        and_(Delivery.status == DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
+        # A lease that ran out: its worker died or hung; the batch is up for grabs.
+        and_(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_until < now),
+    )
+
+
+def claim_batch(
+    worker_id: str, size: int, lease: timedelta, campaign_id: int | None = None
+) -> list[int]:
+    """Claim up to `size` deliveries of sending campaigns for this worker; committed."""
+    now = utcnow()
+    pick = (
+        select(Delivery.id)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(Campaign.status == CampaignStatus.SENDING, _claimable(now))
+        .order_by(Delivery.id)
+        .limit(size)
+    )
+    if campaign_id is not None:
+        pick = pick.where(Delivery.campaign_id == campaign_id)
+    if db.engine.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=Delivery)
+    claimed = db.session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(pick), _claimable(now))
+        .values(status=DeliveryStatus.SENDING, claimed_by=worker_id, claimed_until=now + lease)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return sorted(claimed)
+
+
+def release_expired_leases(now: datetime) -> int:
+    """Put deliveries whose worker's lease ran out back in the queue (job)."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_until < now)
+        .values(status=DeliveryStatus.QUEUED, claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def requeue_due_deferred(now: datetime) -> int:
+    """Deferred deliveries whose retry time has come go back to the queue (job)."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now)
+        .values(status=DeliveryStatus.QUEUED)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+# --- transports --------------------------------------------------------------------------
+
+
+class OutboxTransport:
+    """No SMTP server: messages are kept in the outbox, committed one by one."""
+
+    flush_every = 1
+
+    def send(self, sender: str, recipient: str, subject: str, raw: bytes) -> None:
+        mailer.store_in_outbox(sender, recipient, subject, raw)
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpTransport:
+    """One persistent SMTP connection (Flask-Mail's MAIL_* settings), reopened when lost."""
+
+    def __init__(self, config):
+        self.config = config
+        self.flush_every = 0  # results are written per batch
+        self.connection: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        config = self.config
+        cls = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
+        connection = cls(
+            config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=config.get("MAIL_TIMEOUT", 30)
+        )
+        if config.get("MAIL_USE_TLS"):
+            connection.starttls()
+        if config.get("MAIL_USERNAME"):
+            connection.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        return connection
+
+    def send(self, sender: str, recipient: str, subject: str, raw: bytes) -> None:
+        if self.connection is None:
+            self.connection = self._connect()
+        try:
+            self.connection.sendmail(sender, [recipient], raw)
+        except (smtplib.SMTPException, OSError) as exc:
+            # smtplib closes the socket itself on 421; a drop leaves it dead: reconnect.
+            code = getattr(exc, "smtp_code", None)
+            if getattr(self.connection, "sock", None) is None or code == 421:
+                self.close()
+            elif not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
+                self.close()
+            raise
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            connection.quit()
+        except (smtplib.SMTPException, OSError):
+            connection.close()
+
+
+def make_transport():
+    """SMTP when MAIL_SERVER is set, the built-in outbox otherwise."""
+    if mailer.uses_outbox():
+        return OutboxTransport()
+    return SmtpTransport(current_app.config)
+
+
+def smtp_code(exc: Exception) -> int | None:
+    """The SMTP reply code behind an exception; None for a lost connection."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return next(iter(exc.recipients.values()))[0] if exc.recipients else None
+    return getattr(exc, "smtp_code", None)
+
+
+# --- one batch ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Pacer:
+    """NEWSLETTER_SEND_RATE: at most `rate` messages a second (0: no limit)."""
+
+    rate: float
+    stop_event: threading.Event | None = None
+    next_at: float = field(default_factory=time.monotonic)
+
+    def wait(self) -> None:
+        if self.rate <= 0:
+            return
+        delay = self.next_at - time.monotonic()
+        if delay > 0:
+            if self.stop_event is not None:
+                self.stop_event.wait(delay)
+            else:
+                time.sleep(delay)
+        self.next_at = max(self.next_at, time.monotonic() - 1.0 / self.rate) + 1.0 / self.rate
+
+
+def _current_recipient(subscriber_id: int | None, topic_id: int):
+    """Read the recipient fresh from the database and apply rules 1 and 3 again.
+
+    Returns a `messages.Recipient`, or None when the person may not get this message.
+    """
+    if subscriber_id is None:
+        return None  # erased (opted out) since the send started
+    row = db.session.execute(
+        select(
+            Subscriber.email,
+            Subscriber.name,
+            Subscriber.public_id,
+            Subscriber.status,
+            Subscriber.purchased_at,
+            Subscription.basis,
+            Subscription.confirmed_at,
+            Topic.own_similar_products,
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .join(Topic, Topic.id == Subscription.topic_id)
+        .where(Subscriber.id == subscriber_id, Subscription.topic_id == topic_id)
+    ).first()
+    if row is None:
+        return None
+    subscriber = SimpleNamespace(status=row.status, purchased_at=row.purchased_at)
+    subscription = SimpleNamespace(
+        basis=row.basis,
+        confirmed_at=row.confirmed_at,
+        topic=SimpleNamespace(own_similar_products=row.own_similar_products),
+    )
+    if not compliance.may_send_marketing(subscriber, subscription):
+        return None
+    if compliance.is_objected(address_hash(row.email)):
+        return None
+    since = row.purchased_at if row.basis == Basis.EXISTING_CUSTOMER else row.confirmed_at
+    return messages.Recipient(row.email, row.name, row.public_id, row.basis, since)
+
+
+@dataclass
+class _Batch:
+    """The work of one claimed batch and its results, written back together."""
+
+    transport: object
+    pacer: _Pacer
+    prepared: dict[int, messages.PreparedCampaign]
+    results: list[dict] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    campaign_ids: set[int] = field(default_factory=set)
+
+    def record(self, delivery, status: str, error: str | None = None, tried: bool = True):
+        now = utcnow()
+        attempts = delivery.attempts + (1 if tried else 0)
+        next_attempt = None
+        if status == DeliveryStatus.DEFERRED:
+            if attempts >= MAX_ATTEMPTS:
+                status, error = DeliveryStatus.FAILED, f"gave up after {attempts} attempts: {error}"
+            else:
+                next_attempt = now + RETRY_BASE * (2 ** (attempts - 1))
+        self.results.append(
+            {
+                "id": delivery.id,
+                "status": status,
+                "attempts": attempts,
+                "next_attempt_at": next_attempt,
+                "sent_at": now if status == DeliveryStatus.SENT else None,
+                "last_error": error[:500] if error else None,
+                "claimed_by": None,
+                "claimed_until": None,
+            }
+        )
+        self.counts[status] = self.counts.get(status, 0) + 1
+        if self.transport.flush_every and len(self.results) >= self.transport.flush_every:
+            self.write()
+
+    def write(self) -> None:
+        """Write the results so far and commit (the batched status update)."""
+        if self.results:
+            db.session.execute(update(Delivery), self.results)
+            self.results = []
+        db.session.commit()
+
+
+def _prepared_for(batch: _Batch, campaign_id: int) -> messages.PreparedCampaign:
+    if campaign_id not in batch.prepared:
+        batch.prepared[campaign_id] = messages.prepare(db.session.get(Campaign, campaign_id))
+    return batch.prepared[campaign_id]
+
+
+def _deliver_one(batch: _Batch, delivery) -> None:
+    """Re-check, build, check and hand one message to the transport; record the outcome."""
+    if delivery.campaign_status != CampaignStatus.SENDING:
+        return batch.record(delivery, DeliveryStatus.SKIPPED, "campaign cancelled", tried=False)
+    recipient = _current_recipient(delivery.subscriber_id, delivery.topic_id)
+    if recipient is None:
+        return batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
+    prepared = _prepared_for(batch, delivery.campaign_id)
+    try:
+        raw = prepared.build(recipient, unique=f"c{delivery.campaign_id}.d{delivery.id}")
+    except messages.MessageError as exc:
+        return batch.record(delivery, DeliveryStatus.FAILED, str(exc))
+    problems = compliance.check_marketing_message(raw)
+    if problems:
+        return batch.record(delivery, DeliveryStatus.FAILED, "refused: " + "; ".join(problems))
+    batch.pacer.wait()
+    try:
+        batch.transport.send(prepared.envelope_from, recipient.email, prepared.subject, raw)
+    except (smtplib.SMTPException, OSError) as exc:
+        code = smtp_code(exc)
+        status = DeliveryStatus.FAILED if code and code >= 500 else DeliveryStatus.DEFERRED
+        reason = f"{code} {_smtp_text(exc)}" if code else f"connection: {exc.__class__.__name__}"
+        return batch.record(delivery, status, reason)
+    batch.record(delivery, DeliveryStatus.SENT)
+
+
+def _smtp_text(exc: Exception) -> str:
+    message = getattr(exc, "smtp_error", b"")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        message = next(iter(exc.recipients.values()))[1]
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+
+
+def _load(ids: list[int]):
+    return db.session.execute(
+        select(
+            Delivery.id,
+            Delivery.campaign_id,
+            Delivery.subscriber_id,
+            Delivery.attempts,
+            Campaign.topic_id,
+            Campaign.status.label("campaign_status"),
+        )
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    ).all()
+
+
+def _finish_campaigns(campaign_ids: set[int]) -> None:
+    for campaign_id in campaign_ids:
+        campaign = db.session.get(Campaign, campaign_id)
+        if campaign is not None:
+            db.session.refresh(campaign)
+            campaigns.finish_if_done(campaign)
+    db.session.commit()
+
+
+# --- the loop ----------------------------------------------------------------------------
+
+
+def lease_for(batch_size: int) -> timedelta:
+    """How long a claim lasts: SEND_LEASE_SECONDS, and never less than 3x the batch's
+    time at NEWSLETTER_SEND_RATE (a lease must outlive the batch it covers)."""
+    config = current_app.config
+    seconds = float(config.get("SEND_LEASE_SECONDS") or 300)
+    rate = float(config.get("SEND_RATE") or 0)
+    if rate > 0:
+        seconds = max(seconds, 3 * batch_size / rate)
+    return timedelta(seconds=seconds)
+
+
+def send_pending(
+    worker_id: str,
+    batch_size: int | None = None,
+    until_idle: bool = True,
+    stop_event: threading.Event | None = None,
+    campaign_id: int | None = None,
+) -> dict:
+    """Claim and send deliveries that are due; returns the counts per outcome.
+
+    With `until_idle` it goes on until nothing is left to try now (deferred messages
+    wait for their retry time); otherwise it sends one batch. `campaign_id` limits it
+    to one campaign (`flask campaign send --wait`).
+    """
+    size = int(batch_size or current_app.config.get("SEND_BATCH_SIZE") or DEFAULT_BATCH_SIZE)
+    transport = make_transport()
+    batch = _Batch(
+        transport, _Pacer(float(current_app.config.get("SEND_RATE") or 0), stop_event), {}
+    )
+    totals: dict[str, int] = {"batches": 0}
+    try:
+        while not (stop_event and stop_event.is_set()):
+            ids = claim_batch(worker_id, size, lease_for(size), campaign_id)
+            if not ids:
+                break
+            totals["batches"] += 1
+            deliveries = _load(ids)
+            for delivery in deliveries:
+                if stop_event is not None and stop_event.is_set():
+                    # Stopping: what was not tried goes back to the queue at once.
+                    batch.record(delivery, DeliveryStatus.QUEUED, tried=False)
+                else:
+                    _deliver_one(batch, delivery)
+            batch.write()
+            _finish_campaigns({d.campaign_id for d in deliveries})
+            if not until_idle:
+                break
+    finally:
+        transport.close()
+    for status, count in batch.counts.items():
+        totals[status] = totals.get(status, 0) + count
+    return totals
+
+
+def run_worker(app: Flask, stop_event: threading.Event) -> None:
+    """The loop of `flask worker`: send whatever is due, then poll, until stopped."""
+    worker_id = new_worker_id()
+    log.info("worker %s started", worker_id)
+    while not stop_event.is_set():
+        with app.app_context():
+            try:
+                counts = send_pending(worker_id, until_idle=True, stop_event=stop_event)
+            except Exception:  # keep the worker alive; the lease returns the batch
+                log.exception("sending failed; retrying shortly")
+                db.session.rollback()
+                counts = {}
+            finally:
+                db.session.remove()
+        if counts.get("batches"):
+            log.info("worker %s: %s", worker_id, counts)
+        else:
+            stop_event.wait(IDLE_POLL_SECONDS)
+    log.info("worker %s stopped", worker_id)

@@ -1,0 +1,70 @@
+"""The Alembic migrations build the schema the models describe, on an empty database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from newsletter import create_app
+from newsletter.extensions import db
+from newsletter.models import ConsentText, Setting, Topic
+
+MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """An empty database of the kind under test (SQLite file or a new PostgreSQL db)."""
+    pg = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
+    if not pg:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    base = make_url(pg.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"nl_migrate_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_migrations_upgrade_an_empty_database_and_agree_with_models(empty_database_url):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "SQLALCHEMY_DATABASE_URI": empty_database_url,
+            "AUTO_UPGRADE_SQLITE": False,
+        }
+    )
+    with app.app_context():
+        upgrade(directory=MIGRATIONS)
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, db.metadata)
+        assert differences == []
+        assert db.session.scalar(select(Topic.slug)) == "newsletter"
+        assert db.session.scalar(select(ConsentText.version)) == 1
+        assert len(db.session.get(Setting, "suppression_key").value) == 64
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_new_sqlite_database_is_upgraded_on_first_start(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    app = create_app({"TESTING": True, "SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": url})
+    assert "flask admin create" in capsys.readouterr().out
+    with app.app_context():
+        assert db.session.scalar(select(Topic.slug)) == "newsletter"
+        db.session.remove()
+        db.engine.dispose()
