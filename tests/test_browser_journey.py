@@ -25,8 +25,12 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def app_config(app_config):
     port = free_port()
-    return {**app_config, "WTF_CSRF_ENABLED": True, "BASE_URL": f"http://127.0.0.1:{port}",
-            "_PORT": port}
+    return {
+        **app_config,
+        "WTF_CSRF_ENABLED": True,
+        "BASE_URL": f"http://127.0.0.1:{port}",
+        "_PORT": port,
+    }
 
 
 @pytest.fixture
@@ -46,8 +50,14 @@ def page():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser.new_page()
         browser.close()

@@ -41,6 +41,7 @@ def admin_navigation() -> dict:
 from . import (  # noqa: E402, F401
     audit_log,
     auth,
+    campaigns,
     consent_texts,
     dashboard,
     outbox,
