@@ -16,7 +16,7 @@ NAV = [
     ("Import", "admin.import_upload", "admin.import"),
     ("Topics", "admin.topics", "admin.topic"),
     ("Consent texts", "admin.consent_texts", "admin.consent_text"),
-    ("API tokens", "admin.api_tokens", "admin.api_token"),
+    ("API tokens", "admin.api_tokens_page", "admin.api_token"),
     ("Outbox", "admin.outbox", "admin.outbox"),
     ("Audit log", "admin.audit_log", "admin.audit_log"),
 ]
