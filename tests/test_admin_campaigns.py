@@ -71,9 +71,25 @@ def test_live_preview_renders_the_unsaved_form_as_the_chosen_recipient_sees_it(
     ).json
     assert "/unsubscribe/" in as_ann["text"]
     assert as_ann["text"] != sample.json["text"]  # Ann's own links and consent date
+    assert [person.public_id, "ann@example.org"] in as_ann["samples"]
     admin_client.post("/admin/campaigns/preview", data={**data, "sample": person.public_id})
     assert db.session.scalar(select(Campaign)) is None  # a preview stores nothing
     assert audit_actions().count(("campaign.preview", person.public_id)) == 1
+
+
+def test_preview_offers_sample_recipients_of_the_chosen_topic(
+    admin_client, make_topic, make_subscriber
+):
+    make_topic("offers", "Offers")
+    make_subscriber("news@example.org", topics=("newsletter",))
+    offers_reader = make_subscriber("offers@example.org", topics=("offers",))
+    samples = admin_client.post("/admin/campaigns/preview", data={**DRAFT, "topic": "offers"}).json[
+        "samples"
+    ]
+    assert samples == [["", "Fictional sample"], [offers_reader.public_id, "offers@example.org"]]
+    missing = admin_client.post("/admin/campaigns/preview", data={**DRAFT, "topic": "nope"})
+    assert missing.status_code == 400
+    assert missing.json["error"] == "Choose a topic."
 
 
 def test_test_send_mails_the_address_and_logs_only_its_hash(admin_client, outbox):

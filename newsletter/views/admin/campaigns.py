@@ -170,7 +170,7 @@ def campaign_preview():
             current_user, audit.CAMPAIGN_PREVIEW, person.public_id, PREVIEW_AUDIT_WINDOW
         )
     db.session.commit()
-    return jsonify(html=html, text=text)
+    return jsonify(html=html, text=text, samples=form.sample.choices)
 
 
 @bp.route("/campaigns/<int:campaign_id>/send", methods=["GET", "POST"])
