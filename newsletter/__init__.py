@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, render_template
+from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from . import database, mailer
+from . import database, i18n, mailer
 from .config import load_config
-from .extensions import csrf, db, limiter, login, mail, migrate
+from .extensions import babel, csrf, db, limiter, login, mail, migrate
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -33,6 +35,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_translation_directories=str(Path(app.root_path) / "translations"),
+    )
+    app.jinja_env.globals.update(LANGUAGES=i18n.LANGUAGES, get_locale=get_locale)
     login.login_view = "admin.login"
     login.user_loader(_load_admin)
     mailer.install_session_hooks()
@@ -58,9 +66,7 @@ def _load_admin(admin_id: str):
     return db.session.get(AdminUser, int(admin_id)) if admin_id.isdigit() else None
 
 
-def _project_path(app: Flask, name: str):
-    from pathlib import Path
-
+def _project_path(app: Flask, name: str) -> Path:
     return Path(app.root_path).parent / name
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from dkim import rfc822_parse, select_headers
 from dkim.canonicalization import Relaxed
 from flask import current_app
+
+from .clock import utcnow
 
 SIGNED_HEADERS = (
     b"from",
@@ -59,7 +60,7 @@ class DkimSigner:
         value = (
             b" v=1; a=rsa-sha256; c=relaxed/simple; d=" + self.domain
             + b"; s=" + self.selector
-            + b"; t=" + str(int(time.time())).encode("ascii")
+            + b"; t=" + str(int(utcnow().timestamp())).encode("ascii")
             + b";\r\n h=" + b":".join(H_TAG)
             + b";\r\n bh=" + body_hash
             + b";\r\n b="

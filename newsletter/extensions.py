@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and bound to the app in `create_app`."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -30,3 +31,4 @@ mail = Mail()
 csrf = CSRFProtect()
 login = LoginManager()
 limiter = Limiter(key_func=get_remote_address)
+babel = Babel()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
@@ -20,26 +21,28 @@ class CheckboxesField(SelectMultipleField):
 def no_control_characters(form, field) -> None:
     """Reject CR, LF and other control characters: they never reach a header."""
     if field.data and any(ord(ch) < 32 or ord(ch) == 127 for ch in field.data):
-        raise ValidationError("Line breaks and control characters are not allowed here.")
+        raise ValidationError(_l("Line breaks and control characters are not allowed here."))
 
 
 def valid_address(form, field) -> None:
     try:
         normalise(field.data or "")
     except InvalidAddress as exc:
-        raise ValidationError(f"Please check the email address: {exc}") from exc
+        raise ValidationError(
+            _l("Please check the email address: %(reason)s", reason=str(exc))
+        ) from exc
 
 
 class SignupForm(FlaskForm):
     email = StringField(
-        "Email address",
-        validators=[DataRequired("Please enter your email address."), valid_address],
+        _l("Email address"),
+        validators=[DataRequired(_l("Please enter your email address.")), valid_address],
     )
     name = StringField(
-        "Name (optional)", validators=[Optional(), Length(max=200), no_control_characters]
+        _l("Name (optional)"), validators=[Optional(), Length(max=200), no_control_characters]
     )
-    topics = CheckboxesField("Lists", choices=[], validate_choice=True)
-    consent = BooleanField("I agree", default=False)
+    topics = CheckboxesField(_l("Lists"), choices=[], validate_choice=True)
+    consent = BooleanField(_l("I agree"), default=False)
     consent_text_id = HiddenField()
     # Honeypot: hidden from people, filled by bots. A filled one is answered like any
     # other signup, and nothing is stored or sent.
@@ -47,15 +50,15 @@ class SignupForm(FlaskForm):
 
     def validate_topics(self, field) -> None:
         if not field.data:
-            raise ValidationError("Choose at least one list.")
+            raise ValidationError(_l("Choose at least one list."))
 
     def validate_consent(self, field) -> None:
         if not field.data:
-            raise ValidationError("Please tick the box to give your consent.")
+            raise ValidationError(_l("Please tick the box to give your consent."))
 
 
 class PreferencesForm(FlaskForm):
-    topics = CheckboxesField("Lists", choices=[], validate_choice=True)
+    topics = CheckboxesField(_l("Lists"), choices=[], validate_choice=True)
 
 
 class ButtonForm(FlaskForm):

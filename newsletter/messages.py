@@ -31,6 +31,7 @@ from flask import current_app, render_template
 from markupsafe import Markup
 
 from . import links
+from .clock import utcnow
 from .models import Basis, Campaign, Topic
 
 # What an author may use in a message body. No script, style, forms, frames or event
@@ -70,8 +71,6 @@ class Recipient:
 
 def sample_recipient() -> Recipient:
     """The recipient of previews and test sends: not a real subscriber."""
-    from .clock import utcnow
-
     return Recipient("sample@example.org", "Sample Recipient", "sample", Basis.CONSENT, utcnow())
 
 
@@ -285,7 +284,7 @@ class PreparedCampaign:
         message_id = f"<{unique or secrets.token_hex(12)}.{secrets.token_hex(6)}@{self.domain}>"
         head = (
             f"{self.head_before_to}To: {_to_header(recipient)}{CRLF}"
-            f"Date: {formatdate(usegmt=True)}{CRLF}"
+            f"Date: {formatdate(utcnow().timestamp(), usegmt=True)}{CRLF}"
             f"Message-ID: {message_id}{CRLF}"
             f"List-Help: <{values['preferences_url']}>{CRLF}"
             f"List-Unsubscribe: <{unsubscribe}>,{CRLF} <{unsubscribe_mailto(token)}>{CRLF}"

@@ -255,9 +255,31 @@ class _Batch:
     transport: object
     pacer: _Pacer
     prepared: dict[int, messages.PreparedCampaign]
+    worker_id: str = ""
+    lease: timedelta = timedelta(minutes=5)
+    lease_until: datetime | None = None
     results: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    campaign_ids: set[int] = field(default_factory=set)
+
+    def keep_lease(self, deliveries: list, position: int) -> None:
+        """Extend the claim on the untried rest of the batch when half the lease is gone.
+
+        A slow SMTP server must not let the lease run out under a live worker (another
+        worker would then send the same messages).
+        """
+        now = utcnow()
+        if self.lease_until is None or self.lease_until - now > self.lease / 2:
+            return
+        self.write()  # results so far first: the commit below must not lose them
+        self.lease_until = now + self.lease
+        untried = [d.id for d in deliveries[position:]]
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(untried), Delivery.claimed_by == self.worker_id)
+            .values(claimed_until=self.lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
 
     def record(self, delivery, status: str, error: str | None = None, tried: bool = True):
         now = utcnow()
@@ -385,18 +407,20 @@ def send_pending(
     """
     size = int(batch_size or current_app.config.get("SEND_BATCH_SIZE") or DEFAULT_BATCH_SIZE)
     transport = make_transport()
-    batch = _Batch(
-        transport, _Pacer(float(current_app.config.get("SEND_RATE") or 0), stop_event), {}
-    )
+    lease = lease_for(size)
+    pacer = _Pacer(float(current_app.config.get("SEND_RATE") or 0), stop_event)
+    batch = _Batch(transport, pacer, {}, worker_id=worker_id, lease=lease)
     totals: dict[str, int] = {"batches": 0}
     try:
         while not (stop_event and stop_event.is_set()):
-            ids = claim_batch(worker_id, size, lease_for(size), campaign_id)
+            ids = claim_batch(worker_id, size, lease, campaign_id)
             if not ids:
                 break
+            batch.lease_until = utcnow() + lease
             totals["batches"] += 1
             deliveries = _load(ids)
-            for delivery in deliveries:
+            for position, delivery in enumerate(deliveries):
+                batch.keep_lease(deliveries, position)
                 if stop_event is not None and stop_event.is_set():
                     # Stopping: what was not tried goes back to the queue at once.
                     batch.record(delivery, DeliveryStatus.QUEUED, tried=False)

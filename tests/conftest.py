@@ -12,12 +12,14 @@ import email
 import email.policy
 import os
 import socket
+import threading
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from newsletter import create_app, subscriptions
 from newsletter.clock import utcnow
@@ -196,6 +198,49 @@ def smtp_server():
     sink.start()
     yield sink
     sink.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def live_app_config(app_config):
+    """Configuration for a test served over HTTP to a real browser (CSRF on)."""
+    port = free_port()
+    return {**app_config, "WTF_CSRF_ENABLED": True, "BASE_URL": f"http://127.0.0.1:{port}"}
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the test app on loopback (needs the `live_app_config` override); yields BASE_URL."""
+    port = int(app.config["BASE_URL"].rsplit(":", 1)[1])
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app.config["BASE_URL"]
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page():
+    """A page in Debian's chromium, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser.new_page()
+        browser.close()
 
 
 def free_port() -> int:

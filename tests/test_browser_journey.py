@@ -3,64 +3,18 @@ signup -> confirmation mail -> confirm -> preferences -> unsubscribe."""
 
 from __future__ import annotations
 
-import os
-import threading
-
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber
-from tests.conftest import free_port, mail_text
+from tests.conftest import mail_text
 from tests.helpers import links_in
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason="Debian chromium is not installed (CI installs it)",
-)
-
 
 @pytest.fixture
-def app_config(app_config):
-    port = free_port()
-    return {
-        **app_config,
-        "WTF_CSRF_ENABLED": True,
-        "BASE_URL": f"http://127.0.0.1:{port}",
-        "_PORT": port,
-    }
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", app.config["_PORT"], app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app.config["BASE_URL"]
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser.new_page()
-        browser.close()
+def app_config(live_app_config):
+    return live_app_config
 
 
 def test_signup_confirm_preferences_unsubscribe_in_a_browser(live_server, page, outbox, tmp_path):

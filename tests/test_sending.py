@@ -300,3 +300,56 @@ def test_send_test_goes_out_after_commit_with_test_subject(make_campaign, smtp_s
 def test_send_test_to_a_bad_address_is_a_clear_error(make_campaign):
     with pytest.raises(campaigns.CampaignError, match="Test address"):
         campaigns.send_test(make_campaign(), "not an address\r\nBcc: x@y")
+
+
+def test_concurrent_workers_send_each_message_exactly_once(app, make_campaign, people, smtp_server):
+    import threading
+    from collections import Counter
+
+    people(60)
+    campaign = make_campaign()
+    campaigns.start_sending(campaign)
+    db.session.commit()
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            with app.app_context():
+                sending.send_pending(name, batch_size=7)
+                db.session.remove()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    per_address = Counter(r for m in smtp_server.messages for r in m.rcpt_tos)
+    assert len(per_address) == 60
+    assert set(per_address.values()) == {1}
+    assert status_of(campaign)["status"] == CampaignStatus.SENT
+
+
+def test_a_slow_batch_keeps_its_lease(app, make_campaign, people, smtp_server):
+    import time_machine
+
+    app.config["SEND_LEASE_SECONDS"] = 60
+    people(3)
+    campaign = make_campaign()
+    stolen: list[int] = []
+
+    with time_machine.travel(utcnow(), tick=False) as traveller:
+
+        def slow_server(received):
+            traveller.shift(timedelta(seconds=40))  # each message takes 40 s
+            if len(smtp_server.messages) == 2:  # past the first lease's end now
+                with app.app_context():
+                    stolen.extend(sending.claim_batch("thief", 10, timedelta(minutes=1)))
+
+        smtp_server.handler.on_message = slow_server
+        counts = send_now(campaign, batch_size=10)
+    assert counts["sent"] == 3
+    assert stolen == []  # the working worker's lease was renewed
+    assert len(smtp_server.messages) == 3

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import gettext as _
 
-from .. import links, subscriptions, tokens
+from .. import i18n, links, subscriptions, tokens
 from ..addresses import InvalidAddress
 from ..compliance import ComplianceError
 from ..extensions import csrf, db, limiter
@@ -31,20 +32,26 @@ def _page(title: str, message: str, status: int = 200, **extra):
 
 def _bad_link():
     return _page(
-        "This link is not valid",
-        "The link is incomplete or has been changed. Please use the exact link from the email.",
+        _("This link is not valid"),
+        _("The link is incomplete or has been changed. Please use the exact link from the email."),
         400,
     )
 
 
 def _gone():
     return _page(
-        "You are not subscribed",
-        "We hold no subscription for this link: you have unsubscribed, or the signup "
-        "was never confirmed. Nothing more will be sent to you.",
+        _("You are not subscribed"),
+        _(
+            "We hold no subscription for this link: you have unsubscribed, or the signup "
+            "was never confirmed. Nothing more will be sent to you."
+        ),
         404,
         show_subscribe=True,
     )
+
+
+def _expired_form():
+    return _page(_("This form has expired"), _("Please reload the page and try again."), 400)
 
 
 def _signup_form() -> SignupForm:
@@ -78,7 +85,7 @@ def subscribe():
                     int(form.consent_text_id.data or consent_text.id),
                     _evidence("signup form"),
                     name=form.name.data,
-                    locale=(request.accept_languages.best_match(["en", "nl", "fr"]) or "en"),
+                    locale=i18n.select_locale(),
                 )
             except (InvalidAddress, ComplianceError, ValueError) as exc:
                 db.session.rollback()
@@ -97,6 +104,7 @@ def confirm(token: str):
     """Show a Confirm button; changes nothing."""
     try:
         subscriber, signup = subscriptions.pending_confirmation(token)
+        i18n.use_locale(subscriber.locale)
     except tokens.ExpiredToken:
         return render_template("public/expired.html", token=token, form=ButtonForm()), 410
     except tokens.InvalidToken:
@@ -111,7 +119,7 @@ def confirm(token: str):
 def confirm_post(token: str):
     """Confirm the signup (double opt-in) and record the consent."""
     if not ButtonForm().validate_on_submit():
-        return _page("This form has expired", "Please reload the page and try again.", 400)
+        return _expired_form()
     try:
         subscriber, _newly = subscriptions.confirm_signup(token, _evidence("confirmation page"))
     except tokens.ExpiredToken:
@@ -122,9 +130,11 @@ def confirm_post(token: str):
         return _gone()
     db.session.commit()
     return _page(
-        "You are subscribed",
-        "Thank you: your subscription is confirmed. You can change your lists or "
-        "unsubscribe at any time.",
+        _("You are subscribed"),
+        _(
+            "Thank you: your subscription is confirmed. You can change your lists or "
+            "unsubscribe at any time."
+        ),
         preferences_link=links.preferences_url(subscriber.public_id),
     )
 
@@ -133,7 +143,7 @@ def confirm_post(token: str):
 def confirm_resend(token: str):
     """Send a fresh confirmation mail after the first link expired."""
     if not ButtonForm().validate_on_submit():
-        return _page("This form has expired", "Please reload the page and try again.", 400)
+        return _expired_form()
     try:
         subscriptions.resend_confirmation(token)
     except tokens.InvalidToken:
@@ -153,6 +163,7 @@ def preferences(token: str):
         return _bad_link()
     except NotFound:
         return _gone()
+    i18n.use_locale(subscriber.locale)
     form = PreferencesForm()
     form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
     if form.validate_on_submit():
@@ -163,7 +174,7 @@ def preferences(token: str):
         if not kept:
             return render_template("public/unsubscribed.html")
         return _page(
-            "Your choices are saved", "Your lists are updated.", preferences_link=request.path
+            _("Your choices are saved"), _("Your lists are updated."), preferences_link=request.path
         )
     if request.method == "GET":
         form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
@@ -183,7 +194,7 @@ def preferences(token: str):
 def export(token: str):
     """Download my data (GDPR Art. 15) as a JSON file."""
     if not ButtonForm().validate_on_submit():
-        return _page("This form has expired", "Please reload the page and try again.", 400)
+        return _expired_form()
     try:
         subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
     except tokens.InvalidToken:

@@ -1,0 +1,68 @@
+"""Subscriber pages and system mails in Dutch, French and English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+
+from newsletter import links
+from newsletter.extensions import db
+from newsletter.models import Subscriber
+from tests.conftest import mail_text
+from tests.helpers import confirm_path, signup
+
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "newsletter" / "translations"
+
+
+@pytest.mark.parametrize(
+    ("accept", "heading"),
+    [
+        ("nl-BE,nl;q=0.9", "Schrijf u in op onze mailinglijsten"),
+        ("fr-BE,fr;q=0.9", "Inscrivez-vous à nos listes de diffusion"),
+        ("de-DE", "Subscribe to our mailing lists"),
+    ],
+)
+def test_signup_page_follows_the_browser_language(client, accept, heading):
+    page = client.get("/subscribe", headers={"Accept-Language": accept}).text
+    assert heading in page
+
+
+def test_lang_parameter_wins_over_the_browser(client):
+    page = client.get("/subscribe?lang=fr", headers={"Accept-Language": "nl"}).text
+    assert '<html lang="fr">' in page
+    assert "S’inscrire" in page
+
+
+def test_confirmation_mail_and_pages_use_the_subscribers_language(client, outbox):
+    signup(client, "jan@example.be", headers={"Accept-Language": "nl-BE"})
+    [message] = outbox()
+    assert str(message["Subject"]).startswith("Bevestig uw inschrijving")
+    assert "Of open deze link" not in mail_text(message)  # html-only sentence
+    assert "Open deze link en druk op" in mail_text(message)
+    subscriber = db.session.scalar(select(Subscriber))
+    assert subscriber.locale == "nl"
+    confirm = client.get(confirm_path(message)).text  # browser language unknown here
+    assert "Bevestig uw inschrijving" in confirm
+    prefs = client.get("/" + links.preferences_url(subscriber.public_id).split("/", 3)[3])
+    assert "Mijn keuzes bewaren" in prefs.text
+
+
+def test_validation_errors_are_translated(client):
+    response = signup(client, "nope", headers={"Accept-Language": "fr"})
+    assert "Vérifiez l’adresse e-mail" in response.text
+
+
+@pytest.mark.parametrize("language", ["nl", "fr"])
+def test_every_message_is_translated_and_compiled(language):
+    folder = TRANSLATIONS / language / "LC_MESSAGES"
+    with open(folder / "messages.po", "rb") as po_file:
+        catalog = read_po(po_file)
+    with open(folder / "messages.mo", "rb") as mo_file:
+        compiled = read_mo(mo_file)
+    untranslated = [m.id for m in catalog if m.id and not m.string]
+    assert untranslated == []
+    assert {m.id: m.string for m in catalog if m.id} == {m.id: m.string for m in compiled if m.id}
