@@ -297,7 +297,9 @@ def recipient_for(subscriber: Subscriber, topic: Topic) -> messages.Recipient:
     since = subscription.confirmed_at if subscription else subscriber.consented_at
     if basis == Basis.EXISTING_CUSTOMER:
         since = subscriber.purchased_at
-    return messages.Recipient(subscriber.email, subscriber.name, subscriber.public_id, basis, since)
+    return messages.Recipient(
+        subscriber.email, subscriber.name, subscriber.public_id, basis, since, subscriber.locale
+    )
 
 
 def preview(campaign: Campaign, subscriber: Subscriber | None) -> tuple[str, str]:
@@ -305,7 +307,7 @@ def preview(campaign: Campaign, subscriber: Subscriber | None) -> tuple[str, str
     recipient = (
         recipient_for(subscriber, campaign.topic) if subscriber else messages.sample_recipient()
     )
-    page, text, _links = messages.prepare(campaign).fill(recipient)
+    page, text, _links = messages.prepare(campaign, locale=recipient.locale).fill(recipient)
     return page, text
 
 

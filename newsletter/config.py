@@ -37,8 +37,17 @@ DEFAULTS: dict[str, object] = {
     "RECONSENT_INTERVAL_DAYS": 730,
     "RECONSENT_GRACE_DAYS": 30,
     "CONFIRM_MAX_AGE_HOURS": 48,
+    # Retention (SPEC rule 7, docs/RETENTION.md); every period is shown on /privacy.
+    "CUSTOMER_BASIS_DAYS": 730,  # existing-customer basis lapses this long after a purchase
+    "DELIVERY_RETENTION_DAYS": 90,  # per-recipient delivery records (then counts only)
+    "AUDIT_RETENTION_DAYS": 365,
+    "OUTBOX_RETENTION_DAYS": 30,
+    "CONSENT_EVIDENCE_RETENTION_DAYS": 1826,  # consent proof of people who left
+    "RIGHTS_REQUEST_RETENTION_DAYS": 1826,
     "SIGNUP_RATE_LIMIT": "10 per minute; 50 per hour",
     "LOGIN_RATE_LIMIT": "5 per minute",  # admin login attempts per client IP
+    "API_RATE_LIMIT": "120 per minute",
+    "IMPORT_UPLOAD_FOLDER": None,  # uploads awaiting confirmation; None: instance/imports
     "CONFIRM_MAILS_PER_ADDRESS": 3,
     "SEND_RATE": 0,
     "SEND_BATCH_SIZE": 100,  # deliveries a worker claims at once (and may resend after a crash)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from . import subscriptions
+from . import reconsent, retention, subscriptions
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -89,3 +89,87 @@ def retry_deferred(now: datetime) -> int:
 
 
 # --- time-based compliance (re-consent, retention, scheduled campaigns) ------------------
+
+# Re-consent and the customer basis run hourly: a lapse must stop mail promptly. Each
+# works in batches, committing after each one, until nothing is left.
+BATCH = 200
+
+
+def _in_batches(step: Callable[[], int]) -> int:
+    """Call `step()` (which returns what it handled, at most BATCH) until it runs dry."""
+    total = 0
+    while True:
+        handled = step()
+        db.session.commit()
+        total += handled
+        if handled < BATCH:
+            return total
+
+
+@job("reconsent-requests", every=timedelta(hours=1))
+def request_reconsent(now: datetime) -> int:
+    """Ask once for renewed consent when it is older than RECONSENT_INTERVAL_DAYS."""
+    days = int(current_app.config["RECONSENT_INTERVAL_DAYS"])
+    return _in_batches(lambda: reconsent.request_due(now, days, BATCH))
+
+
+@job("reconsent-lapses", every=timedelta(hours=1))
+def erase_lapsed_reconsent(now: datetime) -> int:
+    """Erase subscribers who left a re-consent request unanswered for the grace period."""
+    days = int(current_app.config["RECONSENT_GRACE_DAYS"])
+    return _in_batches(lambda: reconsent.erase_lapsed(now, days, BATCH))
+
+
+@job("customer-basis-lapses", every=timedelta(hours=1))
+def end_customer_basis(now: datetime) -> int:
+    """End existing-customer subscriptions CUSTOMER_BASIS_DAYS after the last purchase."""
+    days = int(current_app.config["CUSTOMER_BASIS_DAYS"])
+    return _in_batches(lambda: reconsent.end_lapsed_customer_basis(now, days, BATCH))
+
+
+@job("retention-deliveries", every=timedelta(days=1))
+def purge_deliveries(now: datetime) -> int:
+    """Delivery records older than DELIVERY_RETENTION_DAYS become campaign counts."""
+    return retention.purge_deliveries(now, current_app.config)
+
+
+@job("retention-audit-log", every=timedelta(days=1))
+def purge_audit_log(now: datetime) -> int:
+    """Delete audit entries older than AUDIT_RETENTION_DAYS."""
+    return retention.purge_audit_log(now, current_app.config)
+
+
+@job("retention-outbox", every=timedelta(days=1))
+def purge_outbox(now: datetime) -> int:
+    """Delete outbox mails older than OUTBOX_RETENTION_DAYS."""
+    return retention.purge_outbox(now, current_app.config)
+
+
+@job("retention-consent-evidence", every=timedelta(days=1))
+def purge_consent_evidence(now: datetime) -> int:
+    """Delete consent records of people gone for CONSENT_EVIDENCE_RETENTION_DAYS."""
+    return retention.purge_consent_evidence(now, current_app.config)
+
+
+@job("retention-rights-requests", every=timedelta(days=1))
+def purge_rights_requests(now: datetime) -> int:
+    """Delete rights-request log entries older than RIGHTS_REQUEST_RETENTION_DAYS."""
+    return retention.purge_rights_requests(now, current_app.config)
+
+
+# --- imports -------------------------------------------------------------------------------
+
+
+@job("purge-import-uploads", every=timedelta(hours=1))
+def purge_import_uploads(now: datetime) -> int:
+    """Delete uploaded import files left unconfirmed for more than an hour (personal data)."""
+    from .views.admin.imports import upload_folder
+
+    folder = upload_folder()
+    cutoff = (now - timedelta(hours=1)).timestamp()
+    stale = (
+        [p for p in folder.glob("*.csv") if p.stat().st_mtime < cutoff] if folder.exists() else []
+    )
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)

@@ -63,15 +63,17 @@ def send_after_commit(message: EmailMessage) -> None:
     send_raw_after_commit(recipient, str(message["Subject"]), as_smtp_bytes(message))
 
 
-def connect_smtp() -> smtplib.SMTP:
+def connect_smtp(config=None) -> smtplib.SMTP:
     """An open SMTP connection from the MAIL_* settings (Flask-Mail's names).
 
     Opened with smtplib directly: Flask-Mail's own connection sends nothing while
     TESTING, and the tests talk to a real server.
     """
-    config = current_app.config
+    config = config or current_app.config
     cls = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-    connection = cls(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"])
+    connection = cls(
+        config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=config["MAIL_TIMEOUT"]
+    )
     try:
         if config["MAIL_USE_TLS"]:
             connection.starttls()

@@ -27,7 +27,9 @@ from urllib.parse import quote, urlsplit
 import css_inline
 import markdown
 import nh3
+from babel.dates import format_date
 from flask import current_app, render_template
+from flask_babel import force_locale, gettext
 from markupsafe import Markup
 
 from . import links
@@ -67,6 +69,7 @@ class Recipient:
     public_id: str
     basis: str
     since: datetime | None  # date of consent, or of the purchase for existing customers
+    locale: str = "en"  # the footer's language
 
 
 def sample_recipient() -> Recipient:
@@ -233,17 +236,28 @@ def _base64_lines(text: str) -> str:
 
 
 def reason_line(recipient: Recipient, topic_name: str, organization: str) -> str:
-    """Why this person gets this message: the real basis and its date (SPEC footer)."""
-    day = recipient.since.strftime("%d %B %Y") if recipient.since else "an unknown date"
+    """Why this person gets this message: the real basis and its date (SPEC footer).
+
+    In the recipient's language; call it inside `force_locale(recipient.locale)`.
+    """
+    if recipient.since:
+        day = format_date(recipient.since, format="long", locale=recipient.locale)
+    else:
+        day = gettext("an unknown date")
     if recipient.basis == Basis.EXISTING_CUSTOMER:
-        return (
-            f"You receive this email because you bought from {organization} "
-            f"(purchase on {day}) and the list \u201c{topic_name}\u201d is about our own "
-            "similar products. You can object at any time, free of charge."
+        return gettext(
+            "You receive this email because you bought from %(organization)s (purchase on "
+            "%(day)s) and the list \u201c%(topic)s\u201d is about our own similar products. "
+            "You can object at any time, free of charge.",
+            organization=organization,
+            day=day,
+            topic=topic_name,
         )
-    return (
-        f"You receive this email because you subscribed to \u201c{topic_name}\u201d "
-        f"and confirmed your consent on {day}. You can withdraw it at any time."
+    return gettext(
+        "You receive this email because you subscribed to \u201c%(topic)s\u201d and "
+        "confirmed your consent on %(day)s. You can withdraw it at any time.",
+        topic=topic_name,
+        day=day,
     )
 
 
@@ -255,6 +269,7 @@ class PreparedCampaign:
     """What is the same for every message of a campaign, ready for `build`."""
 
     campaign_id: int
+    locale: str
     topic_name: str
     organization: str
     envelope_from: str
@@ -271,7 +286,8 @@ class PreparedCampaign:
         """(html, text, links) of one recipient's message."""
         unsubscribe = links.unsubscribe_url(recipient.public_id)
         preferences = links.preferences_url(recipient.public_id)
-        reason = reason_line(recipient, self.topic_name, self.organization)
+        with force_locale(self.locale):
+            reason = reason_line(recipient, self.topic_name, self.organization)
         plain = {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "reason": reason}
         escaped = {key: html.escape(value) for key, value in plain.items()}
         return self.html.fill(escaped), self.text.fill(plain), plain
@@ -307,13 +323,14 @@ class PreparedCampaign:
         return raw
 
 
-def prepare(campaign: Campaign, subject_prefix: str = "") -> PreparedCampaign:
-    """Prepare a campaign once for all its messages."""
+def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") -> PreparedCampaign:
+    """Prepare a campaign once for all its messages whose footer is in `locale`."""
     from . import dkim
 
     config = current_app.config
     markers = _markers()
-    page, text = _render_layout(campaign, render_body(campaign.body_markdown), markers)
+    with force_locale(locale):
+        page, text = _render_layout(campaign, render_body(campaign.body_markdown), markers)
     from_header, envelope_from = _sender()
     boundary = f"=_nl_{secrets.token_hex(12)}"
     subject = f"{subject_prefix}{campaign.subject}"
@@ -326,6 +343,7 @@ def prepare(campaign: Campaign, subject_prefix: str = "") -> PreparedCampaign:
     )
     return PreparedCampaign(
         campaign_id=campaign.id,
+        locale=locale,
         topic_name=campaign.topic.name,
         organization=config["ORGANIZATION_NAME"],
         envelope_from=envelope_from,

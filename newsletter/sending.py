@@ -138,16 +138,7 @@ class SmtpTransport:
         self.connection: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
-        config = self.config
-        cls = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
-        connection = cls(
-            config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=config.get("MAIL_TIMEOUT", 30)
-        )
-        if config.get("MAIL_USE_TLS"):
-            connection.starttls()
-        if config.get("MAIL_USERNAME"):
-            connection.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-        return connection
+        return mailer.connect_smtp(self.config)
 
     def send(self, sender: str, recipient: str, subject: str, raw: bytes) -> None:
         if self.connection is None:
@@ -222,6 +213,7 @@ def _current_recipient(subscriber_id: int | None, topic_id: int):
             Subscriber.email,
             Subscriber.name,
             Subscriber.public_id,
+            Subscriber.locale,
             Subscriber.status,
             Subscriber.purchased_at,
             Subscription.basis,
@@ -245,7 +237,7 @@ def _current_recipient(subscriber_id: int | None, topic_id: int):
     if compliance.is_objected(address_hash(row.email)):
         return None
     since = row.purchased_at if row.basis == Basis.EXISTING_CUSTOMER else row.confirmed_at
-    return messages.Recipient(row.email, row.name, row.public_id, row.basis, since)
+    return messages.Recipient(row.email, row.name, row.public_id, row.basis, since, row.locale)
 
 
 @dataclass
@@ -254,7 +246,7 @@ class _Batch:
 
     transport: object
     pacer: _Pacer
-    prepared: dict[int, messages.PreparedCampaign]
+    prepared: dict[tuple[int, str], messages.PreparedCampaign]
     worker_id: str = ""
     lease: timedelta = timedelta(minutes=5)
     lease_until: datetime | None = None
@@ -314,10 +306,12 @@ class _Batch:
         db.session.commit()
 
 
-def _prepared_for(batch: _Batch, campaign_id: int) -> messages.PreparedCampaign:
-    if campaign_id not in batch.prepared:
-        batch.prepared[campaign_id] = messages.prepare(db.session.get(Campaign, campaign_id))
-    return batch.prepared[campaign_id]
+def _prepared_for(batch: _Batch, campaign_id: int, locale: str) -> messages.PreparedCampaign:
+    key = (campaign_id, locale)
+    if key not in batch.prepared:
+        campaign = db.session.get(Campaign, campaign_id)
+        batch.prepared[key] = messages.prepare(campaign, locale=locale)
+    return batch.prepared[key]
 
 
 def _deliver_one(batch: _Batch, delivery) -> None:
@@ -327,7 +321,7 @@ def _deliver_one(batch: _Batch, delivery) -> None:
     recipient = _current_recipient(delivery.subscriber_id, delivery.topic_id)
     if recipient is None:
         return batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
-    prepared = _prepared_for(batch, delivery.campaign_id)
+    prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
     try:
         raw = prepared.build(recipient, unique=f"c{delivery.campaign_id}.d{delivery.id}")
     except messages.MessageError as exc:

@@ -66,3 +66,26 @@ def test_every_message_is_translated_and_compiled(language):
     untranslated = [m.id for m in catalog if m.id and not m.string]
     assert untranslated == []
     assert {m.id: m.string for m in catalog if m.id} == {m.id: m.string for m in compiled if m.id}
+
+
+def test_campaign_footer_is_in_each_recipients_language(app, make_subscriber):
+    from newsletter import campaigns
+    from newsletter.models import Topic
+
+    topic = db.session.scalar(select(Topic))
+    dutch = make_subscriber("jan@example.be")
+    dutch.locale = "nl"
+    french = make_subscriber("marie@example.be")
+    french.locale = "fr"
+    db.session.commit()
+    campaign = campaigns.create_campaign("Nieuws", "Hallo **iedereen**", topic)
+    db.session.commit()
+    nl_html, nl_text = campaigns.preview(campaign, dutch)
+    fr_html, fr_text = campaigns.preview(campaign, french)
+    en_html, en_text = campaigns.preview(campaign, None)
+    assert "Uitschrijven voor alle marketing" in nl_html
+    assert "Uitschrijven voor alle marketing" in nl_text
+    assert "U ontvangt deze e-mail omdat u zich inschreef" in nl_text
+    assert "Se désinscrire de tout marketing" in fr_html
+    assert "Unsubscribe from all marketing" in en_text
+    assert '<html lang="nl">' in nl_html

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import dkim
 import pytest
+from babel.dates import format_date
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jinja2 import ChoiceLoader, DictLoader
@@ -180,9 +181,9 @@ def test_footer_states_the_real_basis_and_its_date(make_campaign, make_subscribe
     fan = make_subscriber("fan@example.org", topics=("offers",))
     campaign = make_campaign(topic_slug="offers")
     _page, text = campaigns.preview(campaign, buyer)
-    assert "you bought from Demo Shop (purchase on 14 March 2025)" in text
+    assert "you bought from Demo Shop (purchase on March 14, 2025)" in text
     _page, text = campaigns.preview(campaign, fan)
-    assert f"confirmed your consent on {fan.confirmed_at:%d %B %Y}" in text
+    assert f"confirmed your consent on {format_date(fan.confirmed_at, 'long', locale='en')}" in text
 
 
 def test_no_line_over_998_octets_even_with_a_huge_paragraph(make_campaign, make_subscriber):

@@ -12,7 +12,7 @@ import json
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
 
-from .. import i18n, links, subscriptions, tokens
+from .. import i18n, links, rights, subscriptions, tokens
 from ..addresses import InvalidAddress
 from ..compliance import ComplianceError
 from ..extensions import csrf, db, limiter
@@ -201,7 +201,9 @@ def export(token: str):
         return _bad_link()
     except NotFound:
         return _gone()
-    body = json.dumps(subscriptions.export_data(subscriber), indent=2, ensure_ascii=False)
+    data = rights.request_export(subscriber, channel="web")
+    db.session.commit()  # the request is logged (RightsRequest)
+    body = json.dumps(data, indent=2, ensure_ascii=False)
     return Response(
         body,
         mimetype="application/json",

@@ -1,1 +1,63 @@
-"""Re-consent pages (GET /reconsent/<token>, POST /reconsent/<token>): to be written."""
+"""Re-consent pages: GET shows a "keep me subscribed" button and changes nothing (link
+scanners prefetch GETs); POST renews the consent (SPEC rule 6)."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from .. import links, tokens
+from ..extensions import db
+from ..forms import ButtonForm
+from ..reconsent import renew_consent, subscriber_from_token
+from ..subscriptions import NotFound
+from .public import _bad_link, _evidence, _gone, _page, bp
+
+
+def _expired():
+    return _page(
+        "This link has expired",
+        "The time to renew your subscription has passed, so we have stopped sending you "
+        "mail and deleted your address. You are welcome to subscribe again.",
+        410,
+        show_subscribe=True,
+    )
+
+
+@bp.get("/reconsent/<token>")
+def reconsent(token: str):
+    """Show the "keep me subscribed" button and the unsubscribe alternative."""
+    try:
+        subscriber = subscriber_from_token(token)
+    except tokens.ExpiredToken:
+        return _expired()
+    except tokens.InvalidToken:
+        return _bad_link()
+    except NotFound:
+        return _gone()
+    return render_template(
+        "public/reconsent.html",
+        form=ButtonForm(),
+        topics=[s.topic for s in subscriber.subscriptions if s.confirmed_at],
+        unsubscribe_url=links.unsubscribe_url(subscriber.public_id),
+    )
+
+
+@bp.post("/reconsent/<token>")
+def reconsent_post(token: str):
+    """Renew the consent: a new consent event, and the two-year clock starts again."""
+    if not ButtonForm().validate_on_submit():
+        return _page("This form has expired", "Please reload the page and try again.", 400)
+    try:
+        subscriber, _renewed = renew_consent(token, _evidence("re-consent page"))
+    except tokens.ExpiredToken:
+        return _expired()
+    except tokens.InvalidToken:
+        return _bad_link()
+    except NotFound:
+        return _gone()
+    db.session.commit()
+    return _page(
+        "Thank you: you stay subscribed",
+        "Your consent is renewed. You can change your lists or unsubscribe at any time.",
+        preferences_link=links.preferences_url(subscriber.public_id),
+    )

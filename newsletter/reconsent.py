@@ -1,0 +1,223 @@
+"""Biennial re-consent (SPEC rule 6) and the lapse of the existing-customer basis.
+
+Consent-based subscribers are asked once, by a system mail, to renew their consent when
+it is older than RECONSENT_INTERVAL_DAYS; a renewal appends a consent event and restarts
+the clock; no answer within RECONSENT_GRACE_DAYS erases them exactly as an opt-out does.
+Existing-customer subscriptions end CUSTOMER_BASIS_DAYS after the last purchase.
+Domain functions flush, never commit: the job or view that calls them commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, exists, or_, select, update
+
+from . import compliance, links, notices, tokens
+from .clock import utcnow
+from .extensions import db
+from .models import (
+    Basis,
+    Channel,
+    ConsentEvent,
+    Delivery,
+    OutboxMessage,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+)
+from .subscriptions import (
+    Evidence,
+    NotFound,
+    current_consent_text,
+    erase,
+    mark_for_secure_cleanup,
+    record_event,
+    subscriber_by_public_id,
+)
+
+log = logging.getLogger(__name__)
+
+# A re-consent link stays valid for the grace period plus this margin, so that a person
+# who answers on the last day (or whose mail was delayed) still reaches the page.
+TOKEN_MARGIN_DAYS = 7
+
+_has_consent_subscription = exists().where(
+    Subscription.subscriber_id == Subscriber.id,
+    Subscription.basis == Basis.CONSENT,
+    Subscription.confirmed_at.is_not(None),
+)
+
+
+def request_due(now: datetime, interval_days: int, limit: int = 200) -> int:
+    """Send the one re-consent mail to up to `limit` subscribers whose consent is due.
+
+    `reconsent_requested_at` records the request, so a later run never asks again.
+    Returns how many were asked (0 when nobody is left).
+    """
+    candidates = db.session.scalars(
+        select(Subscriber)
+        .where(
+            Subscriber.status == SubscriberStatus.ACTIVE,
+            Subscriber.consented_at <= now - timedelta(days=interval_days),
+            Subscriber.reconsent_requested_at.is_(None),
+            _has_consent_subscription,
+        )
+        .order_by(Subscriber.id)
+        .limit(limit)
+    ).all()
+    asked = [s for s in candidates if compliance.reconsent_due(s, now, interval_days)]
+    for subscriber in asked:
+        _send_request(subscriber, now)
+    db.session.flush()
+    if asked:
+        log.info("re-consent requested from %d subscribers", len(asked))
+    return len(asked)
+
+
+def _send_request(subscriber: Subscriber, now: datetime) -> None:
+    subscriber.reconsent_requested_at = now
+    grace_days = int(current_app.config["RECONSENT_GRACE_DAYS"])
+    token = tokens.sign(tokens.RECONSENT, subscriber.public_id)
+    notices.send_system_mail(
+        "reconsent",
+        subscriber.email,
+        f"Do you still want mail from {current_app.config['ORGANIZATION_NAME']}?",
+        reconsent_url=links.public_url("public.reconsent", token=token),
+        unsubscribe_url=links.unsubscribe_url(subscriber.public_id),
+        topics=[s.topic for s in _consent_subscriptions(subscriber)],
+        consented_at=subscriber.consented_at,
+        deadline=now + timedelta(days=grace_days),
+        privacy_url=links.privacy_url(),
+    )
+
+
+def _consent_subscriptions(subscriber: Subscriber) -> list[Subscription]:
+    return [
+        s
+        for s in subscriber.subscriptions
+        if s.basis == Basis.CONSENT and s.confirmed_at is not None
+    ]
+
+
+def erase_lapsed(now: datetime, grace_days: int, limit: int = 200) -> int:
+    """Erase, exactly as an opt-out, up to `limit` subscribers who did not answer in time.
+
+    Returns how many were erased.
+    """
+    lapsed = db.session.scalars(
+        select(Subscriber)
+        .where(Subscriber.reconsent_requested_at <= now - timedelta(days=grace_days))
+        .order_by(Subscriber.id)
+        .limit(limit)
+    ).all()
+    lapsed = [s for s in lapsed if compliance.reconsent_lapsed(s, now, grace_days)]
+    for subscriber in lapsed:
+        erase(subscriber, "lapsed", (Channel.EMAIL,), Evidence("re-consent lapsed"))
+    if lapsed:
+        log.info("erased %d subscribers whose re-consent lapsed", len(lapsed))
+    return len(lapsed)
+
+
+def _token_max_age() -> int:
+    days = int(current_app.config["RECONSENT_GRACE_DAYS"]) + TOKEN_MARGIN_DAYS
+    return days * 86400
+
+
+def subscriber_from_token(token: str) -> Subscriber:
+    """The subscriber a re-consent link is for, without changing anything.
+
+    Raises InvalidToken, ExpiredToken or NotFound (erased, or never existed).
+    """
+    public_id = tokens.verify(tokens.RECONSENT, token, _token_max_age())
+    subscriber = subscriber_by_public_id(public_id)
+    if subscriber is None or subscriber.status != SubscriberStatus.ACTIVE:
+        raise NotFound()
+    return subscriber
+
+
+def renew_consent(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
+    """Renew consent from a re-consent link: append a "renew" event, restart the clock.
+
+    Returns the subscriber and False when there was no open request (a second press of
+    the button, or a renewal already made): nothing is recorded then.
+    """
+    subscriber = subscriber_from_token(token)
+    requested_at = subscriber.reconsent_requested_at
+    if requested_at is None:
+        return subscriber, False
+    text = current_consent_text()
+    record_event(
+        subscriber,
+        "renew",
+        evidence,
+        consent_text_id=text.id,
+        topics=[s.topic.slug for s in _consent_subscriptions(subscriber)],
+        basis=Basis.CONSENT,
+        detail={"method": "re-consent link", "requested_at": requested_at.isoformat()},
+    )
+    subscriber.consented_at = utcnow()
+    subscriber.reconsent_requested_at = None
+    db.session.flush()
+    return subscriber, True
+
+
+# --- existing-customer basis -------------------------------------------------------------
+
+
+def end_lapsed_customer_basis(now: datetime, basis_days: int, limit: int = 200) -> int:
+    """Remove existing-customer subscriptions whose purchase is too old.
+
+    A subscriber left with no subscription at all is deleted. Not suppressed: lapsing is
+    not an objection, and a new purchase must be able to bring the person back. Their
+    consent events stay, unlinked, under the consent-evidence retention period.
+    Returns how many subscribers lost a subscription.
+    """
+    cutoff = now - timedelta(days=basis_days)
+    candidates = db.session.scalars(
+        select(Subscriber)
+        .where(
+            or_(Subscriber.purchased_at.is_(None), Subscriber.purchased_at <= cutoff),
+            exists().where(
+                Subscription.subscriber_id == Subscriber.id,
+                Subscription.basis == Basis.EXISTING_CUSTOMER,
+            ),
+        )
+        .order_by(Subscriber.id)
+        .limit(limit)
+    ).all()
+    lapsed = [s for s in candidates if compliance.customer_basis_lapsed(s, now, basis_days)]
+    for subscriber in lapsed:
+        _drop_customer_subscriptions(subscriber)
+    db.session.flush()
+    if lapsed:
+        log.info("existing-customer basis lapsed for %d subscribers", len(lapsed))
+    return len(lapsed)
+
+
+def _drop_customer_subscriptions(subscriber: Subscriber) -> None:
+    dropped = [s for s in subscriber.subscriptions if s.basis == Basis.EXISTING_CUSTOMER]
+    record_event(
+        subscriber,
+        "basis-lapsed",
+        Evidence("existing-customer basis lapsed"),
+        topics=[s.topic.slug for s in dropped],
+        basis=Basis.EXISTING_CUSTOMER,
+    )
+    for subscription in dropped:
+        subscriber.subscriptions.remove(subscription)
+    if subscriber.subscriptions:
+        return
+    db.session.execute(
+        update(Delivery).where(Delivery.subscriber_id == subscriber.id).values(subscriber_id=None)
+    )
+    db.session.execute(
+        update(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber.id)
+        .values(subscriber_id=None)
+    )
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == subscriber.email))
+    db.session.delete(subscriber)
+    mark_for_secure_cleanup()
