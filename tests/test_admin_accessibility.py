@@ -53,6 +53,8 @@ def test_admin_pages_have_no_serious_accessibility_violations(
         "consent texts": "/admin/consent-texts",
         "outbox": "/admin/outbox",
         "audit": "/admin/audit",
+        "import": "/admin/import",
+        "api tokens": "/admin/api-tokens",
     }
     for name, path in paths.items():
         page.goto(live_server + path)

@@ -130,3 +130,14 @@ def test_audit_log_page_lists_entries_newest_first_and_pages(admin_client):
     assert "target-59" not in second.text
     assert admin_client.get("/admin/audit?page=99").status_code == 200
     assert admin_client.get("/admin/audit?page=abc").status_code == 200
+
+
+def test_api_token_changes_are_logged(admin_client):
+    created = admin_client.post(
+        "/admin/api-tokens", data={"name": "crm", "scopes": ["objections:read"]}
+    )
+    assert created.status_code == 200
+    admin_client.post("/admin/api-tokens/crm/revoke")
+    actions = audit_dump()
+    assert '"api-token.create", "crm", {"scopes": ["objections:read"]}' in actions
+    assert '"api-token.revoke", "crm"' in actions
