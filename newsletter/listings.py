@@ -44,6 +44,8 @@ def paginate(query: Select, number: int, per_page: int) -> Page:
 
 @dataclass(frozen=True)
 class TopicCounts:
+    """A topic with its confirmed (lawful) and pending subscription counts."""
+
     topic: Topic
     active: int
     pending: int
