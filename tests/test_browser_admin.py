@@ -1,7 +1,8 @@
 """The admin in a real browser (Debian chromium driven by Playwright), CSRF on, real
 SMTP server on loopback: log in, compose, preview, test-send, send, and watch the
-progress bar reach 100 % while a worker thread sends. Saves the screenshots in
-docs/screenshots/ (compose.png, progress.png, dashboard-phone.png)."""
+progress bar reach 100 % while a worker thread sends. Takes screenshots (compose.png,
+progress.png, dashboard-phone.png); with UPDATE_SCREENSHOTS=1 they replace the ones in
+docs/screenshots/, otherwise they go to the test's temporary folder."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from newsletter.extensions import db
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, free_port
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 RECIPIENTS = 24
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
@@ -90,8 +91,9 @@ def browser():
 
 
 def test_admin_composes_previews_test_sends_sends_and_watches_progress(
-    live_server, browser, worker, admin_user, make_subscriber, smtp_server
+    live_server, browser, worker, admin_user, make_subscriber, smtp_server, tmp_path
 ):
+    shots = DOCS_SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
     make_subscriber("ann.peeters@example.org", name="Ann Peeters")
     for n in range(RECIPIENTS - 1):
         make_subscriber(f"reader{n:02d}@example.org")
@@ -131,7 +133,7 @@ def test_admin_composes_previews_test_sends_sends_and_watches_progress(
     assert page.get_by_label("Preview as").input_value() != ""  # still previewing as Ann
     page.locator("#preview-state", has_text="Up to date").wait_for()
     preview.get_by_role("heading", name="Spring is here").wait_for()
-    page.screenshot(path=str(SCREENSHOTS / "compose.png"), full_page=True)
+    page.screenshot(path=str(shots / "compose.png"), full_page=True)
 
     page.get_by_role("button", name="Save and send now").click()
     page.get_by_role("button", name=f"Send to {RECIPIENTS} people").click()
@@ -141,7 +143,7 @@ def test_admin_composes_previews_test_sends_sends_and_watches_progress(
     page.wait_for_function(
         "() => { const b = document.getElementById('bar'); return b.value > 0 && b.value < b.max; }"
     )
-    page.screenshot(path=str(SCREENSHOTS / "progress.png"), full_page=True)
+    page.screenshot(path=str(shots / "progress.png"), full_page=True)
     page.locator("#percent", has_text="100 %").wait_for(timeout=30_000)
     page.locator("#status-badge", has_text="sent").wait_for()
     assert page.locator("#count-sent").inner_text() == str(RECIPIENTS)
@@ -156,4 +158,4 @@ def test_admin_composes_previews_test_sends_sends_and_watches_progress(
     phone.goto(f"{live_server}/admin/")
     phone.get_by_role("heading", name="Dashboard").wait_for()
     assert phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
-    phone.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"), full_page=True)
+    phone.screenshot(path=str(shots / "dashboard-phone.png"), full_page=True)
