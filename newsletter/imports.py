@@ -32,13 +32,12 @@ from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
-from . import compliance, subscriptions
+from . import audit, compliance, subscriptions
 from .addresses import InvalidAddress, address_hash, normalise
 from .clock import as_utc, utcnow
 from .defaults import DEFAULT_TOPIC_SLUG
 from .extensions import db
 from .models import (
-    AuditEntry,
     Basis,
     Channel,
     ConsentEvent,
@@ -185,12 +184,7 @@ def import_csv(
     for chunk in _chunks(_read_rows(stream), CHUNK_SIZE):
         _import_chunk(chunk, ctx, dry_run)
     if not dry_run:
-        db.session.add(
-            AuditEntry(
-                actor=actor[:320], action="import", target=report.batch, detail=report.counts
-            )
-        )
-        db.session.flush()
+        audit.record(actor, "import", report.batch, **report.counts)
     return report
 
 
