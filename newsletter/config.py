@@ -56,6 +56,9 @@ DEFAULTS: dict[str, object] = {
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,
+    # Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For/-Proto are
+    # trusted that many hops deep, so rate limits and consent records see the real client.
+    "TRUSTED_PROXIES": 0,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,
