@@ -9,6 +9,7 @@ from flask import Flask, render_template
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import database, i18n, mailer, security
 from .config import load_config
@@ -25,6 +26,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides and overrides.get("TESTING"):
         app.testing = True
     load_config(app, overrides)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -45,6 +45,7 @@ DEFAULTS: dict[str, object] = {
     "CONSENT_EVIDENCE_RETENTION_DAYS": 1826,  # consent proof of people who left
     "RIGHTS_REQUEST_RETENTION_DAYS": 1826,
     "SIGNUP_RATE_LIMIT": "10 per minute; 50 per hour",
+    "LOGIN_RATE_LIMIT": "5 per minute",  # admin login attempts per client IP
     "API_RATE_LIMIT": "120 per minute",
     "IMPORT_UPLOAD_FOLDER": None,  # uploads awaiting confirmation; None: instance/imports
     "CONFIRM_MAILS_PER_ADDRESS": 3,
@@ -66,6 +67,9 @@ DEFAULTS: dict[str, object] = {
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,
+    # Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For/-Proto are
+    # trusted that many hops deep, so rate limits and consent records see the real client.
+    "TRUSTED_PROXIES": 0,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,

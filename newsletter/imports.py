@@ -25,19 +25,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from pathlib import Path
 from typing import TextIO
 
 from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
-from . import compliance, subscriptions
+from . import audit, compliance, subscriptions
 from .addresses import InvalidAddress, address_hash, normalise
 from .clock import as_utc, utcnow
 from .defaults import DEFAULT_TOPIC_SLUG
 from .extensions import db
 from .models import (
-    AuditEntry,
     Basis,
     Channel,
     ConsentEvent,
@@ -184,12 +184,7 @@ def import_csv(
     for chunk in _chunks(_read_rows(stream), CHUNK_SIZE):
         _import_chunk(chunk, ctx, dry_run)
     if not dry_run:
-        db.session.add(
-            AuditEntry(
-                actor=actor[:320], action="import", target=report.batch, detail=report.counts
-            )
-        )
-        db.session.flush()
+        audit.record(actor, "import", report.batch, **report.counts)
     return report
 
 
@@ -577,3 +572,24 @@ def _ask_to_confirm(
     for subscriber_id in wanted:
         sent = subscriptions.send_confirmation(people[subscriber_id], found[subscriber_id])
         ctx.report.confirmations["sent" if sent else "over_daily_cap"] += 1
+
+
+# --- uploads awaiting confirmation (admin preview) ---------------------------------------
+
+
+def upload_folder() -> Path:
+    """Where uploads wait between preview and confirmation (IMPORT_UPLOAD_FOLDER)."""
+    configured = current_app.config.get("IMPORT_UPLOAD_FOLDER")
+    return Path(configured) if configured else Path(current_app.instance_path) / "imports"
+
+
+def purge_stale_uploads(older_than: datetime) -> int:
+    """Delete uploaded files (personal data) left unconfirmed since before `older_than`."""
+    folder = upload_folder()
+    if not folder.exists():
+        return 0
+    cutoff = older_than.timestamp()
+    stale = [path for path in folder.glob("*.csv") if path.stat().st_mtime < cutoff]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from . import reconsent, retention, subscriptions
+from . import imports, reconsent, retention, subscriptions
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -163,16 +163,7 @@ def purge_rights_requests(now: datetime) -> int:
 @job("purge-import-uploads", every=timedelta(hours=1))
 def purge_import_uploads(now: datetime) -> int:
     """Delete uploaded import files left unconfirmed for more than an hour (personal data)."""
-    from .views.admin.imports import upload_folder
-
-    folder = upload_folder()
-    cutoff = (now - timedelta(hours=1)).timestamp()
-    stale = (
-        [p for p in folder.glob("*.csv") if p.stat().st_mtime < cutoff] if folder.exists() else []
-    )
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
+    return imports.purge_stale_uploads(now - timedelta(hours=1))
 
 
 # --- bounces and complaints (hardening) ---------------------------------------------------

@@ -251,3 +251,38 @@ def free_port() -> int:
 
 def aware(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+# --- admin ---
+
+ADMIN_EMAIL = "boss@shop.example"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def admin_password_hash():
+    """The argon2 hash of ADMIN_PASSWORD, computed once per run (hashing is slow on purpose)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher().hash(ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def admin_user(app, admin_password_hash):
+    """An admin account (ADMIN_EMAIL / ADMIN_PASSWORD), committed."""
+    from newsletter.models import AdminUser
+
+    user = AdminUser(email=ADMIN_EMAIL, password_hash=admin_password_hash)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def admin_client(app, admin_user):
+    """A test client with a logged-in admin session."""
+    test_client = app.test_client()
+    with test_client.session_transaction() as session:
+        session["_user_id"] = str(admin_user.id)
+        session["_fresh"] = True
+    return test_client

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from newsletter import clock
 from newsletter.extensions import db
+from newsletter.imports import upload_folder
 from newsletter.models import AdminUser, ApiToken, AuditEntry, Subscriber
-from newsletter.views.admin.imports import upload_folder
 from tests.conftest import aware
 
 CSV = (

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from ... import api_tokens
+from ... import api_tokens, audit
 from ...extensions import db
 from ...forms import ButtonForm, CheckboxesField
 from . import bp
@@ -45,6 +45,7 @@ def api_tokens_page():
         db.session.rollback()
         form.name.errors = [*form.name.errors, str(exc)]
         return _page(form, status=400)
+    audit.record(current_user, audit.API_TOKEN_CREATE, form.name.data, scopes=form.scopes.data)
     db.session.commit()
     return _page(TokenForm(formdata=None), secret=secret)
 
@@ -60,6 +61,7 @@ def api_token_revoke(name: str):
             db.session.rollback()
             flash(str(exc))
             return redirect(url_for("admin.api_tokens_page"))
+        audit.record(current_user, audit.API_TOKEN_REVOKE, name)
         db.session.commit()
         flash(f"Token {name} revoked.")
     return redirect(url_for("admin.api_tokens_page"))

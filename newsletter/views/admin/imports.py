@@ -12,7 +12,7 @@ import re
 import secrets
 from pathlib import Path
 
-from flask import current_app, flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -55,17 +55,11 @@ class ConfirmImportForm(FlaskForm):
     own_contacts = HiddenField()
 
 
-def upload_folder() -> Path:
-    """Where uploads wait between preview and confirmation (IMPORT_UPLOAD_FOLDER)."""
-    configured = current_app.config.get("IMPORT_UPLOAD_FOLDER")
-    return Path(configured) if configured else Path(current_app.instance_path) / "imports"
-
-
 def _upload_path(upload: str | None) -> Path | None:
     """The waiting file of this admin's session, or None (unknown, stale, or not theirs)."""
     if not upload or not re.fullmatch(r"[0-9a-f]{32}", upload) or session.get("import") != upload:
         return None
-    path = upload_folder() / f"{upload}.csv"
+    path = imports.upload_folder() / f"{upload}.csv"
     return path if path.exists() else None
 
 
@@ -91,8 +85,8 @@ def import_upload():
         status = 400 if form.is_submitted() else 200
         return render_template("admin/import.html", form=form), status
     upload = secrets.token_hex(16)
-    upload_folder().mkdir(parents=True, exist_ok=True)
-    path = upload_folder() / f"{upload}.csv"
+    imports.upload_folder().mkdir(parents=True, exist_ok=True)
+    path = imports.upload_folder() / f"{upload}.csv"
     form.file.data.save(path)
     try:
         report = _run(path, form, dry_run=True)
