@@ -6,25 +6,35 @@ complaints). Each poll reads up to POLL_LIMIT messages, applies every report
 crash in between leaves them in the mailbox, and the next poll sees them again; the
 report's digest makes that second reading count nothing twice.
 
-Messages that are not reports (auto-replies, spam): IMAP marks them seen and leaves
-them for a person to read; POP3 has no flags, so they are deleted like the rest (only
-their number is logged).
+The same mailbox can take the List-Unsubscribe mailto requests (RFC 2369): point
+NEWSLETTER_UNSUBSCRIBE_MAILTO at it. A message whose subject is "unsubscribe TOKEN"
+(what the mailto link fills in) with a valid unsubscribe token is the consolidated
+opt-out, exactly as the https link: erasure and an objection on every channel.
+
+Other messages (auto-replies, spam): IMAP marks them seen and leaves them for a person
+to read; POP3 has no flags, so they are deleted like the rest (only their number is
+logged).
 """
 
 from __future__ import annotations
 
+import email
+import email.header
+import email.policy
 import imaplib
 import logging
 import poplib
+import re
 from collections import Counter
 
 from flask import current_app
 
-from . import bounces
+from . import bounces, subscriptions, tokens
 from .extensions import db
 
 log = logging.getLogger(__name__)
 
+_UNSUBSCRIBE_SUBJECT = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_\-.]{10,200})", re.IGNORECASE)
 POLL_LIMIT = 200  # messages per poll: a huge backlog is worked off over several polls
 UNREADABLE = "unreadable"
 
@@ -69,7 +79,26 @@ def _handle(raw: bytes, source: str) -> str:
     try:
         return bounces.process(raw, source)
     except bounces.ReportError:
+        return _mailto_unsubscribe(raw, source)
+
+
+def _mailto_unsubscribe(raw: bytes, source: str) -> str:
+    """An "unsubscribe TOKEN" mail (List-Unsubscribe mailto): opt out; else unreadable."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    try:
+        message = email.message_from_bytes(head, policy=email.policy.compat32)
+        subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
+    except Exception:  # untrusted input: an unreadable subject is no request
         return UNREADABLE
+    found = _UNSUBSCRIBE_SUBJECT.search(subject)
+    if not found:
+        return UNREADABLE
+    evidence = subscriptions.Evidence(source=f"List-Unsubscribe mailto ({source})")
+    try:
+        subscriptions.unsubscribe_all(found.group(1), evidence)
+    except tokens.InvalidToken:
+        return UNREADABLE
+    return "unsubscribed"
 
 
 def _settings(config, ssl_port: int, plain_port: int) -> tuple[str, int, bool, float]:

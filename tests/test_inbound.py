@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import pytest
 from sqlalchemy import select
 
-from newsletter import api_tokens, bounces, campaigns, inbound, jobs, sending, subscriptions
+from newsletter import (
+    api_tokens,
+    bounces,
+    campaigns,
+    inbound,
+    jobs,
+    messages,
+    sending,
+    subscriptions,
+    tokens,
+)
+from newsletter.addresses import address_hash
 from newsletter.clock import utcnow
 from newsletter.extensions import db
-from newsletter.models import BounceEvent, Delivery, Topic
+from newsletter.models import BounceEvent, Channel, Delivery, Suppression, Topic
 from tests import bounce_samples
 from tests.mailbox_servers import ImapServer, Pop3Server
 
@@ -205,3 +218,33 @@ def test_http_endpoint_says_what_is_wrong_with_a_non_report(client, token):
     assert "RFC 3464" in response.json["error"]
     too_big = post(client, b"x" * (bounces.MAX_REPORT_BYTES + 1), token)
     assert too_big.status_code == 413
+
+
+def unsubscribe_mail(subject: str) -> bytes:
+    """What a mail client sends for the List-Unsubscribe mailto link."""
+    return (
+        "From: Person <p0@example.org>\r\nTo: unsubscribe@shop.example\r\n"
+        f"Subject: {subject}\r\nDate: Mon, 23 Nov 2026 12:00:00 +0000\r\n\r\n\r\n"
+    ).encode()
+
+
+def test_mailto_unsubscribe_in_the_mailbox_is_the_consolidated_opt_out(mailbox, verps):
+    verps(2)
+    person = subscriptions.find_subscriber("p0@example.org")
+    link = messages.unsubscribe_mailto(tokens.sign(tokens.UNSUBSCRIBE, person.public_id))
+    subject = unquote(link.split("subject=", 1)[1])  # exactly what the mailto link fills in
+    mailbox.store.add(unsubscribe_mail(subject))
+    mailbox.store.add(unsubscribe_mail("Re: unsubscribe not-a-valid-token-at-all"))
+
+    assert inbound.poll_mailbox() == {"unsubscribed": 1, "unreadable": 1}
+
+    assert [still_subscribed(0), still_subscribed(1)] == [False, True]
+    assert suppressed_everywhere("p0@example.org")
+
+
+def suppressed_everywhere(address: str) -> bool:
+    digest = address_hash(address)
+    channels = set(
+        db.session.scalars(select(Suppression.channel).where(Suppression.address_hash == digest))
+    )
+    return channels == set(Channel.ALL)
