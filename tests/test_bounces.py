@@ -333,3 +333,20 @@ def test_smtp_550_at_send_time_is_a_hard_bounce_that_suppresses(
     assert (event.kind, event.status, event.source) == ("hard", "5.1.1", "smtp")
     assert bounces.campaign_rates(campaign)["hard_bounces"] == 1
     assert [m.rcpt_tos for m in smtp_server.messages] == [["bob@example.org"]]
+
+
+def test_admin_progress_page_shows_rates_and_the_pause_advice(
+    app, admin_client, make_subscriber, send_campaign
+):
+    make_subscriber("ann@example.org")
+    make_subscriber("bob@example.org")
+    campaign = send_campaign()
+    page = admin_client.get(f"/admin/campaigns/{campaign.id}/progress").text
+    assert "Bounces and complaints" in page
+    assert 'id="rates-advice"' not in page
+
+    process(bounce_samples.arf(verp_of(delivery_of(campaign, "ann@example.org"))))
+    page = admin_client.get(f"/admin/campaigns/{campaign.id}/progress").text
+    assert '<dd id="count-complaints">1</dd>' in page
+    assert '<dd id="complaint-rate">50.00 %</dd>' in page
+    assert "Pause sending" in page

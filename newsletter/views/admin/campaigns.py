@@ -12,7 +12,7 @@ from datetime import timedelta
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ... import audit, campaigns, listings, subscriptions
+from ... import audit, bounces, campaigns, listings, subscriptions
 from ...addresses import InvalidAddress, address_hash, normalise
 from ...clock import as_utc
 from ...extensions import db
@@ -204,6 +204,7 @@ def campaign_progress(campaign_id: int):
         "admin/progress.html",
         campaign=found,
         status=campaigns.campaign_status(found),
+        rates=bounces.campaign_rates(found),
         form=ButtonForm(),
         running=(CampaignStatus.SCHEDULED, CampaignStatus.SENDING),
     )
