@@ -200,9 +200,6 @@ def smtp_server():
     sink.stop()
 
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.fixture
 def live_app_config(app_config):
     """Configuration for a test served over HTTP to a real browser (CSRF on)."""
@@ -225,22 +222,10 @@ def live_server(app):
 @pytest.fixture
 def page():
     """A page in Debian's chromium, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
+    from tests.live import browser_page
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser.new_page()
-        browser.close()
+    with browser_page() as new_page:
+        yield new_page
 
 
 def free_port() -> int:

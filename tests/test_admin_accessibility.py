@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from newsletter import campaigns, subscriptions
 from newsletter.extensions import db
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.helpers import serious_violations
 
 
 @pytest.fixture
 def app_config(live_app_config):
     return live_app_config
-
-
-def _serious(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_admin_pages_have_no_serious_accessibility_violations(
@@ -33,7 +24,7 @@ def test_admin_pages_have_no_serious_accessibility_violations(
     db.session.commit()
     problems = {}
     page.goto(f"{live_server}/admin/login")
-    problems.update({"login": f} if (f := _serious(page)) else {})
+    problems.update({"login": f} if (f := serious_violations(page)) else {})
     page.get_by_label("Email address").fill(ADMIN_EMAIL)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -60,10 +51,10 @@ def test_admin_pages_have_no_serious_accessibility_violations(
         page.goto(live_server + path)
         if name in ("compose", "edit"):
             page.locator("#preview-state", has_text="Up to date").wait_for()
-        if found := _serious(page):
+        if found := serious_violations(page):
             problems[name] = found
     # a form sent back with errors
     page.goto(f"{live_server}/admin/campaigns/new")
     page.get_by_role("button", name="Save draft").click()
-    problems.update({"compose errors": f} if (f := _serious(page)) else {})
+    problems.update({"compose errors": f} if (f := serious_violations(page)) else {})
     assert problems == {}

@@ -16,8 +16,8 @@ from werkzeug.serving import make_server
 from newsletter import sending
 from newsletter.extensions import db
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, free_port
+from tests.live import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
 DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 RECIPIENTS = 24
 pytestmark = pytest.mark.skipif(
@@ -77,14 +77,7 @@ def browser():
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=CHROMIUM_ARGS,
         )
         yield instance
         instance.close()

@@ -2,7 +2,8 @@
 
 A GET never changes anything (link scanners prefetch links in mail); every change is a
 POST. Token problems get the same kind of page whatever went wrong: 400 for a broken
-link, 404 for a subscriber who is gone, 410 for an expired confirmation link.
+link, 404 for a subscriber who is gone (both raised by the domain and turned into pages
+by this blueprint's error handlers), 410 for an expired confirmation link.
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ def _gone():
         404,
         show_subscribe=True,
     )
+
+
+@bp.errorhandler(tokens.InvalidToken)
+def _invalid_token(_error):
+    """Every tampered, garbage or wrong-purpose link gets the same 400 page."""
+    return _bad_link()
+
+
+@bp.errorhandler(NotFound)
+def _subscriber_gone(_error):
+    """A valid link whose subscriber has left (opted out, purged) gets a kind 404 page."""
+    return _gone()
 
 
 def _expired_form():
@@ -107,10 +120,6 @@ def confirm(token: str):
         i18n.use_locale(subscriber.locale)
     except tokens.ExpiredToken:
         return render_template("public/expired.html", token=token, form=ButtonForm()), 410
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
     topics = subscriptions.topics_by_slug(signup.topics)
     return render_template("public/confirm.html", form=ButtonForm(), topics=topics)
 
@@ -124,10 +133,6 @@ def confirm_post(token: str):
         subscriber, _newly = subscriptions.confirm_signup(token, _evidence("confirmation page"))
     except tokens.ExpiredToken:
         return render_template("public/expired.html", token=token, form=ButtonForm()), 410
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
     db.session.commit()
     return _page(
         _("You are subscribed"),
@@ -144,12 +149,7 @@ def confirm_resend(token: str):
     """Send a fresh confirmation mail after the first link expired."""
     if not ButtonForm().validate_on_submit():
         return _expired_form()
-    try:
-        subscriptions.resend_confirmation(token)
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
+    subscriptions.resend_confirmation(token)
     db.session.commit()
     return render_template("public/check_inbox.html")
 
@@ -157,12 +157,7 @@ def confirm_resend(token: str):
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 def preferences(token: str):
     """Topics as checkboxes; no topic left means a full opt-out."""
-    try:
-        subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
+    subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
     i18n.use_locale(subscriber.locale)
     form = PreferencesForm()
     form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
@@ -195,12 +190,7 @@ def export(token: str):
     """Download my data (GDPR Art. 15) as a JSON file."""
     if not ButtonForm().validate_on_submit():
         return _expired_form()
-    try:
-        subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
+    subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
     data = rights.request_export(subscriber, channel="web")
     db.session.commit()  # the request is logged (RightsRequest)
     body = json.dumps(data, indent=2, ensure_ascii=False)

@@ -10,8 +10,7 @@ from .. import i18n, links, tokens
 from ..extensions import db
 from ..forms import ButtonForm
 from ..reconsent import renew_consent, subscriber_from_token
-from ..subscriptions import NotFound
-from .public import _bad_link, _evidence, _expired_form, _gone, _page, bp
+from .public import _evidence, _expired_form, _page, bp
 
 
 def _expired():
@@ -33,10 +32,6 @@ def reconsent(token: str):
         subscriber = subscriber_from_token(token)
     except tokens.ExpiredToken:
         return _expired()
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
     i18n.use_locale(subscriber.locale)
     return render_template(
         "public/reconsent.html",
@@ -55,10 +50,6 @@ def reconsent_post(token: str):
         subscriber, _renewed = renew_consent(token, _evidence("re-consent page"))
     except tokens.ExpiredToken:
         return _expired()
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
     db.session.commit()
     return _page(
         _("Thank you: you stay subscribed"),
