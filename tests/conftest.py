@@ -8,6 +8,7 @@ Without it every test gets its own SQLite file.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import os
@@ -38,22 +39,30 @@ PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
 BASE_URL = "https://news.example.test"
 
 
+@contextlib.contextmanager
+def private_postgres_database(prefix: str):
+    """A new, empty PostgreSQL database beside PG_URL's, dropped afterwards; yields its URL."""
+    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A private PostgreSQL database for this test run (None when testing on SQLite)."""
     if not PG_URL:
         yield None
         return
-    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"nl_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with private_postgres_database("nl_test") as url:
+        yield url
 
 
 _pg_schema_ready: set[str] = set()
