@@ -45,6 +45,8 @@ DEFAULTS: dict[str, object] = {
     "CONSENT_EVIDENCE_RETENTION_DAYS": 1826,  # consent proof of people who left
     "RIGHTS_REQUEST_RETENTION_DAYS": 1826,
     "SIGNUP_RATE_LIMIT": "10 per minute; 50 per hour",
+    # Confirmation and re-consent pages per client IP (token guessing, scripted clicks).
+    "LINK_RATE_LIMIT": "30 per minute; 300 per hour",
     "LOGIN_RATE_LIMIT": "5 per minute",  # admin login attempts per client IP
     "API_RATE_LIMIT": "120 per minute",
     "IMPORT_UPLOAD_FOLDER": None,  # uploads awaiting confirmation; None: instance/imports

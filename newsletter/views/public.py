@@ -77,6 +77,10 @@ def _signup_rate_limit() -> str:
     return current_app.config["SIGNUP_RATE_LIMIT"]
 
 
+def _link_rate_limit() -> str:
+    return current_app.config["LINK_RATE_LIMIT"]
+
+
 @bp.get("/")
 def index():
     return subscribe()
@@ -113,6 +117,7 @@ def subscribe():
 
 
 @bp.get("/confirm/<token>")
+@limiter.limit(_link_rate_limit)
 def confirm(token: str):
     """Show a Confirm button; changes nothing."""
     try:
@@ -125,6 +130,7 @@ def confirm(token: str):
 
 
 @bp.post("/confirm/<token>")
+@limiter.limit(_link_rate_limit)
 def confirm_post(token: str):
     """Confirm the signup (double opt-in) and record the consent."""
     if not ButtonForm().validate_on_submit():
@@ -145,6 +151,7 @@ def confirm_post(token: str):
 
 
 @bp.post("/confirm/<token>/resend")
+@limiter.limit(_link_rate_limit)
 def confirm_resend(token: str):
     """Send a fresh confirmation mail after the first link expired."""
     if not ButtonForm().validate_on_submit():

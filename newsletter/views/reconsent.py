@@ -7,10 +7,10 @@ from flask import render_template
 from flask_babel import gettext as _
 
 from .. import i18n, links, tokens
-from ..extensions import db
+from ..extensions import db, limiter
 from ..forms import ButtonForm
 from ..reconsent import renew_consent, subscriber_from_token
-from .public import _evidence, _expired_form, _page, bp
+from .public import _evidence, _expired_form, _link_rate_limit, _page, bp
 
 
 def _expired():
@@ -26,6 +26,7 @@ def _expired():
 
 
 @bp.get("/reconsent/<token>")
+@limiter.limit(_link_rate_limit)
 def reconsent(token: str):
     """Show the "keep me subscribed" button and the unsubscribe alternative."""
     try:
@@ -42,6 +43,7 @@ def reconsent(token: str):
 
 
 @bp.post("/reconsent/<token>")
+@limiter.limit(_link_rate_limit)
 def reconsent_post(token: str):
     """Renew the consent: a new consent event, and the two-year clock starts again."""
     if not ButtonForm().validate_on_submit():
