@@ -9,8 +9,9 @@ from flask import Flask, render_template
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import database, i18n, mailer
+from . import database, i18n, mailer, security
 from .config import load_config
 from .extensions import babel, csrf, db, limiter, login, mail, migrate
 
@@ -25,6 +26,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides and overrides.get("TESTING"):
         app.testing = True
     load_config(app, overrides)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -52,6 +56,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)
+    from .views import inbound
+
+    inbound.init_app(app)  # POST /inbound/bounces: token-authenticated, CSRF-exempt
+    security.init_app(app)  # Content-Security-Policy and the other response headers
 
     from .cli import register_commands
 

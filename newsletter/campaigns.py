@@ -50,6 +50,8 @@ def _validated(subject: str, body_markdown: str, topic: Topic | None, preheader:
         raise CampaignError(f"Subject and preheader may have at most {MAX_SUBJECT} characters.")
     if not (body_markdown or "").strip():
         raise CampaignError("The message body is empty.")
+    if "\0" in subject + preheader + body_markdown:  # PostgreSQL text cannot hold NUL
+        raise CampaignError("The text contains a NUL character (\\0); remove it.")
     if topic is None:
         raise CampaignError("Choose the list (topic) this campaign goes to.")
     return subject, body_markdown.replace("\r\n", "\n"), topic, preheader

@@ -84,6 +84,56 @@ def lawful_recipients_condition(topic: Topic) -> ColumnElement[bool]:
     return and_(*conditions, basis_ok)
 
 
+# Imports (checklist D7): a basis per row, screened against suppression, no bought lists.
+
+_BOUGHT_LIST_WORDS = re.compile(
+    r"\b(?:bought|purchased|rented|acquired|gekochte?|gehuurde?)\s+(?:\w+\s+){0,2}"
+    r"(?:lists?|data|database|file|addresses|leads|contacts|lijst|bestand|adressen)\b"
+    r"|\b(?:list|data|address|lead)[- ]?(?:broker|vendor|provider)s?\b"
+    r"|\bthird[- ]part(?:y|ies)\b|\bco-?registration\b|\bscraped\b|\blead ?lists?\b"
+    r"|\bfichiers? (?:achet|lou)",
+    re.IGNORECASE,
+)
+
+
+def require_import_declaration(source: str, consent_given_to_us: bool) -> None:
+    """An import names where its people came from, and they came to THIS business.
+
+    Bought, rented or brokered lists are refused: consent given to someone else is no
+    consent to us, and a list broker's customers are not our customers.
+    Source: checklist D7 (ACM Daisycon decision); GDPR Art. 7(1) (the controller must
+    be able to demonstrate consent); ePrivacy Art. 13(2) (own customers only). SPEC rule 1.
+    """
+    text = (source or "").strip()
+    if len(text) < 10:
+        raise ComplianceError(
+            "Describe where these people came from (at least 10 characters), e.g. "
+            "'shop checkout 2024, newsletter box ticked'."
+        )
+    if _BOUGHT_LIST_WORDS.search(text):
+        raise ComplianceError(
+            "This source reads like a bought, rented or third-party list. Such lists may "
+            "not be imported: only people who gave their consent to, or bought from, "
+            "this business."
+        )
+    if not consent_given_to_us:
+        raise ComplianceError(
+            "Confirm that every person in the file gave their consent to, or bought from, "
+            "this business itself (not a list from someone else)."
+        )
+
+
+def imported_consent_current(consented_at: datetime, now: datetime, interval_days: int) -> bool:
+    """Is an imported consent recent enough to mail on, without asking again?
+
+    Evidence older than the re-consent interval, or dated in the future, is not: such
+    rows are asked to confirm first (double opt-in), like any stale consent.
+    Source: SPEC rules 2 and 6; seed "ap-advertising-consent-retention" (two years);
+    checklist D6, D7.
+    """
+    return now - timedelta(days=interval_days) < consented_at <= now
+
+
 # --- Rule 2: consent is explicit, free, specific, informed -----------------------------
 
 
@@ -129,6 +179,18 @@ def objected_hashes(address_hashes: set[str], channel: str = Channel.EMAIL) -> s
         Suppression.channel == channel, Suppression.address_hash.in_(address_hashes)
     )
     return set(db.session.scalars(query))
+
+
+def objection_channels(requested) -> tuple[str, ...]:
+    """The channels an objection covers: those named, or every channel when none are.
+
+    One opt-out must stop all marketing by the business, not only email, unless the
+    person limits it. Source: Belgian DPA (GBA) decision 19/2021; GDPR Art. 21(2)-(3);
+    checklist G1, B7. SPEC rule 3.
+    """
+    if not requested:
+        return Channel.ALL
+    return tuple(c for c in Channel.ALL if c in set(requested))
 
 
 def may_send_marketing(subscriber: Subscriber | None, subscription: Subscription | None) -> bool:
@@ -332,3 +394,57 @@ def retention_cutoff(kind: str, now: datetime, config) -> datetime:
     """
     key, unit = RETENTION_PERIODS[kind]
     return now - timedelta(**{unit: int(config[key])})
+
+
+# --- Bounces and complaints (hardening): checklist C3, C4 -------------------------------
+
+COMPLAINT_WARNING_RATE = 0.001  # 0.1 %: warn
+COMPLAINT_PAUSE_RATE = 0.003  # 0.3 %: the mailbox providers' line; pause the sending
+
+
+def complaint_objection_channels() -> tuple[str, ...]:
+    """A spam complaint is an objection to direct marketing, on every channel.
+
+    Marking a message as spam is the person saying "stop": an objection under GDPR
+    Art. 21(2)-(3), which covers all direct marketing (Art. 21(3)), so every channel of
+    the objection register is suppressed, at once. Sources: checklist C3 (ingest ARF
+    complaints, suppress at once) and G1; GBA decision 19/2021; SPEC rule 3.
+    """
+    return Channel.ALL
+
+
+def bounce_suppression_channels() -> tuple[str, ...]:
+    """A dead mailbox says nothing about the person's other channels: email only.
+
+    Source: checklist C4 (suppress after repeated 5.x.x); not an objection.
+    """
+    return (Channel.EMAIL,)
+
+
+def suppress_after_bounces(
+    hard_in_a_row: int, bounces_in_a_row: int, hard_limit: int, soft_limit: int
+) -> bool:
+    """Stop mailing an address whose latest deliveries bounced too often in a row.
+
+    Hard bounces (5.x.x) suppress after `hard_limit` in a row; any bounce, soft ones
+    (4.x.x reported as failed) included, after `soft_limit` in a row. Sources: checklist
+    C4 (RFC 3464 DSN parsing, retry 4.x.x, suppress after repeated 5.x.x); Google and
+    Yahoo bulk-sender rules (keep bounces low); NEWSLETTER_BOUNCE_HARD_LIMIT/_SOFT_LIMIT.
+    """
+    return (hard_limit > 0 and hard_in_a_row >= hard_limit) or (
+        soft_limit > 0 and bounces_in_a_row >= soft_limit
+    )
+
+
+def complaint_rate_level(complaints: int, sent: int) -> str:
+    """ "ok", "warning" at 0.1 % complaints, "pause" at 0.3 % (of messages handed over).
+
+    Source: checklist C3 (warn at 0.1 %, pause at 0.3 %); Google's and Yahoo's 2024
+    sender requirements (spam rate below 0.3 %, aim for 0.1 %).
+    """
+    rate = complaints / sent if sent else 0.0
+    if rate >= COMPLAINT_PAUSE_RATE:
+        return "pause"
+    if rate >= COMPLAINT_WARNING_RATE:
+        return "warning"
+    return "ok"

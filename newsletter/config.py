@@ -45,18 +45,38 @@ DEFAULTS: dict[str, object] = {
     "CONSENT_EVIDENCE_RETENTION_DAYS": 1826,  # consent proof of people who left
     "RIGHTS_REQUEST_RETENTION_DAYS": 1826,
     "SIGNUP_RATE_LIMIT": "10 per minute; 50 per hour",
+    # Confirmation and re-consent pages per client IP (token guessing, scripted clicks).
+    "LINK_RATE_LIMIT": "30 per minute; 300 per hour",
+    "LOGIN_RATE_LIMIT": "5 per minute",  # admin login attempts per client IP
+    "API_RATE_LIMIT": "120 per minute",
+    "IMPORT_UPLOAD_FOLDER": None,  # uploads awaiting confirmation; None: instance/imports
     "CONFIRM_MAILS_PER_ADDRESS": 3,
     "SEND_RATE": 0,
     "SEND_BATCH_SIZE": 100,  # deliveries a worker claims at once (and may resend after a crash)
     "SEND_LEASE_SECONDS": 300,  # a claim's lease; an expired one is claimed again
     "UNSUBSCRIBE_MAILTO": None,  # List-Unsubscribe mailto; unset: unsubscribe@ sender's domain
+    # Bounces and complaints (docs/RELIABILITY.md): VERP envelope sender, thresholds, inbox.
+    "BOUNCE_ADDRESS": None,  # e.g. bounces@shop.example; mail goes out as bounces+TOKEN@...
+    "BOUNCE_HARD_LIMIT": 1,  # hard bounces in a row that suppress an address
+    "BOUNCE_SOFT_LIMIT": 3,  # soft (or hard) bounces in a row that suppress an address
+    "BOUNCE_MAILBOX_PROTOCOL": None,  # "imap" or "pop3"; unset: no polling
+    "BOUNCE_MAILBOX_HOST": None,
+    "BOUNCE_MAILBOX_PORT": None,  # unset: 993/995 with SSL, 143/110 without
+    "BOUNCE_MAILBOX_SSL": True,
+    "BOUNCE_MAILBOX_USERNAME": None,
+    "BOUNCE_MAILBOX_PASSWORD": None,
+    "BOUNCE_MAILBOX_FOLDER": "INBOX",
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,
+    # Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For/-Proto are
+    # trusted that many hops deep, so rate limits and consent records see the real client.
+    "TRUSTED_PROXIES": 0,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_SAMESITE": "Lax",  # Flask-Login's default is none at all
     "WTF_CSRF_TIME_LIMIT": None,
     "AUTO_UPGRADE_SQLITE": True,
 }

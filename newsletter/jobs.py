@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from . import reconsent, retention, subscriptions
+from . import imports, reconsent, retention, subscriptions
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -155,3 +155,27 @@ def purge_consent_evidence(now: datetime) -> int:
 def purge_rights_requests(now: datetime) -> int:
     """Delete rights-request log entries older than RIGHTS_REQUEST_RETENTION_DAYS."""
     return retention.purge_rights_requests(now, current_app.config)
+
+
+# --- imports -------------------------------------------------------------------------------
+
+
+@job("purge-import-uploads", every=timedelta(hours=1))
+def purge_import_uploads(now: datetime) -> int:
+    """Delete uploaded import files left unconfirmed for more than an hour (personal data)."""
+    return imports.purge_stale_uploads(now - timedelta(hours=1))
+
+
+# --- bounces and complaints (hardening) ---------------------------------------------------
+
+
+@job("poll-bounce-mailbox", every=timedelta(minutes=5))
+def poll_bounce_mailbox(now: datetime) -> int:
+    """Read bounce and complaint reports from BOUNCE_MAILBOX_* (nothing when unset)."""
+    from . import inbound
+
+    try:
+        return sum(inbound.poll_mailbox().values())
+    except inbound.MailboxError as exc:  # the other jobs still run; the next poll retries
+        log.warning("bounce mailbox not read: %s", exc)
+        return 0

@@ -299,3 +299,35 @@ class JobLease(db.Model):
     holder: Mapped[str | None] = mapped_column(String(100))
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- bounces ---
+
+
+class BounceEvent(db.Model):
+    """A bounce or complaint tied to the delivery it answers (through the VERP token).
+
+    Holds no address: the delivery leads to the subscriber while one exists. `digest`
+    (SHA-256 of the report) makes processing idempotent: a report fetched twice or
+    posted again counts once.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery.id", ondelete="SET NULL"), index=True
+    )
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # BounceKind
+    status: Mapped[str | None] = mapped_column(String(16))  # RFC 3463 code, e.g. 5.1.1
+    source: Mapped[str] = mapped_column(String(16))  # imap, pop3, http, smtp
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BounceKind:
+    HARD = "hard"  # permanent failure (5.x.x)
+    SOFT = "soft"  # transient failure reported as final (4.x.x): retried
+    COMPLAINT = "complaint"  # ARF abuse report: an objection
+    ALL = (HARD, SOFT, COMPLAINT)

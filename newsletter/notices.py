@@ -12,6 +12,7 @@ from email.utils import formatdate, make_msgid
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 
 from . import mailer
 
@@ -38,6 +39,11 @@ def build_system_mail(template: str, to: str, subject: str, **context) -> EmailM
     return message
 
 
-def send_system_mail(template: str, to: str, subject: str, **context) -> None:
-    """Build a system mail and hand it to the messenger (leaves after commit)."""
-    mailer.send_after_commit(build_system_mail(template, to, subject, **context))
+def send_system_mail(template: str, to: str, subject: str, locale: str = "en", **context) -> None:
+    """Build a system mail in `locale` and hand it to the messenger (leaves after commit).
+
+    `subject` may be a lazy string: it is translated here, in the recipient's language.
+    """
+    with force_locale(locale):
+        message = build_system_mail(template, to, str(subject), **context)
+    mailer.send_after_commit(message)

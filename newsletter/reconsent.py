@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext
 from sqlalchemy import delete, exists, or_, select, update
 
 from . import compliance, links, notices, tokens
@@ -84,7 +85,10 @@ def _send_request(subscriber: Subscriber, now: datetime) -> None:
     notices.send_system_mail(
         "reconsent",
         subscriber.email,
-        f"Do you still want mail from {current_app.config['ORGANIZATION_NAME']}?",
+        lazy_gettext(
+            "Do you still want mail from %(org)s?", org=current_app.config["ORGANIZATION_NAME"]
+        ),
+        locale=subscriber.locale,
         reconsent_url=links.public_url("public.reconsent", token=token),
         unsubscribe_url=links.unsubscribe_url(subscriber.public_id),
         topics=[s.topic for s in _consent_subscriptions(subscriber)],

@@ -26,8 +26,9 @@ from types import SimpleNamespace
 
 from flask import Flask, current_app
 from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.exc import OperationalError
 
-from . import campaigns, compliance, mailer, messages
+from . import bounces, campaigns, compliance, mailer, messages
 from .addresses import address_hash
 from .clock import utcnow
 from .extensions import db
@@ -48,6 +49,8 @@ DEFAULT_BATCH_SIZE = 100
 MAX_ATTEMPTS = 6  # then a deferred message counts as failed
 RETRY_BASE = timedelta(minutes=5)  # 5, 10, 20, 40, 80 minutes between attempts
 IDLE_POLL_SECONDS = 1.0
+DB_WRITE_TRIES = 5  # a lost database connection: results are written again, after
+DB_RETRY_SECONDS = 0.5  # 0.5, 1, 1.5, 2 s (docs/RELIABILITY.md)
 
 
 def new_worker_id() -> str:
@@ -394,12 +397,25 @@ class _Batch:
         if self.transport.flush_every and len(self.results) >= self.transport.flush_every:
             self.write()
 
-    def write(self) -> None:
-        """Write the results so far and commit (the batched status update)."""
-        if self.results:
-            db.session.execute(update(Delivery), self.results)
-            self.results = []
-        db.session.commit()
+    def write(self, tries: int = 1) -> None:
+        """Write the results so far and commit (the batched status update).
+
+        With `tries` > 1 a lost database connection is tried again after a short wait:
+        these results are what keeps the messages already sent from being sent again.
+        """
+        for attempt in range(1, tries + 1):
+            try:
+                if self.results:
+                    db.session.execute(update(Delivery), self.results)
+                db.session.commit()
+            except OperationalError:
+                db.session.rollback()
+                if attempt == tries:
+                    raise
+                time.sleep(DB_RETRY_SECONDS * attempt)
+            else:
+                self.results = []
+                return
 
 
 def _prepared_for(batch: _Batch, campaign_id: int, locale: str) -> messages.PreparedCampaign:
@@ -479,13 +495,17 @@ def _deliver_one(batch: _Batch, delivery, recipient: messages.Recipient | None) 
         if raw is None:
             return None
     prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
+    # VERP: a bounce names this delivery (newsletter.bounces); unset: the plain sender.
+    envelope_from = bounces.envelope_sender(delivery.id) or prepared.envelope_from
     batch.pacer.wait()
     try:
-        batch.transport.send(prepared.envelope_from, recipient.email, prepared.subject, raw)
+        batch.transport.send(envelope_from, recipient.email, prepared.subject, raw)
     except (smtplib.SMTPException, OSError) as exc:
         code = smtp_code(exc)
         status = DeliveryStatus.FAILED if code and code >= 500 else DeliveryStatus.DEFERRED
         reason = f"{code} {_smtp_text(exc)}" if code else f"connection: {exc.__class__.__name__}"
+        if status == DeliveryStatus.FAILED:  # a hard bounce at once: counts towards suppression
+            bounces.record_rejection(delivery.id, delivery.attempts, reason)
         return batch.record(delivery, status, reason)
     batch.record(delivery, DeliveryStatus.SENT)
 
@@ -586,16 +606,23 @@ def send_pending(
             batch.lease_until = utcnow() + lease
             totals["batches"] += 1
             deliveries = _load(ids)
-            recipients = _recipients(deliveries)
-            for position, delivery in enumerate(deliveries):
-                batch.keep_lease(deliveries, position)
-                if stop_event is not None and stop_event.is_set():
-                    # Stopping: what was not tried goes back to the queue at once.
-                    batch.record(delivery, DeliveryStatus.QUEUED, tried=False)
-                else:
-                    key = (delivery.subscriber_id, delivery.topic_id)
-                    _deliver_one(batch, delivery, recipients.get(key))
-            batch.write()
+            try:
+                recipients = _recipients(deliveries)
+                for position, delivery in enumerate(deliveries):
+                    batch.keep_lease(deliveries, position)
+                    if stop_event is not None and stop_event.is_set():
+                        # Stopping: what was not tried goes back to the queue at once.
+                        batch.record(delivery, DeliveryStatus.QUEUED, tried=False)
+                    else:
+                        key = (delivery.subscriber_id, delivery.topic_id)
+                        _deliver_one(batch, delivery, recipients.get(key))
+                batch.write()
+            except OperationalError:
+                # The database went away mid-batch: save what was sent (or it would be
+                # sent again); the untried rest stays claimed until its lease runs out.
+                db.session.rollback()
+                batch.write(tries=DB_WRITE_TRIES)
+                raise
             touched.update(d.campaign_id for d in deliveries)
             if len(ids) < size or not until_idle:
                 # A short claim: the queue is (nearly) empty, so a campaign may be done.

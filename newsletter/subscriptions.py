@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import force_locale, gettext
+from flask_babel import lazy_gettext
 from sqlalchemy import delete, select, update
 
 from . import compliance, links, notices, tokens
@@ -165,19 +165,19 @@ def send_confirmation(subscriber: Subscriber, signup_event: ConsentEvent) -> boo
         return False
     db.session.add(ConfirmationSend(address_hash=digest, sent_at=now))
     token = tokens.sign(tokens.CONFIRM, [subscriber.public_id, signup_event.id])
-    with force_locale(subscriber.locale):
-        notices.send_system_mail(
-            "confirm",
-            subscriber.email,
-            gettext(
-                "Please confirm your subscription to %(org)s",
-                org=current_app.config["ORGANIZATION_NAME"],
-            ),
-            confirm_url=links.public_url("public.confirm", token=token),
-            topics=topics_by_slug(signup_event.topics),
-            max_age_hours=current_app.config["CONFIRM_MAX_AGE_HOURS"],
-            privacy_url=links.privacy_url(),
-        )
+    notices.send_system_mail(
+        "confirm",
+        subscriber.email,
+        lazy_gettext(
+            "Please confirm your subscription to %(org)s",
+            org=current_app.config["ORGANIZATION_NAME"],
+        ),
+        locale=subscriber.locale,
+        confirm_url=links.public_url("public.confirm", token=token),
+        topics=topics_by_slug(signup_event.topics),
+        max_age_hours=current_app.config["CONFIRM_MAX_AGE_HOURS"],
+        privacy_url=links.privacy_url(),
+    )
     return True
 
 

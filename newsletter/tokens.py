@@ -24,7 +24,8 @@ CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 RECONSENT = "reconsent"
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT)
+BOUNCE = "bounce"  # a delivery's id in its VERP envelope sender (newsletter.bounces)
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT, BOUNCE)
 
 
 class InvalidToken(Exception):

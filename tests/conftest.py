@@ -8,6 +8,7 @@ Without it every test gets its own SQLite file.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import os
@@ -38,22 +39,30 @@ PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
 BASE_URL = "https://news.example.test"
 
 
+@contextlib.contextmanager
+def private_postgres_database(prefix: str):
+    """A new, empty PostgreSQL database beside PG_URL's, dropped afterwards; yields its URL."""
+    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A private PostgreSQL database for this test run (None when testing on SQLite)."""
     if not PG_URL:
         yield None
         return
-    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"nl_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with private_postgres_database("nl_test") as url:
+        yield url
 
 
 _pg_schema_ready: set[str] = set()
@@ -200,9 +209,6 @@ def smtp_server():
     sink.stop()
 
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.fixture
 def live_app_config(app_config):
     """Configuration for a test served over HTTP to a real browser (CSRF on)."""
@@ -225,22 +231,10 @@ def live_server(app):
 @pytest.fixture
 def page():
     """A page in Debian's chromium, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
+    from tests.live import browser_page
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser.new_page()
-        browser.close()
+    with browser_page() as new_page:
+        yield new_page
 
 
 def free_port() -> int:
@@ -251,3 +245,38 @@ def free_port() -> int:
 
 def aware(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+# --- admin ---
+
+ADMIN_EMAIL = "boss@shop.example"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def admin_password_hash():
+    """The argon2 hash of ADMIN_PASSWORD, computed once per run (hashing is slow on purpose)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher().hash(ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def admin_user(app, admin_password_hash):
+    """An admin account (ADMIN_EMAIL / ADMIN_PASSWORD), committed."""
+    from newsletter.models import AdminUser
+
+    user = AdminUser(email=ADMIN_EMAIL, password_hash=admin_password_hash)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def admin_client(app, admin_user):
+    """A test client with a logged-in admin session."""
+    test_client = app.test_client()
+    with test_client.session_transaction() as session:
+        session["_user_id"] = str(admin_user.id)
+        session["_fresh"] = True
+    return test_client

@@ -27,3 +27,15 @@ def signup(
     if consent:
         data["consent"] = "y"
     return client.post("/subscribe", data=data, headers=headers or {})
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from werkzeug.serving import make_server
 
+CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -37,7 +38,7 @@ def browser_page(locale: str = "en-GB"):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser.new_page(locale=locale)
         finally:

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from newsletter import links, subscriptions
 from newsletter.extensions import db
-from tests.helpers import confirm_path
+from tests.helpers import confirm_path, serious_violations
 
 
 @pytest.fixture
 def app_config(live_app_config):
     return live_app_config
-
-
-def _serious(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_subscriber_pages_have_no_serious_accessibility_violations(
@@ -44,14 +34,14 @@ def test_subscriber_pages_have_no_serious_accessibility_violations(
     problems = {}
     for name, path in paths.items():
         page.goto(live_server + path)
-        found = _serious(page)
+        found = serious_violations(page)
         if found:
             problems[name] = found
     # the pages reached after a form: errors on the signup form, and the thank-you pages
     page.goto(live_server + "/subscribe")
     page.get_by_role("button", name="Subscribe").click()
-    problems.update({"signup errors": f} if (f := _serious(page)) else {})
+    problems.update({"signup errors": f} if (f := serious_violations(page)) else {})
     page.goto(live_server + confirm)
     page.get_by_role("button", name="Confirm").click()
-    problems.update({"confirmed": f} if (f := _serious(page)) else {})
+    problems.update({"confirmed": f} if (f := serious_violations(page)) else {})
     assert problems == {}

@@ -61,7 +61,9 @@ def test_topics_create_with_own_similar_products_flag(runner):
     topic = db.session.scalar(select(Topic).where(Topic.slug == "offers"))
     assert topic.own_similar_products
     assert runner.invoke(args=["topics", "create", "offers", "--name", "X"]).exit_code == 1
-    assert runner.invoke(args=["topics", "create", "Bad Slug!", "--name", "X"]).exit_code == 2
+    bad = runner.invoke(args=["topics", "create", "Bad Slug!", "--name", "X"])
+    assert bad.exit_code == 1
+    assert "lower-case letters, digits and dashes" in bad.output
 
 
 def test_unconfirmed_signups_are_purged_after_the_confirm_window(runner, client, outbox):
@@ -94,3 +96,24 @@ def test_refuses_to_start_without_secret_key_when_mail_can_leave(tmp_path, monke
                 "AUTO_UPGRADE_SQLITE": False,
             }
         )
+
+
+def test_client_ip_behind_a_trusted_proxy_is_the_forwarded_one(app, app_config):
+    from newsletter.models import ConsentEvent
+
+    app = create_app({**app_config, "TRUSTED_PROXIES": 1})
+    with app.app_context():
+        app.test_client().post(
+            "/subscribe",
+            data={
+                "email": "p@example.org",
+                "topics": ["newsletter"],
+                "consent": "y",
+                "consent_text_id": "1",
+            },
+            headers={"X-Forwarded-For": "198.51.100.23"},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        )
+        assert db.session.scalar(select(ConsentEvent.ip)) == "198.51.100.23"
+        db.session.remove()
+        db.engine.dispose()

@@ -170,3 +170,39 @@ def test_honeypot_signup_is_answered_alike_but_nothing_stored(client, outbox):
 def test_confirm_link_text_says_what_was_requested(client, outbox):
     signup(client)
     assert "Newsletter" in mail_text(outbox()[0])
+
+
+def test_link_pages_are_rate_limited_per_ip(app, client):
+    app.config["LINK_RATE_LIMIT"] = "3 per minute"
+    codes = [client.get("/confirm/garbage").status_code for _ in range(4)]
+    assert codes == [400, 400, 400, 429]
+
+
+def test_rate_limits_are_kept_in_redis_when_configured(app_config, app):
+    import redis
+
+    from newsletter import create_app as make_app
+
+    server = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1)
+    try:
+        server.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    prefix = f"nltest{utcnow().timestamp()}"
+    config = {
+        **app_config,
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "SIGNUP_RATE_LIMIT": "2 per minute",
+    }
+    other = make_app(config)
+    browser = other.test_client()
+    codes = [signup(browser, f"{n}@example.org").status_code for n in "abc"]
+    assert codes == [200, 200, 429]
+    # the counter lives in Redis, where every gunicorn worker and machine sees it
+    keys = server.keys(f"*{prefix}*")
+    assert keys
+    server.delete(*keys)
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()

@@ -89,3 +89,19 @@ def test_campaign_footer_is_in_each_recipients_language(app, make_subscriber):
     assert "Se désinscrire de tout marketing" in fr_html
     assert "Unsubscribe from all marketing" in en_text
     assert '<html lang="nl">' in nl_html
+
+
+def test_reconsent_mail_is_in_the_subscribers_language(app, make_subscriber, outbox):
+    from datetime import timedelta
+
+    from newsletter import reconsent
+    from newsletter.clock import utcnow
+
+    marie = make_subscriber("marie@example.be", consented_at=utcnow() - timedelta(days=800))
+    marie.locale = "fr"
+    db.session.commit()
+    reconsent.request_due(utcnow(), 730, 100)
+    db.session.commit()
+    [message] = outbox("marie@example.be")
+    assert str(message["Subject"]) == "Souhaitez-vous encore recevoir des e-mails de Demo Shop ?"
+    assert "Rester inscrit" in mail_text(message)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.models import ConsentText, Setting, Topic
+from tests.conftest import PG_URL, private_postgres_database
 
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 
@@ -23,19 +21,11 @@ MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 @pytest.fixture
 def empty_database_url(tmp_path):
     """An empty database of the kind under test (SQLite file or a new PostgreSQL db)."""
-    pg = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
-    if not pg:
+    if not PG_URL:
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    base = make_url(pg.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"nl_migrate_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with private_postgres_database("nl_migrate") as url:
+        yield url
 
 
 def test_migrations_upgrade_an_empty_database_and_agree_with_models(empty_database_url):

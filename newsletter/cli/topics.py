@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .. import topics as topic_rules
 from ..extensions import db
 from ..models import Topic
 
@@ -24,11 +23,10 @@ topics = AppGroup("topics", help="Topics (lists) people subscribe to.")
 )
 def create(slug: str, name: str, own_similar_products: bool) -> None:
     """Create a topic."""
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", slug):
-        raise click.BadParameter("use lower-case letters, digits and dashes", param_hint="SLUG")
-    if db.session.scalar(select(Topic).where(Topic.slug == slug)):
-        raise click.ClickException(f"topic {slug!r} exists already")
-    db.session.add(Topic(slug=slug, name=name, own_similar_products=own_similar_products))
+    try:
+        topic_rules.create_topic(slug, name, own_similar_products)
+    except topic_rules.TopicError as exc:
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(slug)
 

@@ -1,5 +1,97 @@
-"""Token-authenticated JSON API (the objection register), CSRF-exempt."""
+"""Token-authenticated JSON API (the objection register), CSRF-exempt.
 
-from flask import Blueprint
+Every answer is JSON, errors included: 400 with a message saying what to fix, 401 for a
+missing, unknown or revoked token, 403 for a token without the scope, 429 past the
+rate limit (NEWSLETTER_API_RATE_LIMIT). Documented in docs/openapi.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from .. import api_tokens, objections
+from ..addresses import InvalidAddress
+from ..extensions import db, limiter
 
 bp = Blueprint("api", __name__)
+
+
+def _api_rate_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"]
+
+
+limiter.limit(_api_rate_limit)(bp)
+
+
+def _error(status: int, message: str, **headers):
+    return jsonify(error=message), status, headers
+
+
+def require_scope(scope: str) -> Callable:
+    """Answer 401 without a live bearer token, 403 without `scope`; else run the view."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            scheme, _, secret = header.partition(" ")
+            token = api_tokens.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
+            if token is None:
+                challenge = {"WWW-Authenticate": 'Bearer realm="objections"'}
+                return _error(
+                    401, "A valid API token is required (Authorization: Bearer ...).", **challenge
+                )
+            if not api_tokens.has_scope(token, scope):
+                return _error(403, f"This token lacks the scope {scope!r}.")
+            g.api_token = token
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _json_object() -> dict | None:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+@bp.post("/objections")
+@require_scope(api_tokens.WRITE_OBJECTIONS)
+def record_objection():
+    """Record an objection to marketing (all channels unless `channels` names some)."""
+    body = _json_object()
+    if body is None:
+        return _error(400, 'Send a JSON object: {"email": "...", "channels": ["email", ...]}.')
+    try:
+        recorded = objections.record_objection(
+            body.get("email"), body.get("channels"), via=f"api:{g.api_token.name}"
+        )
+    except (InvalidAddress, objections.InvalidObjection) as exc:
+        db.session.rollback()
+        return _error(400, str(exc))
+    db.session.commit()
+    return jsonify(
+        channels=recorded.channels,
+        newly_recorded=recorded.newly_recorded,
+        recorded_at=recorded.recorded_at.isoformat(),
+    ), 201
+
+
+@bp.post("/objections/check")
+@require_scope(api_tokens.READ_OBJECTIONS)
+def check_objection():
+    """May this person be contacted on this channel (no objection on record)?"""
+    body = _json_object()
+    if body is None:
+        return _error(400, 'Send a JSON object: {"email": "...", "channel": "sms"}.')
+    try:
+        allowed = objections.may_contact(body.get("email"), body.get("channel"))
+    except (InvalidAddress, objections.InvalidObjection) as exc:
+        db.session.rollback()
+        return _error(400, str(exc))
+    db.session.commit()  # the token's last use
+    return jsonify(may_contact=allowed), 200

@@ -7,32 +7,18 @@ retention": the periods belong in the privacy statement; GDPR Art. 13(2)(a)).
 
 from __future__ import annotations
 
-from flask import make_response, render_template, request
+from flask import make_response, render_template
 
+from ..i18n import select_locale
 from ..mailer import envelope_sender
 from .public import bp
-
-LANGUAGES = {"nl": "Nederlands", "fr": "Français", "en": "English"}
-
-
-def _language() -> str:
-    """`?lang=` when it names a language we have, else the browser's preference."""
-    asked = request.args.get("lang", "")
-    if asked in LANGUAGES:
-        return asked
-    return request.accept_languages.best_match(["en", "nl", "fr"]) or "en"
 
 
 @bp.get("/privacy")
 def privacy():
-    """The newsletter's privacy notice in the chosen language."""
-    lang = _language()
-    page = render_template(
-        f"public/privacy_{lang}.html",
-        page_lang=lang,
-        languages={code: name for code, name in LANGUAGES.items() if code != lang},
-        contact=envelope_sender(),
-    )
+    """The newsletter's privacy notice in the chosen language (see newsletter.i18n)."""
+    lang = select_locale()
+    page = render_template(f"public/privacy_{lang}.html", page_lang=lang, contact=envelope_sender())
     response = make_response(page)
     response.headers["Content-Language"] = lang
     response.vary.add("Accept-Language")

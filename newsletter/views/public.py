@@ -2,7 +2,8 @@
 
 A GET never changes anything (link scanners prefetch links in mail); every change is a
 POST. Token problems get the same kind of page whatever went wrong: 400 for a broken
-link, 404 for a subscriber who is gone, 410 for an expired confirmation link.
+link, 404 for a subscriber who is gone (both raised by the domain and turned into pages
+by this blueprint's error handlers), 410 for an expired confirmation link.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
 
-from .. import i18n, links, subscriptions, tokens
+from .. import i18n, links, rights, subscriptions, tokens
 from ..addresses import InvalidAddress
 from ..compliance import ComplianceError
 from ..extensions import csrf, db, limiter
@@ -50,6 +51,18 @@ def _gone():
     )
 
 
+@bp.errorhandler(tokens.InvalidToken)
+def _invalid_token(_error):
+    """Every tampered, garbage or wrong-purpose link gets the same 400 page."""
+    return _bad_link()
+
+
+@bp.errorhandler(NotFound)
+def _subscriber_gone(_error):
+    """A valid link whose subscriber has left (opted out, purged) gets a kind 404 page."""
+    return _gone()
+
+
 def _expired_form():
     return _page(_("This form has expired"), _("Please reload the page and try again."), 400)
 
@@ -62,6 +75,10 @@ def _signup_form() -> SignupForm:
 
 def _signup_rate_limit() -> str:
     return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
+def _link_rate_limit() -> str:
+    return current_app.config["LINK_RATE_LIMIT"]
 
 
 @bp.get("/")
@@ -100,6 +117,7 @@ def subscribe():
 
 
 @bp.get("/confirm/<token>")
+@limiter.limit(_link_rate_limit)
 def confirm(token: str):
     """Show a Confirm button; changes nothing."""
     try:
@@ -107,15 +125,12 @@ def confirm(token: str):
         i18n.use_locale(subscriber.locale)
     except tokens.ExpiredToken:
         return render_template("public/expired.html", token=token, form=ButtonForm()), 410
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
     topics = subscriptions.topics_by_slug(signup.topics)
     return render_template("public/confirm.html", form=ButtonForm(), topics=topics)
 
 
 @bp.post("/confirm/<token>")
+@limiter.limit(_link_rate_limit)
 def confirm_post(token: str):
     """Confirm the signup (double opt-in) and record the consent."""
     if not ButtonForm().validate_on_submit():
@@ -124,10 +139,6 @@ def confirm_post(token: str):
         subscriber, _newly = subscriptions.confirm_signup(token, _evidence("confirmation page"))
     except tokens.ExpiredToken:
         return render_template("public/expired.html", token=token, form=ButtonForm()), 410
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
     db.session.commit()
     return _page(
         _("You are subscribed"),
@@ -140,16 +151,12 @@ def confirm_post(token: str):
 
 
 @bp.post("/confirm/<token>/resend")
+@limiter.limit(_link_rate_limit)
 def confirm_resend(token: str):
     """Send a fresh confirmation mail after the first link expired."""
     if not ButtonForm().validate_on_submit():
         return _expired_form()
-    try:
-        subscriptions.resend_confirmation(token)
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
+    subscriptions.resend_confirmation(token)
     db.session.commit()
     return render_template("public/check_inbox.html")
 
@@ -157,12 +164,7 @@ def confirm_resend(token: str):
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 def preferences(token: str):
     """Topics as checkboxes; no topic left means a full opt-out."""
-    try:
-        subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
+    subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
     i18n.use_locale(subscriber.locale)
     form = PreferencesForm()
     form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
@@ -195,13 +197,10 @@ def export(token: str):
     """Download my data (GDPR Art. 15) as a JSON file."""
     if not ButtonForm().validate_on_submit():
         return _expired_form()
-    try:
-        subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
-    body = json.dumps(subscriptions.export_data(subscriber), indent=2, ensure_ascii=False)
+    subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
+    data = rights.request_export(subscriber, channel="web")
+    db.session.commit()  # the request is logged (RightsRequest)
+    body = json.dumps(data, indent=2, ensure_ascii=False)
     return Response(
         body,
         mimetype="application/json",

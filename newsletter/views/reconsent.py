@@ -4,36 +4,36 @@ scanners prefetch GETs); POST renews the consent (SPEC rule 6)."""
 from __future__ import annotations
 
 from flask import render_template
+from flask_babel import gettext as _
 
-from .. import links, tokens
-from ..extensions import db
+from .. import i18n, links, tokens
+from ..extensions import db, limiter
 from ..forms import ButtonForm
 from ..reconsent import renew_consent, subscriber_from_token
-from ..subscriptions import NotFound
-from .public import _bad_link, _evidence, _gone, _page, bp
+from .public import _evidence, _expired_form, _link_rate_limit, _page, bp
 
 
 def _expired():
     return _page(
-        "This link has expired",
-        "The time to renew your subscription has passed, so we have stopped sending you "
-        "mail and deleted your address. You are welcome to subscribe again.",
+        _("This link has expired"),
+        _(
+            "The time to renew your subscription has passed, so we have stopped sending you "
+            "mail and deleted your address. You are welcome to subscribe again."
+        ),
         410,
         show_subscribe=True,
     )
 
 
 @bp.get("/reconsent/<token>")
+@limiter.limit(_link_rate_limit)
 def reconsent(token: str):
     """Show the "keep me subscribed" button and the unsubscribe alternative."""
     try:
         subscriber = subscriber_from_token(token)
     except tokens.ExpiredToken:
         return _expired()
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
+    i18n.use_locale(subscriber.locale)
     return render_template(
         "public/reconsent.html",
         form=ButtonForm(),
@@ -43,21 +43,18 @@ def reconsent(token: str):
 
 
 @bp.post("/reconsent/<token>")
+@limiter.limit(_link_rate_limit)
 def reconsent_post(token: str):
     """Renew the consent: a new consent event, and the two-year clock starts again."""
     if not ButtonForm().validate_on_submit():
-        return _page("This form has expired", "Please reload the page and try again.", 400)
+        return _expired_form()
     try:
         subscriber, _renewed = renew_consent(token, _evidence("re-consent page"))
     except tokens.ExpiredToken:
         return _expired()
-    except tokens.InvalidToken:
-        return _bad_link()
-    except NotFound:
-        return _gone()
     db.session.commit()
     return _page(
-        "Thank you: you stay subscribed",
-        "Your consent is renewed. You can change your lists or unsubscribe at any time.",
+        _("Thank you: you stay subscribed"),
+        _("Your consent is renewed. You can change your lists or unsubscribe at any time."),
         preferences_link=links.preferences_url(subscriber.public_id),
     )

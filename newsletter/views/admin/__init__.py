@@ -6,3 +6,9 @@ bp = Blueprint("admin", __name__)
 
 # Route modules register themselves on `bp` when imported.
 from . import pages  # noqa: E402, F401
+
+# isort: split
+from . import imports  # noqa: E402, F401
+
+# isort: split
+from . import api_tokens  # noqa: E402, F401

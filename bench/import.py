@@ -1,0 +1,98 @@
+"""Benchmark: `imports.import_csv` on a generated file (default 100,000 rows).
+
+    python bench/import.py [--rows 100000] [--runs 3] [--pending-share 0.0]
+    NEWSLETTER_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench python bench/import.py
+
+Each run imports into a fresh database (a temporary SQLite file, or the PostgreSQL URL
+given, emptied first) and the median wall time of the runs is printed, with rows/second.
+Rows carry consent evidence unless --pending-share asks for a share of rows without it
+(those get a confirmation mail each, into the built-in outbox).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text  # noqa: E402
+
+from newsletter import create_app, imports  # noqa: E402
+from newsletter.clock import utcnow  # noqa: E402
+from newsletter.defaults import default_rows  # noqa: E402
+from newsletter.extensions import db  # noqa: E402
+
+
+def write_file(path: Path, rows: int, pending_share: float) -> None:
+    """A CSV with `rows` distinct addresses, some without evidence."""
+    cutoff = int(rows * pending_share)
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("email,name,topics,consented_at,locale\n")
+        for i in range(rows):
+            date = "" if i < cutoff else "2025-06-01"
+            handle.write(f"person{i}@example.org,Person {i},newsletter,{date},nl\n")
+
+
+def fresh_schema() -> None:
+    db.drop_all()
+    db.create_all()
+    with db.engine.begin() as connection:
+        for table, values in default_rows(utcnow().replace(tzinfo=None)).items():
+            connection.execute(db.metadata.tables[table].insert(), values)
+
+
+def run_once(csv_path: Path, url: str) -> float:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "AUTO_UPGRADE_SQLITE": False,
+            "MAIL_SERVER": None,
+        }
+    )
+    with app.app_context():
+        fresh_schema()
+        started = time.perf_counter()
+        with csv_path.open(encoding="utf-8") as stream:
+            report = imports.import_csv(stream, "consent", "benchmark: shop checkout", True)
+        db.session.commit()
+        elapsed = time.perf_counter() - started
+        count = db.session.execute(text("SELECT count(*) FROM subscriber")).scalar()
+        assert count == report.counts["rows"], (count, report.counts)
+        db.session.remove()
+        db.engine.dispose()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pending-share", type=float, default=0.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "people.csv"
+        write_file(csv_path, args.rows, args.pending_share)
+        url = os.environ.get("NEWSLETTER_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.db"
+        times = []
+        for run in range(args.runs):
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+            times.append(run_once(csv_path, url))
+            print(f"run {run + 1}: {times[-1]:.2f} s", flush=True)
+    median = statistics.median(times)
+    print(
+        f"{args.rows} rows on {url.split(':')[0]}: median {median:.2f} s "
+        f"({args.rows / median:,.0f} rows/s), pending share {args.pending_share}"
+    )
+
+
+if __name__ == "__main__":
+    main()

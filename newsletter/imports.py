@@ -1,0 +1,595 @@
+"""Lawful imports of existing lists (checklist D7), streamed and all-or-nothing.
+
+`import_csv` reads the file row by row (never whole), decides every row's outcome, and
+writes the accepted rows in chunks with bulk look-ups and bulk inserts. Bad rows are
+skipped and reported with their line number and reason; the valid rows go in together,
+in the caller's one transaction (the command or view commits once, or rolls back: never
+a half import). A file the CSV reader cannot read at all aborts the whole import.
+`dry_run=True` decides every row exactly the same way and writes nothing (the preview).
+
+Outcomes per row:
+  active     new, basis consent, with current evidence (`consented_at`)
+  pending    basis consent without current evidence: asked to confirm (double opt-in)
+  customer   new, basis existing-customer (`purchased_at`, own-similar-products topics)
+  updated    already known: topics added or evidence raised, never lowered
+  unchanged  already known with all of it
+  skipped    reported with its reason, nothing written
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import TextIO
+
+from flask import current_app
+from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
+
+from . import audit, compliance, subscriptions
+from .addresses import InvalidAddress, address_hash, normalise
+from .clock import as_utc, utcnow
+from .defaults import DEFAULT_TOPIC_SLUG
+from .extensions import db
+from .models import (
+    Basis,
+    Channel,
+    ConsentEvent,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    Suppression,
+    Topic,
+    new_public_id,
+)
+
+COLUMNS = ("email", "name", "topics", "consented_at", "purchased_at", "locale")
+ACTIVE, PENDING, CUSTOMER, UPDATED, UNCHANGED, SKIPPED = (
+    "active",
+    "pending",
+    "customer",
+    "updated",
+    "unchanged",
+    "skipped",
+)
+OUTCOMES = (ACTIVE, PENDING, CUSTOMER, UPDATED, UNCHANGED, SKIPPED)
+CHUNK_SIZE = 1000
+_LOCALE = re.compile(r"[a-z]{2}(?:[-_][A-Za-z]{2})?")
+# A plain ASCII dot-atom address; for these `addresses.normalise` is exactly lower-casing,
+# once the domain is known to be valid (see _normalise).
+_PLAIN = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([a-z0-9-]+(?:\.[a-z0-9-]+)+)"
+)
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (nothing is written); the message says why."""
+
+
+class _Skip(Exception):
+    """One row is skipped; the message is the reason reported."""
+
+
+@dataclass
+class RowOutcome:
+    """The decision for one row. `email` is kept only for the admin's preview page."""
+
+    line: int
+    outcome: str
+    reason: str = ""
+    email: str = ""
+
+
+@dataclass
+class ImportReport:
+    """Counts and every skipped row; JSON-ready without any address (`as_json`)."""
+
+    basis: str
+    source: str
+    dry_run: bool
+    batch: str = field(default_factory=lambda: uuid.uuid4().hex)
+    counts: dict = field(default_factory=lambda: dict.fromkeys(("rows", *OUTCOMES), 0))
+    confirmations: dict = field(default_factory=lambda: {"sent": 0, "over_daily_cap": 0})
+    rows: list[RowOutcome] = field(default_factory=list)
+    keep_rows: bool = False
+
+    def add(self, outcome: RowOutcome) -> None:
+        self.counts["rows"] += 1
+        self.counts[outcome.outcome] += 1
+        if self.keep_rows or outcome.outcome == SKIPPED:
+            self.rows.append(outcome)
+
+    @property
+    def skipped(self) -> list[RowOutcome]:
+        return [r for r in self.rows if r.outcome == SKIPPED]
+
+    def as_json(self) -> dict:
+        """The report printed by the CLI and stored nowhere: no address in it."""
+        return {
+            "batch": self.batch,
+            "dry_run": self.dry_run,
+            "basis": self.basis,
+            "source": self.source,
+            "counts": self.counts,
+            "confirmations": self.confirmations,
+            "skipped": [{"line": r.line, "reason": r.reason} for r in self.skipped],
+        }
+
+
+@dataclass
+class _Row:
+    """A parsed, valid row (before the look-ups of its chunk)."""
+
+    line: int
+    address: str
+    digest: str
+    name: str | None
+    locale: str
+    topics: list[Topic]
+    consented_at: datetime | None
+    purchased_at: datetime | None
+    outcome: str = ""
+    note: str = ""
+    add_topics: list[Topic] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    basis: str
+    source: str
+    now: datetime
+    topics: dict[str, Topic]
+    interval_days: int
+    report: ImportReport
+    seen: dict[str, int] = field(default_factory=dict)
+    domains: dict[str, bool] = field(default_factory=dict)
+
+
+# --- entry point -----------------------------------------------------------------------
+
+
+def import_csv(
+    stream: TextIO,
+    basis: str,
+    source: str,
+    consent_given_to_us: bool,
+    *,
+    actor: str = "cli",
+    dry_run: bool = False,
+    keep_rows: bool = False,
+) -> ImportReport:
+    """Import (or, with dry_run, preview) a CSV stream; flushes, the caller commits.
+
+    Raises ComplianceError (no acceptable source declaration) or ImportFileError (not a
+    readable CSV with an `email` column); in both cases nothing has been written.
+    """
+    if basis not in Basis.ALL:
+        raise ImportFileError(f"The basis must be one of {', '.join(Basis.ALL)}.")
+    compliance.require_import_declaration(source, consent_given_to_us)
+    report = ImportReport(basis=basis, source=source.strip(), dry_run=dry_run, keep_rows=keep_rows)
+    ctx = _Context(
+        basis=basis,
+        source=report.source[:200],
+        now=utcnow(),
+        topics={t.slug: t for t in db.session.scalars(select(Topic))},
+        interval_days=int(current_app.config["RECONSENT_INTERVAL_DAYS"]),
+        report=report,
+    )
+    for chunk in _chunks(_read_rows(stream), CHUNK_SIZE):
+        _import_chunk(chunk, ctx, dry_run)
+    if not dry_run:
+        audit.record(actor, "import", report.batch, **report.counts)
+    return report
+
+
+def _read_rows(stream: TextIO) -> Iterator[tuple[int, dict]]:
+    """(line number, row) pairs; file-level problems become ImportFileError."""
+    reader = csv.reader(stream)
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+        _check_header(header)
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue  # blank lines are not rows
+            if len(cells) > len(header):
+                yield reader.line_num, {"__extra__": True}
+                continue
+            yield reader.line_num, dict(zip(header, cells, strict=False))
+    except csv.Error as exc:
+        raise ImportFileError(f"Line {reader.line_num}: not readable as CSV ({exc}).") from exc
+    except UnicodeDecodeError as exc:
+        raise ImportFileError("The file is not UTF-8 text; save it as CSV UTF-8.") from exc
+
+
+def _check_header(header: list[str]) -> None:
+    if "email" not in header:
+        raise ImportFileError("The first line must name the columns, including 'email'.")
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise ImportFileError(
+            f"Unknown column(s) {', '.join(repr(h) for h in unknown)}; "
+            f"the columns are {', '.join(COLUMNS)}."
+        )
+    if len(set(header)) != len(header):
+        raise ImportFileError("A column is named twice in the first line.")
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+# --- one row: parse and validate --------------------------------------------------------
+
+
+def _parse(line: int, cells: dict, ctx: _Context) -> _Row:
+    """A valid row, or _Skip with the reason."""
+    if cells.get("__extra__"):
+        raise _Skip("more cells than columns (a comma inside a value must be quoted)")
+    try:
+        address = _normalise(cells.get("email", ""), ctx.domains)
+    except InvalidAddress as exc:
+        raise _Skip(f"invalid address: {exc}") from exc
+    first = ctx.seen.setdefault(address, line)
+    if first != line:
+        raise _Skip(f"duplicate of line {first}")
+    return _Row(
+        line=line,
+        address=address,
+        digest=address_hash(address),
+        name=_name(cells.get("name", "")),
+        locale=_locale(cells.get("locale", "")),
+        topics=_topics(cells.get("topics", ""), ctx),
+        consented_at=_date(cells, "consented_at", ctx.now),
+        purchased_at=_date(cells, "purchased_at", ctx.now),
+    )
+
+
+def _normalise(raw: str, domains: dict[str, bool]) -> str:
+    """`addresses.normalise`, with the domain checked once per import (it dominates).
+
+    A plain ASCII address on a domain already found valid normalises to itself in lower
+    case; anything else goes through `normalise` in full. tests/test_import.py checks
+    that both give the same answer.
+    """
+    text = raw.strip().lower()
+    match = _PLAIN.fullmatch(text) if len(text) <= 254 else None
+    if match is None or len(text) - len(match.group(1)) > 65:
+        return normalise(raw)
+    domain = match.group(1)
+    if domain not in domains:
+        try:
+            normalise(f"a@{domain}")
+            domains[domain] = True
+        except InvalidAddress:
+            domains[domain] = False
+    return text if domains[domain] else normalise(raw)
+
+
+def _name(raw: str) -> str | None:
+    text = raw.strip()
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise _Skip("name contains line breaks or control characters")
+    if len(text) > 200:
+        raise _Skip("name longer than 200 characters")
+    return text or None
+
+
+def _locale(raw: str) -> str:
+    text = raw.strip()
+    if not text:
+        return "en"
+    if not _LOCALE.fullmatch(text):
+        raise _Skip(f"invalid locale {text[:20]!r} (use a language code such as nl, fr, en)")
+    return text.replace("_", "-")
+
+
+def _topics(raw: str, ctx: _Context) -> list[Topic]:
+    slugs = list(dict.fromkeys(s.strip().lower() for s in raw.split(";") if s.strip()))
+    if not slugs:
+        slugs = [DEFAULT_TOPIC_SLUG]  # an empty cell means the newsletter itself
+    unknown = [s for s in slugs if s not in ctx.topics]
+    if unknown:
+        raise _Skip(f"unknown topic(s): {', '.join(s[:64] for s in unknown)}")
+    return [ctx.topics[s] for s in slugs]
+
+
+def _date(cells: dict, column: str, now: datetime) -> datetime | None:
+    raw = cells.get(column, "").strip()
+    if not raw:
+        return None
+    try:
+        value = as_utc(datetime.fromisoformat(raw))
+    except ValueError:
+        raise _Skip(f"bad date in {column}: {raw[:40]!r} (use YYYY-MM-DD)") from None
+    if value > now:
+        raise _Skip(f"{column} is in the future")
+    return value
+
+
+# --- one row: decide ---------------------------------------------------------------------
+
+
+def _decide(row: _Row, existing: Subscriber | None, ctx: _Context) -> None:
+    """Set row.outcome (and what to add); raise _Skip when the row may not go in."""
+    if ctx.basis == Basis.EXISTING_CUSTOMER:
+        if row.purchased_at is None:
+            raise _Skip("existing-customer rows need purchased_at (evidence of a purchase)")
+        refused = [
+            t.slug
+            for t in row.topics
+            if not compliance.basis_allowed_for_topic(Basis.EXISTING_CUSTOMER, t)
+        ]
+        if refused:
+            raise _Skip(
+                f"topic(s) {', '.join(refused)} not marked own-similar-products: existing "
+                "customers may only get those without consent"
+            )
+    elif row.consented_at and not compliance.imported_consent_current(
+        row.consented_at, ctx.now, ctx.interval_days
+    ):
+        row.note = f"consent older than {ctx.interval_days} days: asked to confirm"
+        row.consented_at = None
+    if existing is None:
+        row.add_topics = list(row.topics)
+        row.outcome = _new_outcome(row, ctx)
+    else:
+        row.add_topics = _topics_to_add(row, existing, ctx)
+        row.outcome = (
+            UPDATED if row.add_topics or _raises_evidence(row, existing, ctx) else (UNCHANGED)
+        )
+
+
+def _new_outcome(row: _Row, ctx: _Context) -> str:
+    if ctx.basis == Basis.EXISTING_CUSTOMER:
+        return CUSTOMER
+    return ACTIVE if row.consented_at else PENDING
+
+
+def _topics_to_add(row: _Row, subscriber: Subscriber, ctx: _Context) -> list[Topic]:
+    """Topics the row adds: new ones, or held ones it raises (customer -> consent)."""
+    held = {s.topic_id: s for s in subscriber.subscriptions}
+    added = []
+    for topic in row.topics:
+        current = held.get(topic.id)
+        if current is None:
+            added.append(topic)
+        elif (
+            ctx.basis == Basis.CONSENT
+            and row.consented_at
+            and (current.confirmed_at is None or current.basis != Basis.CONSENT)
+        ):
+            added.append(topic)  # evidence raises an unconfirmed or soft-opt-in topic
+    return added
+
+
+def _raises_evidence(row: _Row, subscriber: Subscriber, ctx: _Context) -> bool:
+    if ctx.basis == Basis.EXISTING_CUSTOMER:
+        return subscriber.purchased_at is None or row.purchased_at > subscriber.purchased_at
+    return False
+
+
+# --- a chunk: look up, decide, write --------------------------------------------------------
+
+
+def _import_chunk(chunk: list[tuple[int, dict]], ctx: _Context, dry_run: bool) -> None:
+    rows: list[_Row] = []
+    for line, cells in chunk:
+        try:
+            rows.append(_parse(line, cells, ctx))
+        except _Skip as skip:
+            ctx.report.add(RowOutcome(line, SKIPPED, str(skip), _raw_email(cells)))
+    suppressed = _suppressed([r.digest for r in rows])
+    existing = _existing([r.address for r in rows])
+    accepted = []
+    for row in rows:
+        try:
+            if row.digest in suppressed:
+                raise _Skip("address is suppressed (opted out or objected); never re-added")
+            _decide(row, existing.get(row.address), ctx)
+        except _Skip as skip:
+            ctx.report.add(RowOutcome(row.line, SKIPPED, str(skip), row.address))
+            continue
+        accepted.append(row)
+        ctx.report.add(RowOutcome(row.line, row.outcome, row.note, row.address))
+    if not dry_run:
+        _write(accepted, existing, ctx)
+
+
+def _raw_email(cells: dict) -> str:
+    return str(cells.get("email", ""))[:320]
+
+
+def _suppressed(digests: list[str]) -> set[str]:
+    if not digests:
+        return set()
+    query = select(Suppression.address_hash).where(
+        Suppression.address_hash.in_(digests), Suppression.channel == Channel.EMAIL
+    )
+    return set(db.session.scalars(query))
+
+
+def _existing(addresses: list[str]) -> dict[str, Subscriber]:
+    if not addresses:
+        return {}
+    query = (
+        select(Subscriber)
+        .options(selectinload(Subscriber.subscriptions))
+        .where(Subscriber.email.in_(addresses))
+    )
+    return {s.email: s for s in db.session.scalars(query)}
+
+
+def _write(rows: list[_Row], existing: dict[str, Subscriber], ctx: _Context) -> None:
+    """Insert new subscribers in bulk, update known ones, record events, ask pending rows."""
+    new = [r for r in rows if r.address not in existing]
+    ids = _insert_subscribers(new, ctx)
+    for row in rows:
+        if row.address in existing:
+            subscriber = existing[row.address]
+            _update_subscriber(subscriber, row, ctx)
+            ids[row.address] = subscriber.id
+    db.session.flush()
+    _insert_subscriptions(new, ids, ctx)
+    events = _insert_events([r for r in rows if r.outcome != UNCHANGED], ids, ctx)
+    _ask_to_confirm([r for r in rows if _awaits_confirmation(r, ctx)], ids, events, ctx)
+
+
+def _insert_subscribers(rows: list[_Row], ctx: _Context) -> dict[str, int]:
+    if not rows:
+        return {}
+    values = [
+        {
+            "public_id": new_public_id(),
+            "email": r.address,
+            "name": r.name,
+            "locale": r.locale,
+            "status": SubscriberStatus.PENDING if r.outcome == PENDING else SubscriberStatus.ACTIVE,
+            "source": ctx.source,
+            "created_at": ctx.now,
+            "confirmed_at": r.consented_at,
+            "consented_at": r.consented_at,
+            "purchased_at": r.purchased_at,
+        }
+        for r in rows
+    ]
+    result = db.session.execute(
+        insert(Subscriber).returning(Subscriber.email, Subscriber.id), values
+    )
+    return dict(result.all())
+
+
+def _insert_subscriptions(rows: list[_Row], ids: dict[str, int], ctx: _Context) -> None:
+    values = [
+        {
+            "subscriber_id": ids[r.address],
+            "topic_id": t.id,
+            "basis": ctx.basis,
+            "created_at": ctx.now,
+            "confirmed_at": _effective_from(r, ctx),
+        }
+        for r in rows
+        for t in r.add_topics
+    ]
+    if values:
+        db.session.execute(insert(Subscription), values)
+
+
+def _effective_from(row: _Row, ctx: _Context) -> datetime | None:
+    """When a subscription from this row takes effect (None: after confirmation)."""
+    if ctx.basis == Basis.EXISTING_CUSTOMER:
+        return ctx.now
+    return row.consented_at
+
+
+def _update_subscriber(subscriber: Subscriber, row: _Row, ctx: _Context) -> None:
+    """Add topics and raise evidence on a known subscriber; never lower anything."""
+    effective = _effective_from(row, ctx)
+    held = {s.topic_id: s for s in subscriber.subscriptions}
+    for topic in row.add_topics:
+        current = held.get(topic.id)
+        if current is None:
+            subscriber.subscriptions.append(
+                Subscription(
+                    topic=topic, basis=ctx.basis, created_at=ctx.now, confirmed_at=effective
+                )
+            )
+        else:  # consent with evidence replaces an unconfirmed or soft-opt-in footing
+            current.basis, current.confirmed_at = Basis.CONSENT, effective
+    if effective is not None and subscriber.status == SubscriberStatus.PENDING:
+        subscriber.status = SubscriberStatus.ACTIVE
+    if row.consented_at and (subscriber.consented_at or row.consented_at) <= row.consented_at:
+        subscriber.consented_at = row.consented_at
+        subscriber.confirmed_at = subscriber.confirmed_at or row.consented_at
+    if row.purchased_at and (subscriber.purchased_at or row.purchased_at) <= row.purchased_at:
+        subscriber.purchased_at = row.purchased_at
+    subscriber.name = subscriber.name or row.name
+
+
+def _awaits_confirmation(row: _Row, ctx: _Context) -> bool:
+    return ctx.basis == Basis.CONSENT and row.consented_at is None and bool(row.add_topics)
+
+
+def _insert_events(rows: list[_Row], ids: dict[str, int], ctx: _Context) -> dict[int, int]:
+    """One "import" consent event per row written; returns subscriber id -> event id."""
+    if not rows:
+        return {}
+    text_id = subscriptions.current_consent_text().id
+    values = [_event_values(r, ids[r.address], text_id, ctx) for r in rows]
+    result = db.session.execute(
+        insert(ConsentEvent).returning(ConsentEvent.subscriber_id, ConsentEvent.id), values
+    )
+    return dict(result.all())
+
+
+def _event_values(row: _Row, subscriber_id: int, text_id: int, ctx: _Context) -> dict:
+    waiting = _awaits_confirmation(row, ctx)
+    evidence = row.purchased_at if ctx.basis == Basis.EXISTING_CUSTOMER else row.consented_at
+    return {
+        "subscriber_id": subscriber_id,
+        "subject_hash": row.digest,
+        "kind": "import",
+        "occurred_at": ctx.now,
+        # The wording they consented to earlier is unknown to us; a confirmation asked
+        # now is given under the current text.
+        "consent_text_id": text_id if waiting else None,
+        "topics": [t.slug for t in (row.add_topics or row.topics)],
+        "basis": ctx.basis,
+        "source": ctx.source,
+        "detail": {
+            "batch": ctx.report.batch,
+            "outcome": row.outcome,
+            "evidence": "purchased_at" if ctx.basis == Basis.EXISTING_CUSTOMER else "consented_at",
+            "evidence_date": evidence.isoformat() if evidence else None,
+            "awaiting_confirmation": waiting,
+            "declaration": "operator confirmed the people consented to, or bought from, us",
+        },
+    }
+
+
+def _ask_to_confirm(
+    rows: list[_Row], ids: dict[str, int], events: dict[int, int], ctx: _Context
+) -> None:
+    """Send the double opt-in mail to rows without current evidence (within the cap)."""
+    if not rows:
+        return
+    wanted = [ids[r.address] for r in rows]
+    people = {
+        s.id: s for s in db.session.scalars(select(Subscriber).where(Subscriber.id.in_(wanted)))
+    }
+    event_ids = [events[i] for i in wanted]
+    found = {
+        e.subscriber_id: e
+        for e in db.session.scalars(select(ConsentEvent).where(ConsentEvent.id.in_(event_ids)))
+    }
+    for subscriber_id in wanted:
+        sent = subscriptions.send_confirmation(people[subscriber_id], found[subscriber_id])
+        ctx.report.confirmations["sent" if sent else "over_daily_cap"] += 1
+
+
+# --- uploads awaiting confirmation (admin preview) ---------------------------------------
+
+
+def upload_folder() -> Path:
+    """Where uploads wait between preview and confirmation (IMPORT_UPLOAD_FOLDER)."""
+    configured = current_app.config.get("IMPORT_UPLOAD_FOLDER")
+    return Path(configured) if configured else Path(current_app.instance_path) / "imports"
+
+
+def purge_stale_uploads(older_than: datetime) -> int:
+    """Delete uploaded files (personal data) left unconfirmed since before `older_than`."""
+    folder = upload_folder()
+    if not folder.exists():
+        return 0
+    cutoff = older_than.timestamp()
+    stale = [path for path in folder.glob("*.csv") if path.stat().st_mtime < cutoff]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)

@@ -1,0 +1,76 @@
+"""Admin forms (Flask-WTF: every one carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from ...forms import no_control_characters
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired("Enter your address.")])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    next = HiddenField()
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (logout, export, cancel, send now)."""
+
+
+class TopicForm(FlaskForm):
+    slug = StringField(
+        "Slug (in List-Id headers; cannot change later)",
+        validators=[Optional(), Length(max=64)],
+    )
+    name = StringField(
+        "Name", validators=[DataRequired("A topic needs a name."), no_control_characters]
+    )
+    description = TextAreaField("Description (optional)", validators=[Optional()])
+    own_similar_products = BooleanField(
+        "About our own similar products (may go to existing customers without consent)"
+    )
+
+
+class EraseForm(FlaskForm):
+    confirm = BooleanField(
+        "I understand: the address and its subscriptions are deleted for good",
+        validators=[InputRequired("Tick the box to confirm the erasure.")],
+    )
+
+
+class ConsentTextForm(FlaskForm):
+    text = TextAreaField(
+        "Consent text", validators=[DataRequired("The consent text cannot be empty.")]
+    )
+
+
+class CampaignForm(FlaskForm):
+    subject = StringField(
+        "Subject",
+        validators=[DataRequired("A subject is required."), Length(max=300), no_control_characters],
+    )
+    preheader = StringField(
+        "Preheader (the preview line in inboxes)",
+        validators=[Optional(), Length(max=300), no_control_characters],
+    )
+    topic = SelectField("Topic", choices=[], validate_choice=True)
+    body_markdown = TextAreaField(
+        "Body (Markdown)", validators=[DataRequired("The body cannot be empty.")]
+    )
+    sample = SelectField("Preview as", choices=[], validate_choice=False)
+    # Used by the "Send test" and "Schedule" buttons only (checked by those actions).
+    test_address = EmailField("Test address", validators=[Optional()])
+    send_at = DateTimeLocalField(
+        "Send at (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
+    )

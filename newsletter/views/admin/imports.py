@@ -1,0 +1,139 @@
+"""Admin import: upload, preview every row's outcome, then confirm (or cancel).
+
+The uploaded file is kept in the instance folder only between the preview and the
+confirmation (or cancel), under a random name bound to the admin's session; the
+`purge-import-uploads` job deletes leftovers after an hour. The confirmation decides
+every row again against the database as it is then, in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+from flask import flash, redirect, render_template, session, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, HiddenField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from ... import imports
+from ...compliance import ComplianceError
+from ...extensions import db
+from ...models import Basis
+from . import bp
+
+PREVIEW_ROWS = 2000  # rows listed one by one on the preview page; all are counted
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file (UTF-8)", validators=[FileRequired("Choose a CSV file.")])
+    basis = SelectField(
+        "Lawful basis",
+        choices=[
+            SelectChoice(Basis.CONSENT, "Consent"),
+            SelectChoice(Basis.EXISTING_CUSTOMER, "Existing customers"),
+        ],
+    )
+    source = StringField(
+        "Where these people came from",
+        validators=[DataRequired("Describe the source."), Length(max=200)],
+    )
+    own_contacts = BooleanField(
+        "Every person in this file gave their consent to, or bought from, us — "
+        "not a list bought, rented or borrowed from someone else."
+    )
+
+
+class ConfirmImportForm(FlaskForm):
+    upload = HiddenField()
+    basis = HiddenField()
+    source = HiddenField()
+    own_contacts = HiddenField()
+
+
+def _upload_path(upload: str | None) -> Path | None:
+    """The waiting file of this admin's session, or None (unknown, stale, or not theirs)."""
+    if not upload or not re.fullmatch(r"[0-9a-f]{32}", upload) or session.get("import") != upload:
+        return None
+    path = imports.upload_folder() / f"{upload}.csv"
+    return path if path.exists() else None
+
+
+def _run(path: Path, form, dry_run: bool):
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        return imports.import_csv(
+            stream,
+            form.basis.data,
+            form.source.data or "",
+            form.own_contacts.data in (True, "y"),
+            actor=current_user.email,
+            dry_run=dry_run,
+            keep_rows=dry_run,
+        )
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_upload():
+    """Upload form; a valid upload shows the preview of every row (nothing written)."""
+    form = ImportForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("admin/import.html", form=form), status
+    upload = secrets.token_hex(16)
+    imports.upload_folder().mkdir(parents=True, exist_ok=True)
+    path = imports.upload_folder() / f"{upload}.csv"
+    form.file.data.save(path)
+    try:
+        report = _run(path, form, dry_run=True)
+    except (ComplianceError, imports.ImportFileError) as exc:
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        form.form_errors.append(str(exc))
+        return render_template("admin/import.html", form=form), 400
+    db.session.rollback()  # a preview writes nothing
+    session["import"] = upload
+    confirm = ConfirmImportForm(
+        upload=upload, basis=form.basis.data, source=form.source.data, own_contacts="y"
+    )
+    return render_template(
+        "admin/import_preview.html", report=report, form=confirm, limit=PREVIEW_ROWS
+    )
+
+
+@bp.post("/import/confirm")
+@login_required
+def import_confirm():
+    """Import the previewed file for real, in one transaction; show the report."""
+    form = ConfirmImportForm()
+    path = _upload_path(form.upload.data) if form.validate_on_submit() else None
+    if path is None:
+        flash("This preview has expired or was already imported; please upload the file again.")
+        return redirect(url_for("admin.import_upload"))
+    try:
+        report = _run(path, form, dry_run=False)
+    except (ComplianceError, imports.ImportFileError) as exc:
+        db.session.rollback()
+        flash(f"{exc} Nothing was imported.")
+        return redirect(url_for("admin.import_upload"))
+    db.session.commit()
+    path.unlink(missing_ok=True)
+    session.pop("import", None)
+    return render_template("admin/import_done.html", report=report)
+
+
+@bp.post("/import/cancel")
+@login_required
+def import_cancel():
+    """Drop the previewed file without importing anything."""
+    form = ConfirmImportForm()
+    path = _upload_path(form.upload.data) if form.validate_on_submit() else None
+    if path is not None:
+        path.unlink(missing_ok=True)
+    session.pop("import", None)
+    flash("Import cancelled; nothing was imported.")
+    return redirect(url_for("admin.import_upload"))

@@ -1,0 +1,65 @@
+"""Topics: list, create, edit (name, description, own-similar-products flag)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from ... import audit, listings
+from ... import topics as topic_domain
+from ...extensions import db
+from ...models import Topic
+from . import bp
+from .forms import TopicForm
+
+
+@bp.get("/topics")
+def topics():
+    """Every topic with its subscriber counts."""
+    return render_template("admin/topics.html", rows=listings.topic_counts(), form=TopicForm())
+
+
+@bp.post("/topics")
+def topic_create():
+    """Create a topic; errors are shown beside the form, nothing is saved."""
+    form = TopicForm()
+    if form.validate_on_submit():
+        try:
+            topic = topic_domain.create_topic(
+                form.slug.data,
+                form.name.data,
+                form.own_similar_products.data,
+                form.description.data,
+            )
+        except topic_domain.TopicError as exc:
+            db.session.rollback()
+            form.slug.errors.append(str(exc))
+        else:
+            audit.record(current_user, audit.TOPIC_CREATE, topic.slug)
+            db.session.commit()
+            flash(f"Topic “{topic.name}” created.")
+            return redirect(url_for("admin.topics"))
+    return render_template("admin/topics.html", rows=listings.topic_counts(), form=form), 400
+
+
+@bp.route("/topics/<int:topic_id>", methods=["GET", "POST"])
+def topic_edit(topic_id: int):
+    """Edit a topic; the slug stays as it is (it is in List-Id headers already sent)."""
+    topic = db.session.get(Topic, topic_id) or abort(404)
+    form = TopicForm(obj=topic)
+    if form.validate_on_submit():
+        try:
+            changes = topic_domain.update_topic(
+                topic, form.name.data, form.own_similar_products.data, form.description.data
+            )
+        except topic_domain.TopicError as exc:
+            db.session.rollback()
+            form.name.errors.append(str(exc))
+        else:
+            if changes:
+                audit.record(current_user, audit.TOPIC_EDIT, topic.slug, changes=changes)
+            db.session.commit()
+            flash("Topic saved." if changes else "Nothing changed.")
+            return redirect(url_for("admin.topics"))
+    status = 400 if form.errors else 200
+    return render_template("admin/topic_edit.html", topic=topic, form=form), status
