@@ -50,14 +50,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     mailer.install_session_hooks()
     database.init_database(app)
 
-    from .views import admin, api, public
+    from .views import admin, api, inbound, public
 
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)
-    from .views import inbound
-
     inbound.init_app(app)  # POST /inbound/bounces: token-authenticated, CSRF-exempt
     security.init_app(app)  # Content-Security-Policy and the other response headers
 
