@@ -289,6 +289,21 @@ class _Pacer:
         self.next_at = max(self.next_at, time.monotonic() - 1.0 / self.rate) + 1.0 / self.rate
 
 
+# What a message needs of its recipient, and what rules 1 and 3 look at.
+_RECIPIENT_COLUMNS = (
+    Subscriber.email,
+    Subscriber.name,
+    Subscriber.public_id,
+    Subscriber.locale,
+    Subscriber.status,
+    Subscriber.purchased_at,
+    Subscription.topic_id,
+    Subscription.basis,
+    Subscription.confirmed_at,
+    Topic.own_similar_products,
+)
+
+
 def _recipients(deliveries) -> dict[tuple[int, int], messages.Recipient]:
     """The deliveries' recipients who may get the message now (rules 1 and 3), in bulk.
 
@@ -299,19 +314,7 @@ def _recipients(deliveries) -> dict[tuple[int, int], messages.Recipient]:
     if not ids:
         return {}  # all erased (opted out) since the send started
     query = (
-        select(
-            Subscriber.id,
-            Subscriber.email,
-            Subscriber.name,
-            Subscriber.public_id,
-            Subscriber.locale,
-            Subscriber.status,
-            Subscriber.purchased_at,
-            Subscription.topic_id,
-            Subscription.basis,
-            Subscription.confirmed_at,
-            Topic.own_similar_products,
-        )
+        select(Subscriber.id, *_RECIPIENT_COLUMNS)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .join(Topic, Topic.id == Subscription.topic_id)
         .where(Subscriber.id.in_(ids))
@@ -431,16 +434,7 @@ def _fresh_statement():
     """The per-message re-check, built once (SQLAlchemy then reuses its compiled form)."""
     return (
         select(
-            Subscriber.email,
-            Subscriber.name,
-            Subscriber.public_id,
-            Subscriber.locale,
-            Subscriber.status,
-            Subscriber.purchased_at,
-            Subscription.topic_id,
-            Subscription.basis,
-            Subscription.confirmed_at,
-            Topic.own_similar_products,
+            *_RECIPIENT_COLUMNS,
             compliance.objection_exists(bindparam("address_hash")).label("objected"),
         )
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
