@@ -255,7 +255,8 @@ def run_kill9(app, sink, recipients: int, log_dir: Path) -> Figures:
     return figures("kill -9 of a worker mid-send", addresses, sink, campaign_id, (0, 0), began)
 
 
-def start_worker(config, sink, log_dir: Path, rate: int) -> subprocess.Popen:
+def start_worker(config, sink, log_dir: Path, rate: int, batch_size: int = 5) -> subprocess.Popen:
+    """`flask worker` in a subprocess, on `config`'s database, sending to `sink`."""
     env = {
         **os.environ,
         "FLASK_APP": "app",
@@ -267,7 +268,7 @@ def start_worker(config, sink, log_dir: Path, rate: int) -> subprocess.Popen:
         "NEWSLETTER_MAIL_SERVER": sink.host,
         "NEWSLETTER_MAIL_PORT": str(sink.port),
         "NEWSLETTER_SEND_RATE": str(rate),
-        "NEWSLETTER_SEND_BATCH_SIZE": "5",
+        "NEWSLETTER_SEND_BATCH_SIZE": str(batch_size),
         "NEWSLETTER_SEND_LEASE_SECONDS": "1",
     }
     with (log_dir / f"worker-{time.monotonic_ns()}.log").open("wb") as log:
@@ -277,6 +278,7 @@ def start_worker(config, sink, log_dir: Path, rate: int) -> subprocess.Popen:
 
 
 def wait_for(condition, timeout: float = 30.0) -> None:
+    """Poll `condition` until it holds; TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

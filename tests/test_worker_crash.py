@@ -5,17 +5,16 @@ Runs on the SQLite file of the test and on PostgreSQL (NEWSLETTER_TEST_DATABASE_
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from bench import faults
+from bench.faults import wait_for
 from newsletter import campaigns
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Topic
@@ -42,32 +41,7 @@ def queued_campaign(app, make_subscriber):
 
 
 def start_worker(app_config, smtp_server, tmp_path, rate: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "FLASK_APP": "app",
-        "NEWSLETTER_SQLALCHEMY_DATABASE_URI": app_config["SQLALCHEMY_DATABASE_URI"],
-        "NEWSLETTER_AUTO_UPGRADE_SQLITE": "false",
-        "NEWSLETTER_SECRET_KEY": app_config["SECRET_KEY"],
-        "NEWSLETTER_BASE_URL": app_config["BASE_URL"],
-        "NEWSLETTER_MAIL_DEFAULT_SENDER": app_config["MAIL_DEFAULT_SENDER"],
-        "NEWSLETTER_MAIL_SERVER": smtp_server.host,
-        "NEWSLETTER_MAIL_PORT": str(smtp_server.port),
-        "NEWSLETTER_SEND_RATE": str(rate),
-        "NEWSLETTER_SEND_BATCH_SIZE": str(BATCH),
-        "NEWSLETTER_SEND_LEASE_SECONDS": "1",
-    }
-    with (tmp_path / f"worker-{time.monotonic_ns()}.log").open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
-        )
-
-
-def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.02)
+    return faults.start_worker(app_config, smtp_server, tmp_path, rate, batch_size=BATCH)
 
 
 def campaign_state(campaign_id: int) -> str:
