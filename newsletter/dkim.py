@@ -55,7 +55,7 @@ class DkimSigner:
 
     def signature_header(self, raw: bytes) -> bytes:
         """The `DKIM-Signature:` header line (with CRLF) for a complete message."""
-        headers, body = rfc822_parse(raw)
+        headers, body = _split(raw)
         body_hash = base64.b64encode(hashlib.sha256(_simple_body(body)).digest())
         value = (
             b" v=1; a=rsa-sha256; c=relaxed/simple; d=" + self.domain
@@ -80,9 +80,21 @@ class DkimSigner:
         return self.signature_header(raw) + raw
 
 
+def _split(raw: bytes) -> tuple[list, bytes]:
+    """dkimpy's `rfc822_parse`, which splits the whole message into lines, on the header
+    block alone when the message has CRLF line ends (ours always do): a fifth of the cost
+    of a signature was spent splitting and joining the body."""
+    head, blank, body = raw.partition(b"\r\n\r\n")
+    if not blank or b"\n" in head.replace(b"\r\n", b""):
+        return rfc822_parse(raw)
+    headers, _ = rfc822_parse(head + b"\r\n\r\n")
+    return headers, body
+
+
 def _simple_body(body: bytes) -> bytes:
     """RFC 6376 §3.4.3 "simple" body: trailing empty lines removed, one CRLF at the end."""
-    body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if body.count(b"\n") != body.count(b"\r\n"):  # a bare LF: make every line end CRLF
+        body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     stripped = body.rstrip(b"\r\n")
     return stripped + b"\r\n"
 

@@ -266,6 +266,17 @@ def reason_line(recipient: Recipient, topic_name: str, organization: str) -> str
 # --- one campaign, prepared --------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Composed:
+    """One message as built: its header block, the text and HTML bodies it encodes, and
+    the whole message as bytes (without the DKIM signature)."""
+
+    head: str
+    text: str
+    page: str
+    raw: bytes
+
+
 @dataclass
 class PreparedCampaign:
     """What is the same for every message of a campaign, ready for `build`."""
@@ -288,6 +299,8 @@ class PreparedCampaign:
     preferences_prefix: str = ""
     mailto_prefix: str = ""
     reasons: dict = field(default_factory=dict)
+    # Set by the sender once one whole message of this campaign passed the rule-4 check.
+    skeleton_checked: bool = False
 
     def fill(self, recipient: Recipient) -> tuple[str, str, dict[str, str]]:
         """(html, text, links) of one recipient's message."""
@@ -312,11 +325,14 @@ class PreparedCampaign:
         return line
 
     def build(self, recipient: Recipient, unique: str | None = None, sign: bool = True) -> bytes:
-        """The complete message for one recipient, as bytes ready for SMTP.
+        """The complete message for one recipient, as bytes ready for SMTP (signed when
+        DKIM is configured and `sign` is true)."""
+        raw = self.compose(recipient, unique).raw
+        return self.sign(raw) if sign else raw
 
-        With `sign=False` the DKIM signature is left to `sign` (the sender signs after
-        the rule-4 check, which the signature header cannot change).
-        """
+    def compose(self, recipient: Recipient, unique: str | None = None) -> Composed:
+        """One recipient's message, unsigned, with the texts it was made of (the sender
+        runs the rule-4 check on those, then signs)."""
         page, text, values = self.fill(recipient)
         unsubscribe = values["unsubscribe_url"]
         token = unsubscribe.rsplit("/", 1)[1]
@@ -341,8 +357,7 @@ class PreparedCampaign:
             f"{_base64_lines(page)}"
             f"--{self.boundary}--{CRLF}"
         )
-        raw = (head + CRLF + body).encode("ascii")
-        return self.sign(raw) if sign else raw
+        return Composed(head, text, page, (head + CRLF + body).encode("ascii"))
 
     def sign(self, raw: bytes) -> bytes:
         """`raw` with its DKIM-Signature header, when DKIM is configured."""

@@ -42,3 +42,39 @@ def test_check_marketing_message(app):
     long_line = problems_after(b"MIME-Version: 1.0", b"X-Long: " + b"a" * 1000)
     assert "a line is longer than 998 octets (RFC 5322 2.1.1)" in long_line
     assert compliance.check_marketing_message(raw.split(b"\r\n\r\n")[0] + b"\r\n\r\n") != []
+
+
+def test_check_marketing_parts_applies_rule_4_to_the_texts_of_a_built_message(app):
+    """The sender's per-message form of the check finds what the whole parse finds."""
+    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
+    prepared = messages.prepare(campaigns.create_campaign("News", "Hello.", topic))
+    recipient = messages.Recipient("zoe@example.org", "Zoë Ünïcode, \"Jr\"", "pid", "consent", None)
+    built = prepared.compose(recipient)
+    assert compliance.check_marketing_parts(built.head, built.text, built.page) == []
+    assert compliance.check_marketing_message(built.raw) == []
+    unsubscribe = re.search(r"<(https://[^>]+/unsubscribe/[^>]+)>", built.head).group(1)
+    preferences = re.search(r"List-Help: <([^>]+)>", built.head).group(1)
+
+    def both(head=built.head, text=built.text, page=built.page) -> list[str]:
+        return compliance.check_marketing_parts(head, text, page)
+
+    assert both(head=built.head.replace("List-Unsubscribe-Post", "X-Post")) == [
+        "List-Unsubscribe-Post header present 0 times, must be exactly once",
+        "List-Unsubscribe-Post must be exactly 'List-Unsubscribe=One-Click' (RFC 8058)",
+    ]
+    assert both(head=built.head + "X-Long: " + "a" * 1000 + "\r\n") == [
+        "a line is longer than 998 octets (RFC 5322 2.1.1)"
+    ]
+    assert both(text=built.text.replace(preferences, "")) == [
+        "the text part lacks the preferences link"
+    ]
+    assert both(page=built.page.replace(f'href="{unsubscribe}"', f'title="{unsubscribe}"')) == [
+        "the unsubscribe link is not a clickable link in the HTML part"
+    ]
+    assert both(page=built.page.replace("You receive this email because", "Hi")) == [
+        "the HTML part does not say why the person receives it"
+    ]
+    name = app.config["ORGANIZATION_NAME"]
+    assert both(text=built.text.replace(name, "Someone")) == [
+        "the text part lacks the sender's name and postal address"
+    ]

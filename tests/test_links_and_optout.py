@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -241,3 +242,24 @@ def test_no_table_stores_the_address_outside_the_known_columns(app):
     }
     with db.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def test_link_tokens_are_itsdangerous_tokens_under_the_current_key(app):
+    """The sender's prepared signer makes exactly the tokens `URLSafeSerializer` makes,
+    and follows a change of SECRET_KEY."""
+    from itsdangerous import URLSafeSerializer
+
+    def reference(purpose: str, payload: str) -> str:
+        keys = [*app.config["SECRET_KEY_FALLBACKS"], app.config["SECRET_KEY"]]
+        serializer = URLSafeSerializer(
+            keys, salt=f"newsletter.{purpose}", signer_kwargs={"digest_method": hashlib.sha256}
+        )
+        return serializer.dumps(payload)
+
+    for purpose in (tokens.UNSUBSCRIBE, tokens.PREFERENCES, tokens.BOUNCE):
+        assert tokens.sign(purpose, "abc") == reference(purpose, "abc")
+    before = tokens.sign(tokens.UNSUBSCRIBE, "abc")
+    app.config["SECRET_KEY"] = "another-key"
+    after = tokens.sign(tokens.UNSUBSCRIBE, "abc")
+    assert after != before and after == reference(tokens.UNSUBSCRIBE, "abc")
+    assert tokens.verify(tokens.UNSUBSCRIBE, after) == "abc"

@@ -279,6 +279,24 @@ def test_dkim_signature_verifies_and_covers_the_listed_headers(
     assert not dkim.verify(added, dnsfunc=dns)  # oversigned: an extra copy breaks it
 
 
+def test_dkim_signature_verifies_whatever_the_line_ends(app, dkim_key):
+    """The signer reads only the header block of a CRLF message; other line ends take
+    dkimpy's whole-message parse. Both verify."""
+    from newsletter.dkim import DkimSigner
+
+    path, record = dkim_key
+    signer = DkimSigner("shop.example", "news", path.read_bytes())
+    head = b"From: a@shop.example\r\nTo: b@example.org\r\nSubject: Hi\r\n folded\r\n"
+    for raw in (
+        head + b"\r\nline one\r\n\r\n\r\n",
+        (head + b"\r\nline one\r\n").replace(b"\r\n", b"\n"),
+        head + b"\r\nbare\nline feed\r\n",
+    ):
+        signed = signer.sign(raw)
+        assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record), raw
+        assert not dkim.verify(signed.replace(b"line", b"LINE"), dnsfunc=lambda n, timeout=5: record)
+
+
 def test_preview_is_what_the_subscriber_gets(make_campaign, make_subscriber):
     ann = make_subscriber("ann@example.org")
     campaign = make_campaign()

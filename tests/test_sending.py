@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from newsletter import campaigns, sending, subscriptions
+from newsletter import campaigns, messages, sending, subscriptions
 from newsletter.addresses import address_hash
 from newsletter.clock import frozen, utcnow
 from newsletter.extensions import db
@@ -353,3 +353,49 @@ def test_a_slow_batch_keeps_its_lease(app, make_campaign, people, smtp_server):
     assert counts["sent"] == 3
     assert stolen == []  # the working worker's lease was renewed
     assert len(smtp_server.messages) == 3
+
+
+def test_rule_4_check_refuses_a_later_message_that_lacks_a_link(
+    make_campaign, people, smtp_server, monkeypatch
+):
+    """The whole-message parse runs once per prepared campaign; every message is still
+    checked on its own texts, so one recipient's broken footer is caught."""
+    people(4)
+    fill = messages.PreparedCampaign.fill
+
+    def fill_dropping_a_link(self, recipient):
+        page, text, values = fill(self, recipient)
+        if recipient.email == "p2@example.org":
+            text = text.replace(values["unsubscribe_url"], "https://example.org/elsewhere")
+        return page, text, values
+
+    monkeypatch.setattr(messages.PreparedCampaign, "fill", fill_dropping_a_link)
+    campaign = make_campaign()
+    counts = send_now(campaign, batch_size=10)
+    assert counts == {"batches": 1, "sent": 3, "failed": 1}
+    assert received_by(smtp_server) == ["p0@example.org", "p1@example.org", "p3@example.org"]
+    error = db.session.scalar(select(Delivery.last_error).where(Delivery.status == "failed"))
+    assert error == "refused: the text part lacks the unsubscribe-from-all link"
+
+
+def test_rule_4_check_parses_the_first_message_whole(
+    make_campaign, people, smtp_server, monkeypatch
+):
+    """A MIME skeleton that does not carry the checked texts is caught by the whole parse."""
+    people(2)
+    compose = messages.PreparedCampaign.compose
+
+    def compose_without_text_part(self, recipient, unique=None):
+        built = compose(self, recipient, unique)
+        head, _, body = built.raw.partition(b"\r\n\r\n")
+        html_part = body[body.index(b"--" + self.boundary.encode(), 10) :]
+        return messages.Composed(built.head, built.text, built.page, head + b"\r\n\r\n" + html_part)
+
+    campaigns.start_sending(make_campaign())  # its own whole-message check passes
+    db.session.commit()
+    monkeypatch.setattr(messages.PreparedCampaign, "compose", compose_without_text_part)
+    counts = sending.send_pending("test-worker", batch_size=10)
+    assert counts == {"batches": 1, "failed": 2}
+    assert received_by(smtp_server) == []
+    errors = db.session.scalars(select(Delivery.last_error)).all()
+    assert errors == ["refused: the message has no text part"] * 2
