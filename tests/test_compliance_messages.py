@@ -48,7 +48,7 @@ def test_check_marketing_parts_applies_rule_4_to_the_texts_of_a_built_message(ap
     """The sender's per-message form of the check finds what the whole parse finds."""
     topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
     prepared = messages.prepare(campaigns.create_campaign("News", "Hello.", topic))
-    recipient = messages.Recipient("zoe@example.org", "Zoë Ünïcode, \"Jr\"", "pid", "consent", None)
+    recipient = messages.Recipient("zoe@example.org", 'Zoë Ünïcode, "Jr"', "pid", "consent", None)
     built = prepared.compose(recipient)
     assert compliance.check_marketing_parts(built.head, built.text, built.page) == []
     assert compliance.check_marketing_message(built.raw) == []
