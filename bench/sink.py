@@ -2,9 +2,10 @@
 
 aiosmtpd tops out near 900 messages a second on the development machine, far below what
 the sender can do, so it would measure itself. This server speaks just enough SMTP
-(EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, with PIPELINING) on a bare
-`asyncio.Protocol`: every reply for the commands in one read goes out in one write, and
-message data is only scanned for the end-of-data line, never parsed.
+(EHLO/HELO, MAIL, RCPT, DATA, BDAT, RSET, NOOP, QUIT, with PIPELINING and CHUNKING) on
+a bare `asyncio.Protocol`: every reply for the commands in one read goes out in one
+write, and message data is only scanned for the end-of-data line (DATA) or counted
+(BDAT, RFC 3030), never parsed. `--no-chunking` leaves CHUNKING out of the EHLO reply.
 
 It counts what it accepted, per recipient, so that a test can prove "every recipient
 exactly once". Two extra verbs, for the harness only, read and reset the counts over the
@@ -63,12 +64,16 @@ class Tally:
 class SinkProtocol(asyncio.Protocol):
     """One SMTP session; commands may arrive pipelined, several in one read."""
 
-    def __init__(self, tally: Tally):
+    def __init__(self, tally: Tally, chunking: bool = True):
         self.tally = tally
+        self.chunking = chunking
         self.buffer = bytearray()
         self.in_data = False
         self.scan_from = 0
         self.recipients: list[bytes] = []
+        self.chunk_left: int | None = None  # octets of a BDAT chunk still to come
+        self.chunk_last = False
+        self.chunks = bytearray()  # the message so far, from its BDAT chunks
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -77,7 +82,10 @@ class SinkProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         replies: list[bytes] = []
-        while self.buffer:
+        while self.buffer or self.chunk_left == 0:
+            if self.chunk_left is not None:
+                self._take_chunk(replies)
+                continue
             if self.in_data:
                 if not self._take_message(replies):
                     break
@@ -118,6 +126,31 @@ class SinkProtocol(asyncio.Protocol):
         replies.append(b"250 2.0.0 accepted\r\n")
         return True
 
+    def _take_chunk(self, replies: list[bytes]) -> None:
+        """Consume what has arrived of a BDAT chunk; answer it once it is complete."""
+        taken = self.buffer[: self.chunk_left]
+        self.chunks += taken
+        del self.buffer[: len(taken)]
+        self.chunk_left -= len(taken)
+        if self.chunk_left:
+            return
+        self.chunk_left = None
+        if not self.recipients:
+            replies.append(b"503 5.5.1 no valid recipients\r\n")
+        elif not self.chunk_last:
+            replies.append(b"250 2.0.0 chunk received\r\n")
+            return
+        elif any(r.startswith(b"defer") for r in self.recipients):
+            replies.append(b"451 4.3.0 try later\r\n")
+        else:
+            tally = self.tally
+            tally.messages += 1
+            tally.bytes += len(self.chunks)
+            tally.last = bytes(self.chunks)
+            tally.per_recipient.update(self.recipients)
+            replies.append(b"250 2.0.0 accepted\r\n")
+        self.chunks, self.recipients = bytearray(), []
+
     def _command(self, line: bytes, replies: list[bytes]) -> bool:
         """Answer one command; True when the connection is closing."""
         verb = line[:4].upper()
@@ -131,13 +164,21 @@ class SinkProtocol(asyncio.Protocol):
         elif verb == b"MAIL":
             self.recipients = []
             replies.append(b"250 2.1.0 ok\r\n")
+        elif verb == b"BDAT" and self.chunking:
+            size, _, last = line[5:].strip().partition(b" ")
+            self.chunk_left, self.chunk_last = int(size), last.upper() == b"LAST"
         elif verb == b"DATA":
             self.in_data = True
             replies.append(b"354 end with <CRLF>.<CRLF>\r\n")
         elif verb == b"EHLO":
-            replies.append(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n")
+            chunking = b"250-CHUNKING\r\n" if self.chunking else b""
+            replies.append(
+                b"250-sink\r\n250-PIPELINING\r\n" + chunking + b"250-8BITMIME\r\n"
+                b"250 SIZE 52428800\r\n"
+            )
         elif verb in (b"HELO", b"NOOP", b"RSET"):
-            self.recipients = [] if verb == b"RSET" else self.recipients
+            if verb == b"RSET":
+                self.recipients, self.chunks = [], bytearray()
             replies.append(b"250 ok\r\n")
         elif verb == b"QUIT":
             replies.append(b"221 bye\r\n")
@@ -166,13 +207,15 @@ class SinkProtocol(asyncio.Protocol):
         return b"502 5.5.2 command not implemented\r\n"
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, chunking: bool = True) -> None:
     """Run the sink until the process is terminated."""
 
     async def main() -> None:
         tally = Tally()
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: SinkProtocol(tally), host, port, backlog=256)
+        server = await loop.create_server(
+            lambda: SinkProtocol(tally, chunking), host, port, backlog=256
+        )
         async with server:
             await server.serve_forever()
 
@@ -189,10 +232,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 class SinkProcess:
     """The sink in a child process of its own (so it does not share our GIL)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None):
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, chunking: bool = True):
         self.host, self.port = host, port or free_port(host)
         context = multiprocessing.get_context("spawn")
-        self.process = context.Process(target=serve, args=(self.host, self.port), daemon=True)
+        self.process = context.Process(
+            target=serve, args=(self.host, self.port, chunking), daemon=True
+        )
 
     def start(self, timeout: float = 20.0) -> SinkProcess:
         self.process.start()
@@ -242,6 +287,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2525)
+    parser.add_argument("--no-chunking", action="store_true", help="do not offer BDAT")
     arguments = parser.parse_args()
     print(f"SMTP sink on {arguments.host}:{arguments.port}")
-    serve(arguments.host, arguments.port)
+    serve(arguments.host, arguments.port, chunking=not arguments.no_chunking)

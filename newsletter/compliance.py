@@ -227,6 +227,11 @@ def confirmation_mail_allowed(address_hash: str, now: datetime, per_day: int) ->
 REQUIRED_ONCE = ("From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Help")
 ONE_CLICK = "List-Unsubscribe=One-Click"
 FOOTER_REASON = "You receive this email because"
+_FIELD_START = re.compile(r"\r?\n(?![ \t])")  # a line break not followed by a fold
+_FOLD = re.compile(r"\r?\n[ \t]")
+_MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+_LIST_ID = re.compile(r"<[^<>\s]+>\s*$")
+_ANGLED = re.compile(r"<([^<>\s]+)>")
 
 
 def check_marketing_message(message) -> list[str]:
@@ -292,7 +297,7 @@ class _HeaderBlock:
 
     def __init__(self, head: str):
         self.fields: dict[str, list[str]] = {}
-        for line in re.split(r"\r?\n(?![ \t])", head.rstrip("\r\n")):
+        for line in _FIELD_START.split(head.rstrip("\r\n")):
             name, colon, value = line.partition(":")
             if colon:
                 self.fields.setdefault(name.strip().lower(), []).append(value.lstrip(" \t"))
@@ -320,11 +325,11 @@ def _header_problems(parsed) -> list[str]:
         count = len(parsed.get_all(name) or [])
         if count != 1:
             problems.append(f"{name} header present {count} times, must be exactly once")
-    if not re.fullmatch(r"<[^<>@\s]+@[^<>@\s]+>", (parsed.get("Message-ID") or "").strip()):
+    if not _MESSAGE_ID.fullmatch((parsed.get("Message-ID") or "").strip()):
         problems.append("Message-ID is not of the form <id@domain>")
     if (parsed.get("List-Unsubscribe-Post") or "").strip() != ONE_CLICK:
         problems.append(f"List-Unsubscribe-Post must be exactly '{ONE_CLICK}' (RFC 8058)")
-    if not re.search(r"<[^<>\s]+>\s*$", _unfold(parsed.get("List-Id") or "")):
+    if not _LIST_ID.search(_unfold(parsed.get("List-Id") or "")):
         problems.append("List-Id has no <list-id> (RFC 2919)")
     if not _angle_url(parsed.get("List-Help") or "").startswith("https://"):
         problems.append("List-Help must point to the https preferences page (RFC 2369)")
@@ -334,16 +339,16 @@ def _header_problems(parsed) -> list[str]:
 
 
 def _unfold(value: str) -> str:
-    return re.sub(r"\r?\n[ \t]", " ", str(value))
+    return _FOLD.sub(" ", str(value))
 
 
 def _angle_url(value) -> str:
-    found = re.findall(r"<([^<>\s]+)>", _unfold(value or ""))
+    found = _ANGLED.findall(_unfold(value or ""))
     return found[0] if len(found) == 1 else ""
 
 
 def _one_https_unsubscribe(parsed, problems: list[str]) -> str:
-    uris = re.findall(r"<([^<>\s]+)>", _unfold(parsed.get("List-Unsubscribe") or ""))
+    uris = _ANGLED.findall(_unfold(parsed.get("List-Unsubscribe") or ""))
     https = [u for u in uris if u.startswith("https://")]
     others = [u for u in uris if not u.startswith(("https://", "mailto:"))]
     if len(https) != 1 or others:

@@ -17,6 +17,7 @@ import base64
 import html
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
@@ -222,9 +223,12 @@ def _sender() -> tuple[str, str]:
     return formataddr((clean_header_text(name), address), charset="utf-8"), address
 
 
+_NOT_IN_HEADER = re.compile(r'[\s<>,;"]')  # beside non-ASCII: would need quoting or SMTPUTF8
+
+
 def _to_header(recipient: Recipient) -> str:
     address = recipient.email
-    if not address.isascii() or any(c.isspace() or c in '<>,;"' for c in address):
+    if not address.isascii() or _NOT_IN_HEADER.search(address):
         raise MessageError("the address cannot be written into a header (needs SMTPUTF8)")
     name = clean_header_text(recipient.name)
     return formataddr((name, address), charset="utf-8") if name else address
@@ -299,13 +303,20 @@ class PreparedCampaign:
     preferences_prefix: str = ""
     mailto_prefix: str = ""
     reasons: dict = field(default_factory=dict)
+    sign_unsubscribe: Callable[[str], str] = field(
+        default_factory=lambda: tokens.link_signer(tokens.UNSUBSCRIBE)
+    )
+    sign_preferences: Callable[[str], str] = field(
+        default_factory=lambda: tokens.link_signer(tokens.PREFERENCES)
+    )
+    date: tuple[int, str] = (0, "")  # the Date header of the current second
     # Set by the sender once one whole message of this campaign passed the rule-4 check.
     skeleton_checked: bool = False
 
     def fill(self, recipient: Recipient) -> tuple[str, str, dict[str, str]]:
         """(html, text, links) of one recipient's message."""
-        unsubscribe = self.unsubscribe_prefix + tokens.sign(tokens.UNSUBSCRIBE, recipient.public_id)
-        preferences = self.preferences_prefix + tokens.sign(tokens.PREFERENCES, recipient.public_id)
+        unsubscribe = self.unsubscribe_prefix + self.sign_unsubscribe(recipient.public_id)
+        preferences = self.preferences_prefix + self.sign_preferences(recipient.public_id)
         reason = self.reason(recipient)
         plain = {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "reason": reason}
         escaped = {key: html.escape(value) for key, value in plain.items()}
@@ -335,15 +346,15 @@ class PreparedCampaign:
         runs the rule-4 check on those, then signs)."""
         page, text, values = self.fill(recipient)
         unsubscribe = values["unsubscribe_url"]
-        token = unsubscribe.rsplit("/", 1)[1]
+        token = unsubscribe.rsplit("/", 1)[1]  # URL-safe: the same quoted or not
         message_id = f"<{unique or secrets.token_hex(12)}.{secrets.token_hex(6)}@{self.domain}>"
         head = (
             f"{self.head_before_to}To: {_to_header(recipient)}{CRLF}"
-            f"Date: {formatdate(utcnow().timestamp(), usegmt=True)}{CRLF}"
+            f"Date: {self.date_header()}{CRLF}"
             f"Message-ID: {message_id}{CRLF}"
             f"List-Help: <{values['preferences_url']}>{CRLF}"
             f"List-Unsubscribe: <{unsubscribe}>,{CRLF} "
-            f"<{self.mailto_prefix}{quote('unsubscribe ' + token)}>{CRLF}"
+            f"<{self.mailto_prefix}{token}>{CRLF}"
             f"{self.head_after_to}"
         )
         body = (
@@ -358,6 +369,13 @@ class PreparedCampaign:
             f"--{self.boundary}--{CRLF}"
         )
         return Composed(head, text, page, (head + CRLF + body).encode("ascii"))
+
+    def date_header(self) -> str:
+        """Now, as a Date header value; made once a second, not once a message."""
+        second = int(utcnow().timestamp())
+        if self.date[0] != second:
+            self.date = (second, formatdate(second, usegmt=True))
+        return self.date[1]
 
     def sign(self, raw: bytes) -> bytes:
         """`raw` with its DKIM-Signature header, when DKIM is configured."""
@@ -398,9 +416,7 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
         signer=dkim.signer_from_config(),
         unsubscribe_prefix=_link_prefix("public.unsubscribe"),
         preferences_prefix=_link_prefix("public.preferences"),
-        mailto_prefix=unsubscribe_mailto(TOKEN_MARK).removesuffix(
-            quote("unsubscribe " + TOKEN_MARK)
-        ),
+        mailto_prefix=unsubscribe_mailto(TOKEN_MARK).removesuffix(TOKEN_MARK),
     )
 
 

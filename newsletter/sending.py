@@ -168,8 +168,10 @@ class OutboxTransport:
 class SmtpTransport:
     """One persistent SMTP connection (Flask-Mail's MAIL_* settings), reopened when lost.
 
-    When the server offers PIPELINING (RFC 2920; Postfix and Exim do) MAIL, RCPT and DATA
-    go out in one write: two round trips a message instead of four.
+    When the server offers PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one
+    write: two round trips a message instead of four. When it also offers CHUNKING
+    (RFC 3030; Postfix since 3.4, Exim, Exchange) the message goes as one BDAT chunk in
+    that same write: one round trip, and no dot-stuffing.
     """
 
     def __init__(self, config):
@@ -177,6 +179,7 @@ class SmtpTransport:
         self.flush_every = 0  # results are written per batch
         self.connection: smtplib.SMTP | None = None
         self.pipelining = False
+        self.chunking = False
 
     def _connect(self) -> smtplib.SMTP:
         connection = mailer.connect_smtp(self.config)
@@ -184,13 +187,16 @@ class SmtpTransport:
         connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection.ehlo_or_helo_if_needed()
         self.pipelining = connection.has_extn("pipelining")
+        self.chunking = self.pipelining and connection.has_extn("chunking")
         return connection
 
     def send(self, sender: str, recipient: str, subject: str, raw: bytes) -> None:
         if self.connection is None:
             self.connection = self._connect()
         try:
-            if self.pipelining:
+            if self.chunking:
+                _send_chunked(self.connection, sender, recipient, raw)
+            elif self.pipelining:
                 _send_pipelined(self.connection, sender, recipient, raw)
             else:
                 self.connection.sendmail(sender, [recipient], raw)
@@ -246,6 +252,24 @@ def _send_pipelined(connection: smtplib.SMTP, sender: str, recipient: str, raw: 
     if code != 250:
         _reset(connection)
         raise smtplib.SMTPDataError(code, text)
+
+
+def _send_chunked(connection: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> None:
+    """`sendmail` for one recipient as MAIL, RCPT and `BDAT <size> LAST` with the message,
+    in one write (RFC 3030 with RFC 2920): one round trip. A refused MAIL or RCPT makes
+    the server refuse the chunk too; raises what `sendmail` raises for those replies."""
+    envelope = f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nBDAT {len(raw)} LAST\r\n"
+    connection.send(envelope.encode("ascii") + raw)
+    mail, rcpt, chunk = connection.getreply(), connection.getreply(), connection.getreply()
+    if mail[0] != 250:
+        _reset(connection)
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    if rcpt[0] not in (250, 251):
+        _reset(connection)
+        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+    if chunk[0] != 250:
+        _reset(connection)
+        raise smtplib.SMTPDataError(*chunk)
 
 
 def _reset(connection: smtplib.SMTP) -> None:

@@ -88,6 +88,14 @@ class _PreparedSigner:
         return (value + self.signer.sep + signature).decode("ascii")
 
 
+def link_signer(purpose: str):
+    """`sign` for one purpose of links that never expire, with the current keys looked up
+    now rather than per call: the sender keeps one per prepared campaign."""
+    if purpose not in PURPOSES or purpose in (CONFIRM, RECONSENT):
+        raise ValueError(f"not a purpose of untimed links: {purpose!r}")
+    return _untimed_signer(purpose).dumps
+
+
 def _untimed_signer(purpose: str) -> _PreparedSigner:
     serializer = _serializer(purpose, timed=False)
     cache = current_app.extensions["newsletter"].setdefault("prepared_signers", {})

@@ -61,8 +61,20 @@ def test_sink_counts_pipelined_messages_per_recipient(sink):
     assert sink.recipients_digest() == digest
 
 
-def test_pipelined_smtp_records_refusals_like_sendmail(app, make_subscriber, sink):
-    """The sink offers PIPELINING, so this goes through `sending._send_pipelined`."""
+@pytest.mark.parametrize("chunking", [True, False], ids=["BDAT", "DATA"])
+def test_pipelined_smtp_records_refusals_like_sendmail(app, make_subscriber, chunking, monkeypatch):
+    """The sink offers PIPELINING, and CHUNKING or not: this goes through
+    `sending._send_chunked` (one round trip) or `sending._send_pipelined` (two)."""
+    used = []
+    for name in ("_send_chunked", "_send_pipelined"):
+        real = getattr(sending, name)
+        monkeypatch.setattr(sending, name, lambda *a, _r=real, _n=name: used.append(_n) or _r(*a))
+    with SinkProcess(chunking=chunking) as sink:
+        _send_to_ok_reject_and_defer(app, make_subscriber, sink)
+    assert set(used) == {"_send_chunked" if chunking else "_send_pipelined"}
+
+
+def _send_to_ok_reject_and_defer(app, make_subscriber, sink):
     for address in ("ok@example.org", "reject.me@example.org", "defer.me@example.org"):
         make_subscriber(address)
     app.config.update(MAIL_SERVER=sink.host, MAIL_PORT=sink.port)
