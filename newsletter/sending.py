@@ -11,7 +11,6 @@ again, so nothing is lost and at most that batch is sent twice.
 
 from __future__ import annotations
 
-import collections
 import functools
 import logging
 import os
@@ -21,16 +20,14 @@ import smtplib
 import socket
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 from flask import Flask, current_app
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, null, select, update
 from sqlalchemy.exc import OperationalError
 
-from . import bounces, campaigns, compliance, mailer, messages
+from . import bounces, campaigns, compliance, dbapi, mailer, messages
 from .addresses import address_hash
 from .clock import utcnow
 from .extensions import db
@@ -354,14 +351,25 @@ def _recipients(deliveries) -> dict[tuple[int, int], messages.Recipient]:
     }
 
 
+class _Facts:
+    """What rule 1 reads of a subscriber, a subscription and its topic, from one row
+    (`compliance.may_send_marketing` takes it for all three; no ORM objects needed)."""
+
+    __slots__ = ("status", "purchased_at", "basis", "confirmed_at", "own_similar_products")
+
+    def __init__(self, row):
+        self.status, self.purchased_at = row.status, row.purchased_at
+        self.basis, self.confirmed_at = row.basis, row.confirmed_at
+        self.own_similar_products = row.own_similar_products
+
+    @property
+    def topic(self):
+        return self
+
+
 def _may_send(row) -> bool:
-    subscriber = SimpleNamespace(status=row.status, purchased_at=row.purchased_at)
-    subscription = SimpleNamespace(
-        basis=row.basis,
-        confirmed_at=row.confirmed_at,
-        topic=SimpleNamespace(own_similar_products=row.own_similar_products),
-    )
-    return compliance.may_send_marketing(subscriber, subscription)
+    facts = _Facts(row)
+    return compliance.may_send_marketing(facts, facts)
 
 
 def _recipient(row) -> messages.Recipient:
@@ -413,14 +421,12 @@ class _Batch:
                 next_attempt = now + RETRY_BASE * (2 ** (attempts - 1))
         self.results.append(
             {
-                "id": delivery.id,
+                "delivery_id": delivery.id,
                 "status": status,
                 "attempts": attempts,
                 "next_attempt_at": next_attempt,
                 "sent_at": now if status == DeliveryStatus.SENT else None,
                 "last_error": error[:500] if error else None,
-                "claimed_by": None,
-                "claimed_until": None,
             }
         )
         self.counts[status] = self.counts.get(status, 0) + 1
@@ -435,8 +441,7 @@ class _Batch:
         """
         for attempt in range(1, tries + 1):
             try:
-                if self.results:
-                    db.session.execute(update(Delivery), self.results)
+                dbapi.prepared(_result_statement, _RESULT_SAMPLE).execute_many(self.results)
                 db.session.commit()
             except OperationalError:
                 db.session.rollback()
@@ -448,12 +453,31 @@ class _Batch:
                 return
 
 
+_RESULT_COLUMNS = ("status", "attempts", "next_attempt_at", "sent_at", "last_error")
+_RESULT_SAMPLE = dict.fromkeys(("delivery_id", *_RESULT_COLUMNS))
+
+
+@functools.cache
+def _result_statement():
+    """The batched status update: one delivery's outcome, by id (`_Batch.record`)."""
+    table = Delivery.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("delivery_id"))
+        .values({name: bindparam(name) for name in _RESULT_COLUMNS})
+        .values(claimed_by=null(), claimed_until=null())
+    )
+
+
 def _prepared_for(batch: _Batch, campaign_id: int, locale: str) -> messages.PreparedCampaign:
     key = (campaign_id, locale)
     if key not in batch.prepared:
         campaign = db.session.get(Campaign, campaign_id)
         batch.prepared[key] = messages.prepare(campaign, locale=locale)
     return batch.prepared[key]
+
+
+_FRESH_SAMPLE = {"subscriber_id": 0, "topic_id": 0, "address_hash": ""}
 
 
 @functools.cache
@@ -473,58 +497,13 @@ def _fresh_statement():
     )
 
 
-class _Recheck:
-    """`_fresh_statement` compiled once for the database in use and executed on the
-    session's own DBAPI connection: the same SQL in the same transaction, without
-    SQLAlchemy's per-execution work (about three quarters of the query's cost)."""
-
-    def __init__(self, dialect):
-        statement = _fresh_statement()
-        compiled = statement.compile(dialect=dialect)
-        self.statement = statement
-        self.sql = compiled.string
-        # The bound constants (the objection's channel); the three values come per call.
-        self.constants = compiled.construct_params(
-            {"subscriber_id": 0, "topic_id": 0, "address_hash": ""}
-        )
-        self.order = compiled.positiontup if compiled.positional else None
-        self.row = collections.namedtuple("Row", statement.selected_columns.keys())
-        self.convert = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
-        ]
-        self.dbapi_error = dialect.loaded_dbapi.Error
-
-    def run(self, values: dict):
-        connection = db.session.connection()
-        params = {**self.constants, **values}
-        if self.order is not None:
-            params = tuple(params[name] for name in self.order)
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(self.sql, params)
-            found = cursor.fetchone()
-        except self.dbapi_error:
-            # Let SQLAlchemy run it again: it raises its own exceptions (which the send
-            # loop handles) and invalidates a dead connection.
-            return connection.execute(self.statement, values).first()
-        finally:
-            cursor.close()
-        if found is None:
-            return None
-        return self.row(*(c(v) if c else v for c, v in zip(self.convert, found, strict=True)))
-
-
 def _still_lawful(delivery, recipient: messages.Recipient) -> messages.Recipient | None:
     """Rules 1 and 3 again, right before the hand-off, in one indexed query.
 
     Returns the recipient as the database has it now (it may differ from the one the
     message was built for), or None: opted out, objected, or no lawful basis any more.
     """
-    recheck = _rechecks.get(db.engine)
-    if recheck is None:
-        recheck = _rechecks[db.engine] = _Recheck(db.engine.dialect)
-    row = recheck.run(
+    row = dbapi.prepared(_fresh_statement, _FRESH_SAMPLE).first(
         {
             "subscriber_id": delivery.subscriber_id,
             "topic_id": delivery.topic_id,
@@ -536,9 +515,6 @@ def _still_lawful(delivery, recipient: messages.Recipient) -> messages.Recipient
     if row.email != recipient.email and compliance.is_objected(address_hash(row.email)):
         return None  # the address itself changed since the batch was read
     return _recipient(row)
-
-
-_rechecks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _deliver_one(batch: _Batch, delivery, recipient: messages.Recipient | None) -> None:

@@ -230,15 +230,18 @@ HEADER_VALUE = st.lists(
 @FUZZ
 @given(st.lists(st.tuples(HEADER_NAMES, st.sampled_from([b": ", b":", b":\t  "]), HEADER_VALUE)))
 def test_dkim_header_canonicalisation_is_dkimpys(fields):
-    """The signer's own header selection and relaxed canonicalisation give what dkimpy's
-    give for any header block (verifiers canonicalise as dkimpy does)."""
+    """The signer's own header split, selection and relaxed canonicalisation give what
+    dkimpy's give for any header block (verifiers canonicalise as dkimpy does)."""
     from dkim import rfc822_parse, select_headers
     from dkim.canonicalization import Relaxed
 
     from newsletter import dkim as signing
 
     head = b"".join(name + sep + value + b"\r\n" for name, sep, value in fields)
-    headers, _ = rfc822_parse(head + b"\r\nbody\r\n")
+    headers, body = rfc822_parse(head + b"\r\nbody\r\n")
+    if fields:
+        split = signing._split(head + b"\r\nbody\r\n")
+        assert split == ([tuple(field) for field in headers], body)
     theirs = b"".join(
         name + b":" + value
         for name, value in Relaxed.canonicalize_headers(select_headers(headers, signing.H_TAG))
