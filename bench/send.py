@@ -162,11 +162,11 @@ def _worker(
         db.session.execute(db.select(1))  # connect before the clock starts
         ready.put(os.getpid())
         go.wait()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         counts = _send(sending, limit)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         db.session.remove()
-    results.put({"counts": counts, "seconds": elapsed, "rss_mb": peak_rss_mb()})
+    results.put({"counts": counts, "seconds": elapsed, "cpu": cpu, "rss_mb": peak_rss_mb()})
 
 
 def _queue(config: dict, results) -> None:
@@ -244,6 +244,7 @@ def send_campaign(
         "seconds": elapsed,
         "rate": sent / elapsed,
         "worker_rss_mb": [round(o["rss_mb"], 1) for o in outcomes],
+        "worker_cpu_us_per_message": sum(o["cpu"] for o in outcomes) / max(sent, 1) * 1e6,
     }
 
 
@@ -454,6 +455,7 @@ def measure_sending(args, database: Database, sink: SinkProcess, dkim_key: str) 
             run = send_campaign(config, args.workers, args.batch_size)
             stats = sink.stats()
             run |= {"baseline_rate": base, "ratio": run["rate"] / base, "sink": stats}
+            run["sink_cpu_us_per_message"] = stats["cpu_us"] / max(stats["messages"], 1)
             exact = stats["messages"] == run["total"] == stats["recipients"]
             run["every_recipient_once"] = exact and stats["duplicates"] == 0
             reps.append(run)
@@ -462,6 +464,8 @@ def measure_sending(args, database: Database, sink: SinkProcess, dkim_key: str) 
                 f"  {mode} rep {rep + 1}: end-to-end {run['rate']:,.0f} msg/s, baseline "
                 f"{base:,.0f} msg/s, ratio {run['ratio']:.2f}, queued in "
                 f"{run['queue_seconds']:.1f} s, worker RSS {run['worker_rss_mb']} MB, "
+                f"CPU a message: workers {run['worker_cpu_us_per_message']:.0f} us, sink "
+                f"{run['sink_cpu_us_per_message']:.0f} us, "
                 f"exactly once: {run['every_recipient_once']}",
                 flush=True,
             )

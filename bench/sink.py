@@ -11,7 +11,7 @@ It counts what it accepted, per recipient, so that a test can prove "every recip
 exactly once". Two extra verbs, for the harness only, read and reset the counts over the
 same socket (no shared memory, so the sink can live in its own process):
 
-    XSTAT   -> 250 messages=N recipients=M duplicates=D bytes=B
+    XSTAT   -> 250 messages=N recipients=M duplicates=D bytes=B cpu_us=C (the sink's CPU)
     XDIGEST -> 250 sha256 of the distinct recipients, sorted, one per line
     XSAVE P -> writes the last accepted message to file P (for a DKIM check)
     XRESET  -> zeroes the counts
@@ -44,6 +44,7 @@ class Tally:
         self.reset()
 
     def reset(self) -> None:
+        self.cpu_at_reset = time.process_time()
         self.messages = 0
         self.bytes = 0
         self.per_recipient: Counter[bytes] = Counter()
@@ -57,7 +58,8 @@ class Tally:
         duplicates = sum(n - 1 for n in self.per_recipient.values() if n > 1)
         return (
             f"250 messages={self.messages} recipients={len(self.per_recipient)} "
-            f"duplicates={duplicates} bytes={self.bytes}\r\n"
+            f"duplicates={duplicates} bytes={self.bytes} "
+            f"cpu_us={int((time.process_time() - self.cpu_at_reset) * 1e6)}\r\n"
         ).encode()
 
 

@@ -56,7 +56,11 @@ def test_sink_counts_pipelined_messages_per_recipient(sink):
         connection.sendmail("a@shop.example", ["x@example.org"], b"Subject: 1\r\n\r\n.dot\r\n")
         connection.sendmail("a@shop.example", ["X@example.org", "y@example.org"], b"\r\n")
     stats = sink.stats()
-    assert stats == {"messages": 2, "recipients": 2, "duplicates": 1, "bytes": stats["bytes"]}
+    assert {k: stats[k] for k in ("messages", "recipients", "duplicates")} == {
+        "messages": 2,
+        "recipients": 2,
+        "duplicates": 1,
+    }
     digest = hashlib.sha256(b"x@example.org\ny@example.org").hexdigest()
     assert sink.recipients_digest() == digest
 
