@@ -124,8 +124,11 @@ class NullTransport:
 
     flush_every = 0
 
-    def send(self, sender: str, recipient: str, subject: str, raw: bytes) -> None:
-        pass
+    def send(self, sender: str, recipient: str, subject: str, raw: bytes, tag) -> list:
+        return [(tag, None)]
+
+    def flush(self) -> list:
+        return []
 
     def close(self) -> None:
         pass

@@ -18,7 +18,8 @@ same socket (no shared memory, so the sink can live in its own process):
 
 For tests of the error paths, a recipient whose local part starts with `reject` is
 refused at RCPT (550), and a message to one starting with `defer` is answered 451 at the
-end of its data; neither is counted.
+end of its data; neither is counted. A BDAT message to one starting with `drop` makes the
+sink close the connection without answering it (the replies before it are sent first).
 
 Run it alone: `python -m bench.sink --port 2525`.
 """
@@ -86,7 +87,8 @@ class SinkProtocol(asyncio.Protocol):
         replies: list[bytes] = []
         while self.buffer or self.chunk_left == 0:
             if self.chunk_left is not None:
-                self._take_chunk(replies)
+                if self._take_chunk(replies):
+                    return
                 continue
             if self.in_data:
                 if not self._take_message(replies):
@@ -128,20 +130,26 @@ class SinkProtocol(asyncio.Protocol):
         replies.append(b"250 2.0.0 accepted\r\n")
         return True
 
-    def _take_chunk(self, replies: list[bytes]) -> None:
-        """Consume what has arrived of a BDAT chunk; answer it once it is complete."""
+    def _take_chunk(self, replies: list[bytes]) -> bool:
+        """Consume what has arrived of a BDAT chunk; answer it once it is complete.
+        True when the connection was closed (a `drop` recipient)."""
         taken = self.buffer[: self.chunk_left]
         self.chunks += taken
         del self.buffer[: len(taken)]
         self.chunk_left -= len(taken)
         if self.chunk_left:
-            return
+            return False
         self.chunk_left = None
+        if any(r.startswith(b"drop") for r in self.recipients):
+            self.transport.write(b"".join(replies))
+            self.transport.close()
+            self.buffer.clear()
+            return True
         if not self.recipients:
             replies.append(b"503 5.5.1 no valid recipients\r\n")
         elif not self.chunk_last:
             replies.append(b"250 2.0.0 chunk received\r\n")
-            return
+            return False
         elif any(r.startswith(b"defer") for r in self.recipients):
             replies.append(b"451 4.3.0 try later\r\n")
         else:
@@ -152,6 +160,7 @@ class SinkProtocol(asyncio.Protocol):
             tally.per_recipient.update(self.recipients)
             replies.append(b"250 2.0.0 accepted\r\n")
         self.chunks, self.recipients = bytearray(), []
+        return False
 
     def _command(self, line: bytes, replies: list[bytes]) -> bool:
         """Answer one command; True when the connection is closing."""

@@ -20,7 +20,7 @@ from bench import dataset
 from bench.sink import SinkProcess
 from newsletter import campaigns, sending
 from newsletter.extensions import db
-from newsletter.models import Delivery, DeliveryStatus, Topic
+from newsletter.models import Delivery, DeliveryStatus, Subscriber, Topic
 
 SPAWN = multiprocessing.get_context("spawn")
 RECIPIENTS = 20_000
@@ -68,14 +68,14 @@ def test_sink_counts_pipelined_messages_per_recipient(sink):
 @pytest.mark.parametrize("chunking", [True, False], ids=["BDAT", "DATA"])
 def test_pipelined_smtp_records_refusals_like_sendmail(app, make_subscriber, chunking, monkeypatch):
     """The sink offers PIPELINING, and CHUNKING or not: this goes through
-    `sending._send_chunked` (one round trip) or `sending._send_pipelined` (two)."""
+    `sending._chunk_replies` (BDAT, windowed) or `sending._send_pipelined` (two)."""
     used = []
-    for name in ("_send_chunked", "_send_pipelined"):
+    for name in ("_chunk_replies", "_send_pipelined"):
         real = getattr(sending, name)
         monkeypatch.setattr(sending, name, lambda *a, _r=real, _n=name: used.append(_n) or _r(*a))
     with SinkProcess(chunking=chunking) as sink:
         _send_to_ok_reject_and_defer(app, make_subscriber, sink)
-    assert set(used) == {"_send_chunked" if chunking else "_send_pipelined"}
+    assert set(used) == {"_chunk_replies" if chunking else "_send_pipelined"}
 
 
 def _send_to_ok_reject_and_defer(app, make_subscriber, sink):
@@ -133,3 +133,32 @@ def test_four_workers_send_every_recipient_exactly_once(app, app_config, postgre
         db.session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
     )
     assert by_status == {DeliveryStatus.SENT: RECIPIENTS}
+
+
+def test_a_connection_lost_mid_window_defers_only_the_unanswered(app, make_subscriber, sink):
+    """With BDAT several messages are on the wire before their replies are read. When the
+    server drops the connection, what it answered 250 counts as sent, the rest is
+    deferred (to be tried again), and nothing is recorded as sent without a 250."""
+    addresses = ["a@example.org", "b@example.org", "drop@example.org", "c@example.org"]
+    for address in addresses:
+        make_subscriber(address)
+    app.config.update(MAIL_SERVER=sink.host, MAIL_PORT=sink.port)
+    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
+    campaigns.start_sending(campaigns.create_campaign("Window", "Hello.", topic))
+    db.session.commit()
+
+    counts = sending.send_pending("w")
+
+    assert counts == {"batches": 1, "sent": 2, "deferred": 2}
+    rows = db.session.execute(
+        select(Subscriber.email, Delivery.status)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .order_by(Subscriber.email)
+    ).all()
+    assert rows == [
+        ("a@example.org", DeliveryStatus.SENT),
+        ("b@example.org", DeliveryStatus.SENT),
+        ("c@example.org", DeliveryStatus.DEFERRED),
+        ("drop@example.org", DeliveryStatus.DEFERRED),
+    ]
+    assert sink.stats()["messages"] == 2
