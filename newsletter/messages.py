@@ -335,11 +335,10 @@ class PreparedCampaign:
                 self.reasons[key] = line
         return line
 
-    def build(self, recipient: Recipient, unique: str | None = None, sign: bool = True) -> bytes:
+    def build(self, recipient: Recipient, unique: str | None = None) -> bytes:
         """The complete message for one recipient, as bytes ready for SMTP (signed when
-        DKIM is configured and `sign` is true)."""
-        raw = self.compose(recipient, unique).raw
-        return self.sign(raw) if sign else raw
+        DKIM is configured)."""
+        return self.sign(self.compose(recipient, unique).raw)
 
     def compose(self, recipient: Recipient, unique: str | None = None) -> Composed:
         """One recipient's message, unsigned, with the texts it was made of (the sender
