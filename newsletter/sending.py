@@ -583,16 +583,33 @@ def _still_lawful(delivery, recipient: messages.Recipient) -> messages.Recipient
     return _recipient(row)
 
 
-def _deliver_one(batch: _Batch, delivery, recipient: messages.Recipient | None) -> None:
-    """Build, check, re-check and hand one message to the transport; record the outcome
-    (at once, or with a window of pipelined messages when the server's reply is read)."""
-    if delivery.campaign_status != CampaignStatus.SENDING:
-        return batch.record(delivery, DeliveryStatus.SKIPPED, "campaign cancelled", tried=False)
-    if recipient is None:
-        return batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
-    raw = _build(batch, delivery, recipient)
-    if raw is None:
-        return None
+def _build_batch(batch: _Batch, deliveries, recipients) -> list[tuple]:
+    """(delivery, recipient, message) for each message of the batch that may go out,
+    built and checked (rule 4), then DKIM-signed; what may not go out is recorded here.
+
+    The signatures are made in one loop after all the building: OpenSSL's big-number
+    work and the Python of building then each keep their own data in the CPU's caches
+    (alternating the two cost about a tenth more CPU a message).
+    """
+    built = []
+    for delivery in deliveries:
+        recipient = recipients.get((delivery.subscriber_id, delivery.topic_id))
+        if delivery.campaign_status != CampaignStatus.SENDING:
+            batch.record(delivery, DeliveryStatus.SKIPPED, "campaign cancelled", tried=False)
+        elif recipient is None:
+            batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
+        elif (raw := _build(batch, delivery, recipient, sign=False)) is not None:
+            built.append((delivery, recipient, raw))
+    signed = []
+    for delivery, recipient, raw in built:
+        prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
+        signed.append((delivery, recipient, prepared.sign(raw)))
+    return signed
+
+
+def _deliver_one(batch: _Batch, delivery, recipient: messages.Recipient, raw: bytes) -> None:
+    """Re-check one built message's recipient and hand it to the transport; record the
+    outcome (at once, or with a window of pipelined messages when the reply is read)."""
     now = _still_lawful(delivery, recipient)  # an opt-out a moment ago stops this message
     if now is None:
         return batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
@@ -608,7 +625,7 @@ def _deliver_one(batch: _Batch, delivery, recipient: messages.Recipient | None) 
     batch.settle(outcomes)
 
 
-def _build(batch: _Batch, delivery, recipient: messages.Recipient) -> bytes | None:
+def _build(batch: _Batch, delivery, recipient: messages.Recipient, sign=True) -> bytes | None:
     """One message's bytes after the rule-4 check; None when refused (recorded).
 
     Every message is checked on the texts it was built from (`check_marketing_parts`:
@@ -630,7 +647,7 @@ def _build(batch: _Batch, delivery, recipient: messages.Recipient) -> bytes | No
     if problems:
         batch.record(delivery, DeliveryStatus.FAILED, "refused: " + "; ".join(problems))
         return None
-    return prepared.sign(built.raw)
+    return prepared.sign(built.raw) if sign else built.raw
 
 
 def _smtp_text(exc: Exception) -> str:
@@ -708,15 +725,15 @@ def send_pending(
             totals["batches"] += 1
             deliveries = _load(ids)
             try:
-                recipients = _recipients(deliveries)
-                for position, delivery in enumerate(deliveries):
-                    batch.keep_lease(deliveries, position)
+                ready = _build_batch(batch, deliveries, _recipients(deliveries))
+                untried = [delivery for delivery, _, _ in ready]
+                for position, (delivery, recipient, raw) in enumerate(ready):
+                    batch.keep_lease(untried, position)
                     if stop_event is not None and stop_event.is_set():
                         # Stopping: what was not tried goes back to the queue at once.
                         batch.record(delivery, DeliveryStatus.QUEUED, tried=False)
                     else:
-                        key = (delivery.subscriber_id, delivery.topic_id)
-                        _deliver_one(batch, delivery, recipients.get(key))
+                        _deliver_one(batch, delivery, recipient, raw)
                 batch.settle(transport.flush())
                 batch.write()
             except OperationalError:
