@@ -184,7 +184,7 @@ class SmtpTransport:
     one `BDAT <size> LAST` chunk in one write, with no dot-stuffing, and up to
     SMTP_WINDOW messages are written before their replies are read: the sender does not
     wait a round trip per message (on a network with 20 ms of latency, that wait alone
-    would cap a connection at 50 messages a second). Each message is still built and
+    would cap a connection at 50 messages a second). Each message's recipient is still
     re-checked right before its own bytes are written.
 
     `send` returns the outcomes known so far (with a window, those of earlier
