@@ -2,10 +2,10 @@
 
 dkimpy signs with a pure-Python RSA implementation (about 7 ms a signature, see
 dkim/crypto.py: `RSASSA_PKCS1_v1_5_sign`) and has no hook for another backend. So this
-module uses dkimpy's header parsing, does header selection and relaxed canonicalisation
-as dkimpy does them (compared with dkimpy's own functions in the tests), and signs the
-hash with `cryptography` (OpenSSL, under 1 ms). Tests verify every signature with
-`dkim.verify`.
+module splits the header block, selects the signed headers and canonicalises them as
+dkimpy does (compared with dkimpy's own functions in the tests; a message that is not
+CRLF throughout goes through dkimpy's `rfc822_parse`), and signs the hash with
+`cryptography` (OpenSSL, under 1 ms). Tests verify every signature with `dkim.verify`.
 
 Canonicalisation is relaxed/simple (dkimpy's default; cheap for the body, tolerant of
 header refolding). The signed header list covers what SPEC and RFC 8058 §4 require and
