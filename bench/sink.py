@@ -177,7 +177,10 @@ class SinkProtocol(asyncio.Protocol):
             replies.append(b"250 2.1.0 ok\r\n")
         elif verb == b"BDAT" and self.chunking:
             size, _, last = line[5:].strip().partition(b" ")
-            self.chunk_left, self.chunk_last = int(size), last.upper() == b"LAST"
+            if size.isdigit():
+                self.chunk_left, self.chunk_last = int(size), last.upper() == b"LAST"
+            else:
+                replies.append(b"501 5.5.4 BDAT needs a size\r\n")
         elif verb == b"DATA":
             self.in_data = True
             replies.append(b"354 end with <CRLF>.<CRLF>\r\n")
