@@ -18,16 +18,17 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
-from newsletter import create_app, subscriptions
+from newsletter import campaigns, create_app, subscriptions
 from newsletter.clock import utcnow
 from newsletter.defaults import default_rows
 from newsletter.extensions import db
 from newsletter.models import (
     Basis,
+    Campaign,
     OutboxMessage,
     Subscriber,
     SubscriberStatus,
@@ -160,6 +161,25 @@ def make_topic(app):
         db.session.add(topic)
         db.session.commit()
         return topic
+
+    return make
+
+
+@pytest.fixture
+def make_campaign(app):
+    """`make_campaign(...)`: a draft campaign on a topic (the seeded newsletter), committed."""
+
+    def make(
+        *,
+        subject: str = "Spring news",
+        body: str = "Hello **there**.",
+        topic_slug="newsletter",
+        **kw,
+    ) -> Campaign:
+        topic = db.session.scalar(select(Topic).where(Topic.slug == topic_slug))
+        campaign = campaigns.create_campaign(subject, body, topic, **kw)
+        db.session.commit()
+        return campaign
 
     return make
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from newsletter import api_tokens, campaigns, sending
 from newsletter.extensions import db
-from newsletter.models import Topic
 
 
 @pytest.fixture
@@ -15,7 +13,9 @@ def app_config(app_config, smtp_server):
     return {**app_config, **smtp_server.config()}
 
 
-def test_objection_through_the_api_stops_the_next_campaign(client, make_subscriber, smtp_server):
+def test_objection_through_the_api_stops_the_next_campaign(
+    client, make_subscriber, make_campaign, smtp_server
+):
     make_subscriber("ann@example.org")
     make_subscriber("bob@example.org")
     _row, secret = api_tokens.create_token("till", [api_tokens.WRITE_OBJECTIONS])
@@ -26,10 +26,7 @@ def test_objection_through_the_api_stops_the_next_campaign(client, make_subscrib
         headers={"Authorization": f"Bearer {secret}"},
     )
     assert response.status_code == 201
-    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
-    campaign = campaigns.create_campaign("Spring news", "Hello **there**.", topic)
-    db.session.commit()
-    assert campaigns.start_sending(campaign) == 1
+    assert campaigns.start_sending(make_campaign()) == 1
     db.session.commit()
     sending.send_pending("test-worker")
     received = sorted(r for m in smtp_server.messages for r in m.rcpt_tos)

@@ -18,7 +18,6 @@ from newsletter.models import (
     DeliveryStatus,
     Subscriber,
     Suppression,
-    Topic,
 )
 from tests import bounce_samples
 
@@ -29,12 +28,11 @@ def app_config(app_config):
 
 
 @pytest.fixture
-def send_campaign(app):
+def send_campaign(make_campaign):
     """`send_campaign()`: a campaign sent (to the outbox) to every subscriber; returns it."""
 
     def send(subject: str = "Spring news") -> Campaign:
-        topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
-        campaign = campaigns.create_campaign(subject, "Hello **there**.", topic)
+        campaign = make_campaign(subject=subject)
         campaigns.start_sending(campaign)
         db.session.commit()
         sending.send_pending("test-worker")

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-
-from newsletter import campaigns, compliance, messages
-from newsletter.extensions import db
-from newsletter.models import Topic
+from newsletter import compliance, messages
 
 
-def sample_message() -> bytes:
-    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
-    campaign = campaigns.create_campaign("News", "Hello.", topic)
-    return messages.prepare(campaign).build(messages.sample_recipient())
-
-
-def test_check_marketing_message(app):
-    raw = sample_message()
+def test_check_marketing_message(make_campaign):
+    campaign = make_campaign(subject="News", body="Hello.")
+    raw = messages.prepare(campaign).build(messages.sample_recipient())
     assert compliance.check_marketing_message(raw) == []
     unsubscribe = re.search(rb"<(https://[^>]+/unsubscribe/[^>]+)>", raw).group(1)
 
@@ -44,10 +35,9 @@ def test_check_marketing_message(app):
     assert compliance.check_marketing_message(raw.split(b"\r\n\r\n")[0] + b"\r\n\r\n") != []
 
 
-def test_check_marketing_parts_applies_rule_4_to_the_texts_of_a_built_message(app):
+def test_check_marketing_parts_applies_rule_4_to_the_texts_of_a_built_message(app, make_campaign):
     """The sender's per-message form of the check finds what the whole parse finds."""
-    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
-    prepared = messages.prepare(campaigns.create_campaign("News", "Hello.", topic))
+    prepared = messages.prepare(make_campaign(subject="News", body="Hello."))
     recipient = messages.Recipient("zoe@example.org", 'Zoë Ünïcode, "Jr"', "pid", "consent", None)
     built = prepared.compose(recipient)
     assert compliance.check_marketing_parts(built.head, built.text, built.page) == []

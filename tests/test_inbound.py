@@ -21,7 +21,7 @@ from newsletter import (
 from newsletter.addresses import address_hash
 from newsletter.clock import utcnow
 from newsletter.extensions import db
-from newsletter.models import BounceEvent, Channel, Delivery, Suppression, Topic
+from newsletter.models import BounceEvent, Channel, Delivery, Suppression
 from tests import bounce_samples
 from tests.mailbox_servers import ImapServer, Pop3Server
 
@@ -50,15 +50,13 @@ def app_config(app_config, mailbox):
 
 
 @pytest.fixture
-def verps(app, make_subscriber):
+def verps(app, make_subscriber, make_campaign):
     """`verps(n)`: a campaign sent to n people; their VERP envelope senders, in order."""
 
     def make(n: int) -> list[str]:
         for number in range(n):
             make_subscriber(f"p{number}@example.org")
-        topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
-        campaign = campaigns.create_campaign("News", "Hello.", topic)
-        campaigns.start_sending(campaign)
+        campaigns.start_sending(make_campaign(subject="News", body="Hello."))
         db.session.commit()
         sending.send_pending("test-worker")
         ids = db.session.scalars(select(Delivery.id).order_by(Delivery.id)).all()

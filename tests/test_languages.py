@@ -68,18 +68,15 @@ def test_every_message_is_translated_and_compiled(language):
     assert {m.id: m.string for m in catalog if m.id} == {m.id: m.string for m in compiled if m.id}
 
 
-def test_campaign_footer_is_in_each_recipients_language(app, make_subscriber):
+def test_campaign_footer_is_in_each_recipients_language(app, make_subscriber, make_campaign):
     from newsletter import campaigns
-    from newsletter.models import Topic
 
-    topic = db.session.scalar(select(Topic))
     dutch = make_subscriber("jan@example.be")
     dutch.locale = "nl"
     french = make_subscriber("marie@example.be")
     french.locale = "fr"
     db.session.commit()
-    campaign = campaigns.create_campaign("Nieuws", "Hallo **iedereen**", topic)
-    db.session.commit()
+    campaign = make_campaign(subject="Nieuws", body="Hallo **iedereen**")
     nl_html, nl_text = campaigns.preview(campaign, dutch)
     fr_html, fr_text = campaigns.preview(campaign, french)
     en_html, en_text = campaigns.preview(campaign, None)

@@ -18,19 +18,8 @@ from sqlalchemy import select
 from newsletter import campaigns, compliance, messages, sending
 from newsletter.clock import utcnow
 from newsletter.extensions import db
-from newsletter.models import Basis, Campaign, CampaignStatus, Delivery, Topic
+from newsletter.models import Basis, Campaign, CampaignStatus, Delivery
 from tests.conftest import BASE_URL, mail_html, mail_text
-
-
-@pytest.fixture
-def make_campaign(app):
-    def make(body="Hello **there**.", subject="Spring news", topic_slug="newsletter", **kw):
-        topic = db.session.scalar(select(Topic).where(Topic.slug == topic_slug))
-        campaign = campaigns.create_campaign(subject, body, topic, **kw)
-        db.session.commit()
-        return campaign
-
-    return make
 
 
 def send_all(campaign: Campaign) -> dict:

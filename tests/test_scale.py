@@ -20,7 +20,7 @@ from bench import dataset
 from bench.sink import SinkProcess
 from newsletter import campaigns, sending
 from newsletter.extensions import db
-from newsletter.models import Delivery, DeliveryStatus, Subscriber, Topic
+from newsletter.models import Delivery, DeliveryStatus, Subscriber
 
 SPAWN = multiprocessing.get_context("spawn")
 RECIPIENTS = 20_000
@@ -66,7 +66,9 @@ def test_sink_counts_pipelined_messages_per_recipient(sink):
 
 
 @pytest.mark.parametrize("chunking", [True, False], ids=["BDAT", "DATA"])
-def test_pipelined_smtp_records_refusals_like_sendmail(app, make_subscriber, chunking, monkeypatch):
+def test_pipelined_smtp_records_refusals_like_sendmail(
+    app, make_subscriber, make_campaign, chunking, monkeypatch
+):
     """The sink offers PIPELINING, and CHUNKING or not: this goes through
     `sending._chunk_replies` (BDAT, windowed) or `sending._send_pipelined` (two)."""
     used = []
@@ -74,17 +76,15 @@ def test_pipelined_smtp_records_refusals_like_sendmail(app, make_subscriber, chu
         real = getattr(sending, name)
         monkeypatch.setattr(sending, name, lambda *a, _r=real, _n=name: used.append(_n) or _r(*a))
     with SinkProcess(chunking=chunking) as sink:
-        _send_to_ok_reject_and_defer(app, make_subscriber, sink)
+        _send_to_ok_reject_and_defer(app, make_subscriber, make_campaign, sink)
     assert set(used) == {"_chunk_replies" if chunking else "_send_pipelined"}
 
 
-def _send_to_ok_reject_and_defer(app, make_subscriber, sink):
+def _send_to_ok_reject_and_defer(app, make_subscriber, make_campaign, sink):
     for address in ("ok@example.org", "reject.me@example.org", "defer.me@example.org"):
         make_subscriber(address)
     app.config.update(MAIL_SERVER=sink.host, MAIL_PORT=sink.port)
-    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
-    campaign = campaigns.create_campaign("Pipelined", "Hello, pipelined.", topic)
-    campaigns.start_sending(campaign)
+    campaigns.start_sending(make_campaign(subject="Pipelined", body="Hello, pipelined."))
     db.session.commit()
 
     counts = sending.send_pending("w")
@@ -101,12 +101,13 @@ def _send_to_ok_reject_and_defer(app, make_subscriber, sink):
     assert "Hello, pipelined." in received.get_payload(0).get_payload(decode=True).decode()
 
 
-def test_four_workers_send_every_recipient_exactly_once(app, app_config, postgres_url, sink):
+def test_four_workers_send_every_recipient_exactly_once(
+    app, app_config, postgres_url, make_campaign, sink
+):
     if postgres_url is None:
         pytest.skip("several workers share a campaign on PostgreSQL only")
     dataset.insert_subscribers(RECIPIENTS)
-    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
-    campaign = campaigns.create_campaign("Scale", "Hello **everyone**.", topic)
+    campaign = make_campaign(subject="Scale", body="Hello **everyone**.")
     assert campaigns.start_sending(campaign) == RECIPIENTS
     db.session.commit()
 
@@ -135,7 +136,9 @@ def test_four_workers_send_every_recipient_exactly_once(app, app_config, postgre
     assert by_status == {DeliveryStatus.SENT: RECIPIENTS}
 
 
-def test_a_connection_lost_mid_window_defers_only_the_unanswered(app, make_subscriber, sink):
+def test_a_connection_lost_mid_window_defers_only_the_unanswered(
+    app, make_subscriber, make_campaign, sink
+):
     """With BDAT several messages are on the wire before their replies are read. When the
     server drops the connection, what it answered 250 counts as sent, the rest is
     deferred (to be tried again), and nothing is recorded as sent without a 250."""
@@ -143,8 +146,7 @@ def test_a_connection_lost_mid_window_defers_only_the_unanswered(app, make_subsc
     for address in addresses:
         make_subscriber(address)
     app.config.update(MAIL_SERVER=sink.host, MAIL_PORT=sink.port)
-    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
-    campaigns.start_sending(campaigns.create_campaign("Window", "Hello.", topic))
+    campaigns.start_sending(make_campaign(subject="Window", body="Hello."))
     db.session.commit()
 
     counts = sending.send_pending("w")

@@ -17,7 +17,7 @@ from bench import faults
 from bench.faults import wait_for
 from newsletter import campaigns
 from newsletter.extensions import db
-from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Topic
+from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPIENTS = 40
@@ -30,11 +30,10 @@ def app_config(app_config, smtp_server):
 
 
 @pytest.fixture
-def queued_campaign(app, make_subscriber):
+def queued_campaign(make_campaign, make_subscriber):
     for i in range(RECIPIENTS):
         make_subscriber(f"k{i:02}@example.org")
-    topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
-    campaign = campaigns.create_campaign("Crash test", "Hello.", topic)
+    campaign = make_campaign(subject="Crash test", body="Hello.")
     campaigns.start_sending(campaign)
     db.session.commit()
     return campaign
