@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
@@ -32,8 +34,15 @@ COMMON_PASSWORDS = frozenset(
 )
 
 _hasher = PasswordHasher()
-# Verified when no account matches, so that a wrong address costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("no such admin: timing equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when no account matches, so that a wrong address costs as long as a wrong
+    password. Made on first use, not at import: an argon2id hash takes 64 MiB for a
+    moment, which every process that imports this module (each worker, each command)
+    would otherwise carry as its peak memory."""
+    return _hasher.hash("no such admin: timing equaliser")
 
 
 class AdminError(ValueError):
@@ -85,7 +94,7 @@ def authenticate(email: str, password: str) -> AdminUser | None:
         address = ""
     admin = db.session.scalar(select(AdminUser).where(AdminUser.email == address))
     try:
-        _hasher.verify(admin.password_hash if admin else _DUMMY_HASH, password or "")
+        _hasher.verify(admin.password_hash if admin else _dummy_hash(), password or "")
     except (VerificationError, InvalidHashError):
         return None
     if admin is None:
