@@ -1,7 +1,10 @@
 """Lawful imports of existing lists (checklist D7), streamed and all-or-nothing.
 
 `import_csv` reads the file row by row (never whole), decides every row's outcome, and
-writes the accepted rows in chunks with bulk look-ups and bulk inserts. Bad rows are
+writes the accepted rows in chunks with bulk look-ups and bulk inserts. Its memory does
+not grow with the file: the addresses seen so far (for "duplicate of line N") are kept
+in a temporary table of the import's own database connection, the skipped rows in a
+temporary file, and the preview keeps only the rows it lists (KEPT_ROWS). Bad rows are
 skipped and reported with their line number and reason; the valid rows go in together,
 in the caller's one transaction (the command or view commits once, or rolls back: never
 a half import). A file the CSV reader cannot read at all aborts the whole import.
@@ -19,8 +22,11 @@ Outcomes per row:
 from __future__ import annotations
 
 import csv
+import json
 import re
+import tempfile
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +35,8 @@ from pathlib import Path
 from typing import TextIO
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from . import audit, compliance, subscriptions
@@ -60,6 +67,8 @@ ACTIVE, PENDING, CUSTOMER, UPDATED, UNCHANGED, SKIPPED = (
 )
 OUTCOMES = (ACTIVE, PENDING, CUSTOMER, UPDATED, UNCHANGED, SKIPPED)
 CHUNK_SIZE = 1000
+KEPT_ROWS = 2000  # rows of a preview listed one by one (every row is counted)
+SPOOL_BYTES = 1 << 20  # skipped rows are kept in memory up to this, then in a file
 _LOCALE = re.compile(r"[a-z]{2}(?:[-_][A-Za-z]{2})?")
 # A plain ASCII dot-atom address; for these `addresses.normalise` is exactly lower-casing,
 # once the domain is known to be valid (see _normalise).
@@ -88,7 +97,13 @@ class RowOutcome:
 
 @dataclass
 class ImportReport:
-    """Counts and every skipped row; JSON-ready without any address (`as_json`)."""
+    """Counts and every skipped row; JSON-ready without any address (`as_json`).
+
+    With `keep_rows` (the admin's preview) the outcomes of the first KEPT_ROWS rows are
+    kept, with their address, in `rows`. Every skipped row is kept, without its address, in a
+    temporary file (`skipped` reads them back in file order): a file of a million bad
+    rows costs disk, not memory.
+    """
 
     basis: str
     source: str
@@ -98,28 +113,54 @@ class ImportReport:
     confirmations: dict = field(default_factory=lambda: {"sent": 0, "over_daily_cap": 0})
     rows: list[RowOutcome] = field(default_factory=list)
     keep_rows: bool = False
+    _skipped: tempfile.SpooledTemporaryFile = field(
+        default_factory=lambda: tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="utf-8"),
+        repr=False,
+        compare=False,
+    )
+
+    def __post_init__(self) -> None:
+        weakref.finalize(self, self._skipped.close)  # closed with the report
 
     def add(self, outcome: RowOutcome) -> None:
         self.counts["rows"] += 1
         self.counts[outcome.outcome] += 1
-        if self.keep_rows or outcome.outcome == SKIPPED:
+        if self.keep_rows and len(self.rows) < KEPT_ROWS:
             self.rows.append(outcome)
+        if outcome.outcome == SKIPPED:
+            self._skipped.write(json.dumps([outcome.line, outcome.reason]) + "\n")
 
     @property
-    def skipped(self) -> list[RowOutcome]:
-        return [r for r in self.rows if r.outcome == SKIPPED]
+    def skipped(self) -> Iterator[RowOutcome]:
+        """Every skipped row, by line, read back from the temporary file."""
+        self._skipped.seek(0)
+        for text in self._skipped:
+            line, reason = json.loads(text)
+            yield RowOutcome(line, SKIPPED, reason)
 
-    def as_json(self) -> dict:
-        """The report printed by the CLI and stored nowhere: no address in it."""
-        return {
+    def as_json(self, skipped: bool = True) -> dict:
+        """The report printed by the CLI and stored nowhere: no address in it. Without
+        `skipped`, the list of skipped rows is left out (the counts still say how many)."""
+        report = {
             "batch": self.batch,
             "dry_run": self.dry_run,
             "basis": self.basis,
             "source": self.source,
             "counts": self.counts,
             "confirmations": self.confirmations,
-            "skipped": [{"line": r.line, "reason": r.reason} for r in self.skipped],
         }
+        if skipped:
+            report["skipped"] = [{"line": r.line, "reason": r.reason} for r in self.skipped]
+        return report
+
+    def json_text(self) -> Iterator[str]:
+        """`as_json()` as indented JSON text, in pieces: a skipped row at a time."""
+        head = json.dumps(self.as_json(skipped=False), indent=2, ensure_ascii=False)
+        yield head.removesuffix("\n}") + ',\n  "skipped": ['
+        for number, row in enumerate(self.skipped):
+            item = json.dumps({"line": row.line, "reason": row.reason}, ensure_ascii=False)
+            yield ("," if number else "") + "\n    " + item
+        yield "\n  ]\n}" if self.counts[SKIPPED] else "]\n}"
 
 
 @dataclass
@@ -147,8 +188,60 @@ class _Context:
     topics: dict[str, Topic]
     interval_days: int
     report: ImportReport
-    seen: dict[str, int] = field(default_factory=dict)
+    seen: _SeenAddresses
     domains: dict[str, bool] = field(default_factory=dict)
+
+
+_seen_table = Table(
+    "import_seen",
+    MetaData(),
+    Column("address_hash", String(64), primary_key=True),
+    Column("line", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+class _SeenAddresses:
+    """The line on which each address of the file first stood, for "duplicate of line
+    N": a temporary table of the import's own database connection (a million-row file
+    would otherwise hold a million addresses in memory), keyed by the address hash.
+    Created empty for each import, dropped at its end; a temporary table left behind by
+    a failed import is gone with the rollback (PostgreSQL) or dropped by the next one."""
+
+    def __init__(self) -> None:
+        self.connection = db.session.connection()
+        schema = "pg_temp" if self.connection.dialect.name == "postgresql" else "temp"
+        self.drop_sql = f"DROP TABLE IF EXISTS {schema}.{_seen_table.name}"
+        self.connection.exec_driver_sql(self.drop_sql)
+        _seen_table.create(self.connection)
+
+    def first_lines(self, rows: list[tuple[str, int]]) -> dict[str, int]:
+        """{hash: first line} for these (hash, line) pairs of one chunk, in file order;
+        the hashes not seen before are recorded with their line."""
+        first: dict[str, int] = {}
+        if not rows:
+            return first
+        column = _seen_table.c.address_hash
+        known = select(column, _seen_table.c.line).where(column.in_([h for h, _ in rows]))
+        first.update((digest, line) for digest, line in self.connection.execute(known))
+        new = []
+        for digest, line in rows:
+            if digest not in first:
+                first[digest] = line
+                new.append({"address_hash": digest, "line": line})
+        if new:
+            self.connection.execute(_seen_table.insert(), new)
+        return first
+
+    def drop(self) -> None:
+        self.connection.exec_driver_sql(self.drop_sql)
+
+    def discard(self) -> None:
+        """Drop it after a failure, if the connection still can (else see the class)."""
+        try:
+            self.drop()
+        except SQLAlchemyError:
+            pass
 
 
 # --- entry point -----------------------------------------------------------------------
@@ -180,9 +273,15 @@ def import_csv(
         topics={t.slug: t for t in db.session.scalars(select(Topic))},
         interval_days=int(current_app.config["RECONSENT_INTERVAL_DAYS"]),
         report=report,
+        seen=_SeenAddresses(),
     )
-    for chunk in _chunks(_read_rows(stream), CHUNK_SIZE):
-        _import_chunk(chunk, ctx, dry_run)
+    try:
+        for chunk in _chunks(_read_rows(stream), CHUNK_SIZE):
+            _import_chunk(chunk, ctx, dry_run)
+    except BaseException:
+        ctx.seen.discard()
+        raise
+    ctx.seen.drop()
     if not dry_run:
         audit.record(actor, "import", report.batch, **report.counts)
     return report
@@ -229,21 +328,22 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 # --- one row: parse and validate --------------------------------------------------------
 
 
-def _parse(line: int, cells: dict, ctx: _Context) -> _Row:
-    """A valid row, or _Skip with the reason."""
+def _address(cells: dict, ctx: _Context) -> str:
+    """The row's address, normalised, or _Skip with the reason."""
     if cells.get("__extra__"):
         raise _Skip("more cells than columns (a comma inside a value must be quoted)")
     try:
-        address = _normalise(cells.get("email", ""), ctx.domains)
+        return _normalise(cells.get("email", ""), ctx.domains)
     except InvalidAddress as exc:
         raise _Skip(f"invalid address: {exc}") from exc
-    first = ctx.seen.setdefault(address, line)
-    if first != line:
-        raise _Skip(f"duplicate of line {first}")
+
+
+def _parse(line: int, cells: dict, address: str, digest: str, ctx: _Context) -> _Row:
+    """A valid row (its address already checked and not a duplicate), or _Skip."""
     return _Row(
         line=line,
         address=address,
-        digest=address_hash(address),
+        digest=digest,
         name=_name(cells.get("name", "")),
         locale=_locale(cells.get("locale", "")),
         topics=_topics(cells.get("topics", ""), ctx),
@@ -380,12 +480,24 @@ def _raises_evidence(row: _Row, subscriber: Subscriber, ctx: _Context) -> bool:
 
 
 def _import_chunk(chunk: list[tuple[int, dict]], ctx: _Context, dry_run: bool) -> None:
-    rows: list[_Row] = []
+    outcomes: list[RowOutcome] = []  # reported in line order once the chunk is decided
+    addressed = []  # (line, cells, address, hash) of the rows with a valid address
     for line, cells in chunk:
         try:
-            rows.append(_parse(line, cells, ctx))
+            address = _address(cells, ctx)
         except _Skip as skip:
-            ctx.report.add(RowOutcome(line, SKIPPED, str(skip), _raw_email(cells)))
+            outcomes.append(RowOutcome(line, SKIPPED, str(skip), _raw_email(cells)))
+        else:
+            addressed.append((line, cells, address, address_hash(address)))
+    first = ctx.seen.first_lines([(digest, line) for line, _, _, digest in addressed])
+    rows: list[_Row] = []
+    for line, cells, address, digest in addressed:
+        try:
+            if first[digest] != line:
+                raise _Skip(f"duplicate of line {first[digest]}")
+            rows.append(_parse(line, cells, address, digest, ctx))
+        except _Skip as skip:
+            outcomes.append(RowOutcome(line, SKIPPED, str(skip), address))
     suppressed = _suppressed([r.digest for r in rows])
     existing = _existing([r.address for r in rows])
     accepted = []
@@ -395,10 +507,12 @@ def _import_chunk(chunk: list[tuple[int, dict]], ctx: _Context, dry_run: bool) -
                 raise _Skip("address is suppressed (opted out or objected); never re-added")
             _decide(row, existing.get(row.address), ctx)
         except _Skip as skip:
-            ctx.report.add(RowOutcome(row.line, SKIPPED, str(skip), row.address))
+            outcomes.append(RowOutcome(row.line, SKIPPED, str(skip), row.address))
             continue
         accepted.append(row)
-        ctx.report.add(RowOutcome(row.line, row.outcome, row.note, row.address))
+        outcomes.append(RowOutcome(row.line, row.outcome, row.note, row.address))
+    for outcome in sorted(outcomes, key=lambda outcome: outcome.line):
+        ctx.report.add(outcome)
     if not dry_run:
         _write(accepted, existing, ctx)
 

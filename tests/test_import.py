@@ -440,3 +440,65 @@ def test_import_normalisation_matches_addresses_normalise(local, domain):
     assert _outcome(imports._normalise, raw, {}) == expected
     assert _outcome(imports._normalise, raw, shared) == expected
     assert _outcome(imports._normalise, raw, shared) == expected  # with the domain cached
+
+
+# --- memory does not grow with the file (issue 6): what is kept where --------------------
+
+
+def test_a_duplicate_in_a_later_chunk_names_the_line_of_the_first(
+    csv_file, run_import, monkeypatch
+):
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)  # the addresses seen live in the database
+    rows = [{"email": f"p{i}@example.org", "consented_at": "2025-06-01"} for i in range(5)]
+    rows += [{"email": "P1@Example.org", "consented_at": "2025-06-01"}, rows[4]]
+    path = csv_file(rows)
+    for extra in (("--dry-run",), ()):
+        code, report, _ = run_import(path, "consent", SOURCE, *extra)
+        assert code == 0
+        assert {r["line"]: r["reason"] for r in report["skipped"]} == {
+            7: "duplicate of line 3",
+            8: "duplicate of line 6",
+        }
+        assert report["counts"]["active"] == 5
+    assert count(Subscriber) == 5
+
+
+def test_the_next_import_does_not_see_the_addresses_of_the_last(csv_file, run_import, monkeypatch):
+    path = csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01"}])
+    code, report, _ = run_import(path)
+    assert report["counts"]["active"] == 1
+    code, report, _ = run_import(path)  # known now, not a duplicate of a line of this file
+    assert (code, report["counts"]["unchanged"], report["skipped"]) == (0, 1, [])
+
+    def failing_write(rows, existing, ctx):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(imports, "_write", failing_write)
+    other = csv_file([{"email": "bob@example.org", "consented_at": "2025-06-01"}], "bob.csv")
+    assert run_import(other)[0] == 1
+    monkeypatch.undo()
+    code, report, _ = run_import(other)  # the failed import left nothing to trip on
+    assert (code, report["counts"]["active"], report["skipped"]) == (0, 1, [])
+
+
+def test_every_skipped_row_is_reported_past_the_in_memory_spool(csv_file, run_import, monkeypatch):
+    monkeypatch.setattr(imports, "SPOOL_BYTES", 100)  # the rest goes to a temporary file
+    rows = [{"email": f"bad{i}", "topics": "newsletter"} for i in range(300)]
+    rows.append({"email": "ok@example.org", "consented_at": "2025-06-01"})
+    code, report, _ = run_import(csv_file(rows))
+    assert code == 0
+    assert [r["line"] for r in report["skipped"]] == list(range(2, 302))
+    assert all(r["reason"].startswith("invalid address") for r in report["skipped"])
+    assert (report["counts"]["skipped"], report["counts"]["active"]) == (300, 1)
+
+
+def test_a_preview_keeps_only_the_rows_it_lists(app, csv_file, monkeypatch):
+    monkeypatch.setattr(imports, "KEPT_ROWS", 3)
+    rows = [{"email": f"p{i}@example.org", "consented_at": "2025-06-01"} for i in range(10)]
+    with csv_file(rows).open(encoding="utf-8") as stream:
+        report = imports.import_csv(stream, "consent", SOURCE, True, dry_run=True, keep_rows=True)
+    db.session.rollback()
+    assert [(r.line, r.email) for r in report.rows] == [
+        (2, "p0@example.org"), (3, "p1@example.org"), (4, "p2@example.org")
+    ]  # fmt: skip
+    assert report.counts["rows"] == report.counts["active"] == 10

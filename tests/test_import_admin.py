@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import clock
+from newsletter import clock, imports
 from newsletter.extensions import db
 from newsletter.imports import upload_folder
 from newsletter.models import AdminUser, ApiToken, AuditEntry, Subscriber
@@ -101,6 +101,15 @@ def test_confirm_imports_the_previewed_rows_and_deletes_the_upload(admin_client,
     again = admin_client.post("/admin/import/confirm", data=form)
     assert again.status_code == 302
     assert subscribers() == 2
+
+
+def test_a_long_preview_lists_the_first_rows_and_counts_them_all(admin_client, monkeypatch):
+    monkeypatch.setattr(imports, "KEPT_ROWS", 2)
+    html = upload(admin_client).text
+    assert "The first 2 rows are listed" in html
+    assert re.search(r"<td>3</td><td>bob@example.org</td>", html)
+    assert "<td>broken</td>" not in html  # line 4: counted, not listed
+    assert "<td>Skipped</td><td>1</td>" in html
 
 
 def test_confirm_with_a_forged_upload_id_imports_nothing(admin_client):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 from flask import current_app
 
@@ -49,7 +47,9 @@ def import_command(csv_file, basis: str, source: str, own_contacts: bool, dry_ru
         db.session.rollback()
     else:
         db.session.commit()
-    click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    for text in report.json_text():  # piece by piece: the skipped rows may be many
+        click.echo(text, nl=False)
+    click.echo()
 
 
 def attach(group) -> None:

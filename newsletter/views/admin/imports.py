@@ -12,7 +12,7 @@ import re
 import secrets
 from pathlib import Path
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, session, stream_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -25,8 +25,6 @@ from ...compliance import ComplianceError
 from ...extensions import db
 from ...models import Basis
 from . import bp
-
-PREVIEW_ROWS = 2000  # rows listed one by one on the preview page; all are counted
 
 
 class ImportForm(FlaskForm):
@@ -101,7 +99,7 @@ def import_upload():
         upload=upload, basis=form.basis.data, source=form.source.data, own_contacts="y"
     )
     return render_template(
-        "admin/import_preview.html", report=report, form=confirm, limit=PREVIEW_ROWS
+        "admin/import_preview.html", report=report, form=confirm, limit=imports.KEPT_ROWS
     )
 
 
@@ -123,7 +121,8 @@ def import_confirm():
     db.session.commit()
     path.unlink(missing_ok=True)
     session.pop("import", None)
-    return render_template("admin/import_done.html", report=report)
+    # Streamed: every skipped row is listed, read back from the report's temporary file.
+    return stream_template("admin/import_done.html", report=report)
 
 
 @bp.post("/import/cancel")
