@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench import dataset
 from bench.sink import SinkProcess
@@ -164,3 +164,21 @@ def test_a_connection_lost_mid_window_defers_only_the_unanswered(
         ("drop@example.org", DeliveryStatus.DEFERRED),
     ]
     assert sink.stats()["messages"] == 2
+
+
+def test_queueing_on_postgresql_leaves_fresh_planner_statistics_for_the_claims(
+    app, postgres_url, make_campaign
+):
+    """Right after a list is queued, the planner knows how many deliveries there are (an
+    ANALYZE in the queueing transaction): it does not wait for autovacuum, which would
+    leave the first claims of a large campaign planned as scans of the whole queue."""
+    if postgres_url is None:
+        pytest.skip("planner statistics: PostgreSQL")
+    dataset.insert_subscribers(500)
+    campaign = make_campaign()
+    assert campaigns.start_sending(campaign) == 500
+    db.session.commit()
+    estimate = db.session.scalar(
+        select(text("reltuples")).select_from(text("pg_class")).where(text("relname = 'delivery'"))
+    )
+    assert estimate == 500
