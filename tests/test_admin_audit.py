@@ -110,7 +110,8 @@ def test_erase_removes_the_person_and_the_log_keeps_no_address(admin_client, mak
     actions = [(e.action, e.target) for e in entries()]
     assert ("subscriber.erase", public_id) in actions
     assert "ann@example.org" not in audit_dump()
-    assert "ann" not in audit_dump()
+    # Nor the local part; the random public id may contain "ann" by chance (it did once).
+    assert "ann" not in audit_dump().replace(public_id, "")
     gone = admin_client.get(f"/admin/subscribers/{public_id}")
     assert gone.status_code == 404
     assert "may have been erased" in gone.text
