@@ -18,7 +18,7 @@ What one run does (docs/PERFORMANCE.md has the figures and the reasoning):
      The rate is messages accepted by the sink / wall time from "go" to the last worker
      done; the sink's per-recipient count must show every recipient exactly once.
    Medians of the reps are reported, with the ratio end-to-end / baseline.
-4. Peak RSS per worker process (`getrusage`) at N and at 10 N (`--rss-scale`), with the
+4. Peak RSS per worker process (VmHWM) at N and at 10 N (`--rss-scale`), with the
    sending path's transport replaced by one that discards the bytes (`--rss-check`
    mode, no sink), and the peak of the process that queued the campaign.
 5. Signup latency: gunicorn (`--signup-server-workers` processes, threads) serving the
