@@ -150,16 +150,18 @@ class ImportReport:
             "confirmations": self.confirmations,
         }
         if skipped:
-            report["skipped"] = [{"line": r.line, "reason": r.reason} for r in self.skipped]
+            report["skipped"] = list(self._skipped_json())
         return report
+
+    def _skipped_json(self) -> Iterator[dict]:
+        return ({"line": row.line, "reason": row.reason} for row in self.skipped)
 
     def json_text(self) -> Iterator[str]:
         """`as_json()` as indented JSON text, in pieces: a skipped row at a time."""
         head = json.dumps(self.as_json(skipped=False), indent=2, ensure_ascii=False)
         yield head.removesuffix("\n}") + ',\n  "skipped": ['
-        for number, row in enumerate(self.skipped):
-            item = json.dumps({"line": row.line, "reason": row.reason}, ensure_ascii=False)
-            yield ("," if number else "") + "\n    " + item
+        for number, item in enumerate(self._skipped_json()):
+            yield ("," if number else "") + "\n    " + json.dumps(item, ensure_ascii=False)
         yield "\n  ]\n}" if self.counts[SKIPPED] else "]\n}"
 
 
@@ -205,8 +207,9 @@ class _SeenAddresses:
     """The line on which each address of the file first stood, for "duplicate of line
     N": a temporary table of the import's own database connection (a million-row file
     would otherwise hold a million addresses in memory), keyed by the address hash.
-    Created empty for each import, dropped at its end; a temporary table left behind by
-    a failed import is gone with the rollback (PostgreSQL) or dropped by the next one."""
+    Created empty for each import and dropped at its end (after a failure too, where the
+    connection still allows it); one left behind goes with the rollback (PostgreSQL) or
+    is dropped by the next import on that connection (SQLite)."""
 
     def __init__(self) -> None:
         self.connection = db.session.connection()
