@@ -275,8 +275,13 @@ def campaign_status(campaign: Campaign) -> dict:
         "deferred": counts.get(DeliveryStatus.DEFERRED, 0),
         "skipped": counts.get(DeliveryStatus.SKIPPED, 0),
         "queued": counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.SENDING, 0),
-        "percent": round(100 * done / total) if total else 100,
+        # Nothing to send: done only once sent (a draft or scheduled campaign is at 0 %).
+        "percent": round(100 * done / total) if total else _empty_percent(campaign),
     }
+
+
+def _empty_percent(campaign: Campaign) -> int:
+    return 100 if campaign.status == CampaignStatus.SENT else 0
 
 
 def finish_if_done(campaign: Campaign) -> bool:

@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import TextIO
 
@@ -291,10 +291,20 @@ def import_csv(
 
 
 def _read_rows(stream: TextIO) -> Iterator[tuple[int, dict]]:
-    """(line number, row) pairs; file-level problems become ImportFileError."""
-    reader = csv.reader(stream)
+    """(line number, row) pairs; file-level problems become ImportFileError.
+
+    The delimiter is read from the header line: a comma, or the semicolon that Excel
+    writes where the decimal sign is a comma (Belgium, the Netherlands, France), or a
+    tab. A UTF-8 byte order mark (Excel's "CSV UTF-8") is ignored.
+    """
+    reader = None
     try:
+        first = stream.readline()
+        delimiter = _delimiter(first)
+        reader = csv.reader(chain([first], stream), delimiter=delimiter)
         header = [h.strip().lower() for h in next(reader, [])]
+        if header:
+            header[0] = header[0].lstrip("\ufeff").strip()
         _check_header(header)
         for cells in reader:
             if not any(c.strip() for c in cells):
@@ -306,12 +316,36 @@ def _read_rows(stream: TextIO) -> Iterator[tuple[int, dict]]:
     except csv.Error as exc:
         raise ImportFileError(f"Line {reader.line_num}: not readable as CSV ({exc}).") from exc
     except UnicodeDecodeError as exc:
-        raise ImportFileError("The file is not UTF-8 text; save it as CSV UTF-8.") from exc
+        near = reader.line_num + 1 if reader else 1
+        raise ImportFileError(
+            f"The file is not UTF-8 text (the first bad byte is near line {near}). "
+            'In Excel use Save As and choose "CSV UTF-8"; a plain "CSV" from Excel on '
+            "Windows is in the Windows-1252 encoding, whose accented letters cannot be read "
+            "reliably."
+        ) from exc
+
+
+DELIMITERS = (",", ";", "\t")
+
+
+def _delimiter(first_line: str) -> str:
+    """The delimiter of the header line: the one that splits off a column named
+    `email`, else the one found most often (a comma when there is none)."""
+    text = first_line.lstrip("\ufeff")
+    for candidate in DELIMITERS:
+        cells = next(csv.reader([text], delimiter=candidate), [])
+        if "email" in (cell.strip().lower() for cell in cells):
+            return candidate
+    return max(DELIMITERS, key=text.count) if any(d in text for d in DELIMITERS) else ","
 
 
 def _check_header(header: list[str]) -> None:
     if "email" not in header:
-        raise ImportFileError("The first line must name the columns, including 'email'.")
+        found = ", ".join(repr(h[:40]) for h in header[:8]) or "nothing"
+        raise ImportFileError(
+            "The first line must name the columns, separated by commas or semicolons, "
+            f"including 'email' (found {found})."
+        )
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         raise ImportFileError(
@@ -395,7 +429,9 @@ def _locale(raw: str) -> str:
 
 
 def _topics(raw: str, ctx: _Context) -> list[Topic]:
-    slugs = list(dict.fromkeys(s.strip().lower() for s in raw.split(";") if s.strip()))
+    # `;` between slugs; a `,` too (a slug has neither), as typed in a semicolon file's cell
+    parts = re.split(r"[;,]", raw)
+    slugs = list(dict.fromkeys(s.strip().lower() for s in parts if s.strip()))
     if not slugs:
         slugs = [DEFAULT_TOPIC_SLUG]  # an empty cell means the newsletter itself
     unknown = [s for s in slugs if s not in ctx.topics]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
@@ -23,12 +26,32 @@ def list_messages(limit: int) -> None:
 
 @outbox.command("show")
 @click.argument("message_id", type=int)
-def show(message_id: int) -> None:
-    """Print one message as it would have gone over SMTP."""
+@click.option("--raw", is_flag=True, help="The message exactly as it would go over SMTP.")
+@click.option("--html", "html", is_flag=True, help="The HTML part instead of the text part.")
+def show(message_id: int, raw: bool, html: bool) -> None:
+    """Print one message: its headers and its text part, decoded (links whole)."""
     row = db.session.get(OutboxMessage, message_id)
     if row is None:
         raise click.ClickException(f"no outbox message {message_id}")
-    click.echo(row.raw.decode("utf-8", "replace"))
+    if raw:
+        click.echo(row.raw.decode("utf-8", "replace"))
+        return
+    message = email.message_from_bytes(row.raw, policy=email.policy.default)
+    for name, value in message.items():
+        click.echo(f"{name}: {' '.join(str(value).split())}")
+    kind = "html" if html else "plain"
+    body = message.get_body(preferencelist=(kind,))
+    click.echo()
+    if body is None:
+        click.echo(f"(this message has no {'HTML' if html else 'text'} part)")
+    else:
+        click.echo(body.get_content().rstrip("\n"))
+    other = "the text part: drop --html" if html else "the HTML part: --html"
+    click.echo(
+        f"\n(decoded for reading; {other}; as sent over SMTP: "
+        f"flask outbox show {message_id} --raw)",
+        err=True,
+    )
 
 
 COMMANDS = [outbox]

@@ -50,12 +50,17 @@ def _topic(slug: str | None):
 
 
 def _compose_page(form: CampaignForm, campaign: Campaign | None, status: int = 200):
-    topic = (campaign.topic if campaign else None) or _topic(form.topic.data)
+    # The count of every topic is in the page, so that it follows the topic chosen
+    # (before saving); a new form counts for the topic its list shows first.
+    counts = listings.recipient_counts(subscriptions.public_topics())
+    if form.topic.data not in counts:
+        form.topic.data = campaign.topic.slug if campaign else next(iter(counts), None)
     return render_template(
         "admin/compose.html",
         form=form,
         campaign=campaign,
-        recipients=listings.lawful_recipient_count(topic) if topic else 0,
+        recipients=counts.get(form.topic.data, 0),
+        recipient_counts=counts,
     ), status
 
 
@@ -63,7 +68,8 @@ def _compose_page(form: CampaignForm, campaign: Campaign | None, status: int = 2
 def campaigns_list():
     """Every campaign, newest first."""
     page = listings.campaigns_page(request.args.get("page", 1, type=int))
-    return render_template("admin/campaigns.html", page=page)
+    failed = listings.campaigns_failed(page.items)
+    return render_template("admin/campaigns.html", page=page, failed=failed)
 
 
 @bp.get("/campaigns/new")
@@ -198,12 +204,18 @@ def campaign_send(campaign_id: int):
 
 @bp.get("/campaigns/<int:campaign_id>/progress")
 def campaign_progress(campaign_id: int):
-    """A progress bar that moves while the workers send (it polls the status below)."""
+    """A progress bar that moves while the workers send (it polls the status below),
+    and every delivery that did not go out, with its reason."""
     found = _campaign(campaign_id)
+    reasons, other_reasons = listings.problem_reasons(found)
     return render_template(
         "admin/progress.html",
         campaign=found,
         status=campaigns.campaign_status(found),
+        stalled=listings.campaign_stalled(found),
+        reasons=reasons,
+        other_reasons=other_reasons,
+        problems=listings.problem_deliveries(found, request.args.get("page", 1, type=int)),
         rates=bounces.campaign_rates(found),
         form=ButtonForm(),
         running=(CampaignStatus.SCHEDULED, CampaignStatus.SENDING),
@@ -212,8 +224,10 @@ def campaign_progress(campaign_id: int):
 
 @bp.get("/campaigns/<int:campaign_id>/status.json")
 def campaign_status(campaign_id: int):
-    """Counts per delivery state, polled by the progress page."""
-    return jsonify(campaigns.campaign_status(_campaign(campaign_id)))
+    """Counts per delivery state, polled by the progress page; `stalled` says that no
+    worker seems to be sending it."""
+    found = _campaign(campaign_id)
+    return jsonify(campaigns.campaign_status(found) | {"stalled": listings.campaign_stalled(found)})
 
 
 @bp.post("/campaigns/<int:campaign_id>/cancel")

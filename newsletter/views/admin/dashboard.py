@@ -11,9 +11,11 @@ from . import bp
 @bp.get("/")
 def dashboard():
     """Counts per topic and status, and the newest campaigns."""
+    recent = listings.recent_campaigns()
     return render_template(
         "admin/dashboard.html",
         topics=listings.topic_counts(),
         statuses=listings.status_counts(),
-        campaigns=listings.recent_campaigns(),
+        campaigns=recent,
+        failed=listings.campaigns_failed(recent),
     )

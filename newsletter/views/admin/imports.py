@@ -121,6 +121,10 @@ def import_confirm():
     db.session.commit()
     path.unlink(missing_ok=True)
     session.pop("import", None)
+    # The commit expired the signed-in admin, and the streamed page is rendered after
+    # this view's database session has been closed: load it again now, or the page's
+    # header (current_user.email) fails with DetachedInstanceError and the page is blank.
+    db.session.refresh(current_user._get_current_object())
     # Streamed: every skipped row is listed, read back from the report's temporary file.
     return stream_template("admin/import_done.html", report=report)
 

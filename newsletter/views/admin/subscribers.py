@@ -47,7 +47,7 @@ def subscribers():
 
 @bp.get("/subscribers/<public_id>")
 def subscriber(public_id: str):
-    """One person: lists, basis, and the full consent history."""
+    """One person: lists, basis, the full consent history and the campaigns sent."""
     person = _subscriber(public_id)
     audit.record(current_user, audit.SUBSCRIBER_VIEW, person.public_id)
     db.session.commit()
@@ -55,6 +55,7 @@ def subscriber(public_id: str):
         "admin/subscriber.html",
         person=person,
         history=listings.consent_history(person),
+        deliveries=listings.subscriber_deliveries(person),
         form=ButtonForm(),
     )
 
