@@ -297,7 +297,6 @@ def _read_rows(stream: TextIO) -> Iterator[tuple[int, dict]]:
     writes where the decimal sign is a comma (Belgium, the Netherlands, France), or a
     tab. A UTF-8 byte order mark (Excel's "CSV UTF-8") is ignored.
     """
-    reader = None
     try:
         first = stream.readline()
         delimiter = _delimiter(first)
@@ -316,9 +315,9 @@ def _read_rows(stream: TextIO) -> Iterator[tuple[int, dict]]:
     except csv.Error as exc:
         raise ImportFileError(f"Line {reader.line_num}: not readable as CSV ({exc}).") from exc
     except UnicodeDecodeError as exc:
-        near = reader.line_num + 1 if reader else 1
+        # No line number: the text is decoded in blocks, ahead of the CSV reader.
         raise ImportFileError(
-            f"The file is not UTF-8 text (the first bad byte is near line {near}). "
+            f"The file is not UTF-8 text (it holds the byte 0x{exc.object[exc.start]:02X}). "
             'In Excel use Save As and choose "CSV UTF-8"; a plain "CSV" from Excel on '
             "Windows is in the Windows-1252 encoding, whose accented letters cannot be read "
             "reliably."
