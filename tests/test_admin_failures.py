@@ -112,6 +112,7 @@ def test_progress_page_lists_each_reason_with_counts_and_who_refused(admin, fail
             "skipped Not sent (on purpose) no lawful basis any more 1",
         ]
     )
+    assert '<span class="badge badge-warning">sent with 2 failed</span>' in page.text
     assert '<dd id="count-sent">2</dd>' in page.text
     assert '<dd id="count-failed">2</dd>' in page.text
     # The legend no longer blames the receiving server for every failure.

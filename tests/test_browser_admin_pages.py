@@ -82,3 +82,45 @@ def test_compose_count_follows_the_chosen_topic_before_saving(
     assert count.inner_text().startswith("Goes to 1 person ")  # cat has not confirmed
     page.get_by_label("Topic").select_option(label="Newsletter")
     assert count.inner_text().startswith("Goes to 2 people ")
+
+
+def test_failure_reports_have_no_serious_accessibility_violations(
+    admin_page, live_server, make_campaign, make_subscriber
+):
+    """Rendering only (the sending that leads here is tested in test_admin_failures.py):
+    a sent campaign's rows as the sender leaves them, one of each kind of reason."""
+    from newsletter.clock import utcnow
+    from newsletter.models import CampaignStatus, Delivery, DeliveryStatus
+    from tests.helpers import serious_violations
+
+    campaign = make_campaign()
+    outcomes = {
+        "ann@example.org": (DeliveryStatus.SENT, None),
+        "bob@example.org": (DeliveryStatus.FAILED, "550 5.1.1 no such user"),
+        "cat@example.org": (DeliveryStatus.FAILED, "refused: the footer is missing"),
+        "dan@example.org": (DeliveryStatus.SKIPPED, "no lawful basis any more"),
+    }
+    for address, (status, reason) in outcomes.items():
+        person = make_subscriber(address)
+        db.session.add(
+            Delivery(
+                campaign_id=campaign.id, subscriber_id=person.id, status=status, last_error=reason
+            )
+        )
+    campaign.status, campaign.started_at = CampaignStatus.SENT, utcnow()
+    campaign.stats = {"total": 4, "counts": {"sent": 1, "failed": 2, "skipped": 1}}
+    db.session.commit()
+    page = admin_page
+    problems = {}
+    cat = db.session.scalar(select(Subscriber).where(Subscriber.email == "cat@example.org"))
+    for name, path in {
+        "campaigns": "/admin/campaigns",
+        "progress": f"/admin/campaigns/{campaign.id}/progress",
+        "subscriber": f"/admin/subscribers/{cat.public_id}",
+    }.items():
+        page.goto(live_server + path)
+        if found := serious_violations(page):
+            problems[name] = found
+    assert problems == {}
+    page.goto(f"{live_server}/admin/campaigns")
+    assert page.locator(".badge-warning").inner_text() == "sent with 2 failed"
