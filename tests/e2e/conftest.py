@@ -109,6 +109,16 @@ class Process:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return text[-tail:]
 
+    def report(self, tail: int = 15_000) -> str:
+        """The log for a failure report, without the lines of Chromium's certificate probes
+        (it opens side connections that it drops on the self-signed certificate: gunicorn
+        logs each as an "Invalid request"), which would push the useful lines out."""
+        lines = self.log(tail=1_000_000).splitlines()
+        kept = [line for line in lines if "ALERT_CERTIFICATE_UNKNOWN" not in line]
+        dropped = len(lines) - len(kept)
+        note = f"({dropped} certificate-probe lines left out)\n" if dropped else ""
+        return note + "\n".join(kept)[-tail:]
+
     def alive(self) -> bool:
         return self.popen.poll() is None
 
@@ -193,7 +203,7 @@ class Processes:
             process.stop()
 
     def report(self) -> list[tuple[str, str]]:
-        sections = [(f"server log: {p.name}", p.log()) for p in self.started]
+        sections = [(f"server log: {p.name}", p.report()) for p in self.started]
         if self.commands:
             sections.append(("commands", "\n".join(c[-4000:] for c in self.commands)))
         return sections
@@ -408,9 +418,10 @@ def browser_context(browser, language: str, **options):
 
 
 @pytest.fixture
-def shots(tmp_path):
-    """Where screenshots go: $E2E_SCREENSHOTS (to look at them), else the test's tmp dir."""
-    folder = Path(os.environ.get("E2E_SCREENSHOTS") or tmp_path / "screenshots")
+def shots(request, tmp_path):
+    """Where screenshots go: $E2E_SCREENSHOTS/<test> (to look at them), else the test's tmp dir."""
+    chosen = os.environ.get("E2E_SCREENSHOTS")
+    folder = Path(chosen) / request.node.name if chosen else tmp_path / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -134,6 +134,7 @@ def test_gunicorn_tls_two_workers_smtp_three_languages(
         steps.sign_up(page, base_url, address, language, shots)
         confirmation = mail_to(smtp_server, address, "")
         assert confirmation, f"no confirmation mail reached the SMTP server for {address}"
+        assert html_lang(confirmation[0]) == language, f"the confirmation mail is not in {language}"
         confirm_url = link_to(readable(confirmation[0]), "/confirm/")
         assert confirm_url.startswith(f"{base_url}/confirm/")
         steps.confirm(page, confirm_url, language, shots)
