@@ -214,6 +214,8 @@ def pytest_runtest_makereport(item, call):
     """Attach every server's log and the command transcript to a failing test's report."""
     outcome = yield
     report = outcome.get_result()
+    if report.failed:
+        item._e2e_failed = True
     processes = getattr(item, "_e2e_processes", None)
     if processes is not None and report.failed:
         for title, text in processes.report():
@@ -391,8 +393,9 @@ def self_signed_certificate(directory: Path, host: str) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def browser():
-    """Debian's headless Chromium, driven by Playwright's sync API."""
+def browser(request, shots):
+    """Debian's headless Chromium, driven by Playwright's sync API. When the test fails,
+    every page still open is saved as failed-N.png: what the person saw at that moment."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -401,6 +404,10 @@ def browser():
         )
         try:
             yield instance
+            if getattr(request.node, "_e2e_failed", False):
+                pages = [p for c in instance.contexts for p in c.pages]
+                for number, page in enumerate(pages, 1):
+                    page.screenshot(path=str(shots / f"failed-{number}.png"), full_page=True)
         finally:
             instance.close()
 
