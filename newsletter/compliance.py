@@ -347,9 +347,7 @@ def _rule_4_problems(headers, lines, text: str | None, page: str | None, missing
                 f"why the person receives it: {_FOOTER} (SPEC rule 4, GBA 19/2021)"
             )
     if page is not None and unsubscribe and f'href="{unsubscribe}"' not in page:
-        problems.append(
-            f"the unsubscribe link is not a clickable link in the HTML part: {_FOOTER}"
-        )
+        problems.append(f"the unsubscribe link is not a clickable link in the HTML part: {_FOOTER}")
     return problems
 
 
@@ -430,16 +428,14 @@ def _header_problems(parsed) -> list[str]:
         problems.append(f"the Message-ID is not of the form <id@domain>: {_CHANGED} (RFC 5322)")
     if (parsed.get("List-Unsubscribe-Post") or "").strip() != ONE_CLICK:
         problems.append(
-            f"the List-Unsubscribe-Post header must be exactly '{ONE_CLICK}': {_CHANGED} "
-            "(RFC 8058)"
+            f"the List-Unsubscribe-Post header must be exactly '{ONE_CLICK}': {_CHANGED} (RFC 8058)"
         )
     if not _LIST_ID.search(_unfold(parsed.get("List-Id") or "")):
         problems.append(f"the List-Id header has no <list-id>: {_CHANGED} (RFC 2919)")
     help_url = _angle_url(parsed.get("List-Help") or "")
     if not help_url:
         problems.append(
-            f"the List-Help header must hold the preferences page's address: {_CHANGED} "
-            "(RFC 2369)"
+            f"the List-Help header must hold the preferences page's address: {_CHANGED} (RFC 2369)"
         )
     elif not opt_out_link_allowed(help_url):
         problems.append(

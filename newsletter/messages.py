@@ -192,8 +192,41 @@ def clean_header_text(value: str | None) -> str:
 def _encoded(value: str, name: str) -> str:
     """A header value, RFC 2047-encoded when not ASCII, folded below 78 columns."""
     value = clean_header_text(value)
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    return Header(value, charset, header_name=name).encode(linesep=CRLF)
+    if not value.isascii():
+        return encoded_words(value)
+    return Header(value, "us-ascii", header_name=name).encode(linesep=CRLF)
+
+
+WORD_BYTES = 42  # 56 base64 characters: an encoded-word of 68, a line of at most 74
+
+
+def encoded_words(value: str) -> str:
+    """`value` as RFC 2047 "B" encoded-words of UTF-8, each at most 75 characters (§2) and
+    on a line of its own, folded (the `email` package's Header makes words of 76).
+
+    Words end after a space of the text where they can (the space inside the word: the
+    folding between two encoded-words is not part of the text, §6.2), and are cut
+    between characters, never inside one, only where a run without spaces is longer
+    than a word. (Python's own address parser adds a space between adjacent
+    encoded-words of a display name, against §6.2: ending words at spaces keeps its
+    reading to a doubled space at most.)"""
+    words, chunk = [], b""
+    for piece in re.split(r"(?<= )", value):
+        encoded = piece.encode("utf-8")
+        if chunk and len(chunk) + len(encoded) > WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        # A run too long for one word is cut between its characters.
+        for part in list(piece) if len(encoded) > WORD_BYTES else [piece]:
+            octets = part.encode("utf-8")
+            if chunk and len(chunk) + len(octets) > WORD_BYTES:
+                words.append(chunk)
+                chunk = b""
+            chunk += octets
+    words.append(chunk)
+    return (CRLF + " ").join(
+        f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words if word
+    )
 
 
 def host_name() -> str:
@@ -235,16 +268,19 @@ _PLAIN_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 
 def display_name(name: str | None, header_name: str = "To") -> str:
     """A display name as RFC 5322 and RFC 2047 want it: plain words as they are; other
-    ASCII as a quoted-string (so that a name that looks like an encoded-word, such as
-    `=?utf-8?q?x?=`, is shown as typed, never decoded: RFC 2047 §5); non-ASCII as
-    encoded-words of at most 75 characters each, folded onto lines of their own
-    (RFC 2047 §2), not one long word."""
+    ASCII as a quoted-string; non-ASCII, and a name that looks like an encoded-word
+    (`=?utf-8?q?x?=`, which must show as typed, never decoded), as encoded-words of at
+    most 75 characters each, folded onto lines of their own (RFC 2047 §2, §5), never
+    one long word."""
     name = clean_header_text(name)
     if not name:
         return ""
-    if not name.isascii():
-        return Header(name, "utf-8", header_name=header_name).encode(linesep=CRLF)
-    if not (_PLAIN_PHRASE.fullmatch(name) and "=?" not in name):
+    if not name.isascii() or "=?" in name:
+        # Encoded, not quoted, when it looks like an encoded-word: parsers such as
+        # Python's decode encoded-words even inside quotes; this way every one shows
+        # the name as typed.
+        return encoded_words(name)
+    if not _PLAIN_PHRASE.fullmatch(name):
         name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return _fold_at_spaces(name, len(header_name) + 2)
 
