@@ -7,11 +7,12 @@ is never loaded into memory; the workers in `sending.py` then deliver them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, literal, select, text, update
 
-from . import compliance, mailer, messages
+from . import compliance, i18n, mailer, messages
 from .addresses import InvalidAddress, address_hash, normalise
 from .clock import utcnow
 from .extensions import db
@@ -92,10 +93,26 @@ def _require_status(campaign: Campaign, allowed, action: str) -> None:
 
 
 def refusal_reasons(campaign: Campaign) -> list[str]:
-    """Why a campaign's messages would fail the compliance check (empty: none)."""
+    """Why a campaign's messages would fail the compliance check (empty: none).
+
+    A sample message in every supported language goes through the sender's own
+    rule-4 check, so a send is refused here for what would refuse its messages later,
+    in any recipient's language; each reason names its language.
+    """
+    problems: list[str] = []
+    for language, label in i18n.LANGUAGES.items():
+        problems += [f"{label} ({language}): {p}" for p in message_problems(campaign, language)]
+    return problems
+
+
+def message_problems(
+    campaign: Campaign, language: str, recipient: messages.Recipient | None = None
+) -> list[str]:
+    """The rule-4 check (as the sender runs it) on the message `recipient` (by default a
+    sample recipient) would get in `language`; empty when it may be sent."""
+    recipient = recipient or messages.sample_recipient(language)
     try:
-        prepared = messages.prepare(campaign)
-        raw = prepared.build(messages.sample_recipient())
+        raw = messages.prepare(campaign, locale=language).compose(recipient).raw
     except messages.MessageError as exc:
         return [str(exc)]
     return compliance.check_marketing_message(raw)
@@ -317,35 +334,77 @@ def recipient_for(subscriber: Subscriber, topic: Topic) -> messages.Recipient:
     since = subscription.confirmed_at if subscription else subscriber.consented_at
     if basis == Basis.EXISTING_CUSTOMER:
         since = subscriber.purchased_at
+    locale = i18n.normalize_locale(subscriber.locale) or i18n.DEFAULT
     return messages.Recipient(
-        subscriber.email, subscriber.name, subscriber.public_id, basis, since, subscriber.locale
+        subscriber.email, subscriber.name, subscriber.public_id, basis, since, locale
     )
 
 
-def preview(campaign: Campaign, subscriber: Subscriber | None) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Preview:
+    """A message as one recipient gets it, and what the rule-4 check says of it."""
+
+    html: str
+    text: str
+    language: str
+    problems: list[str]
+
+
+def preview_message(
+    campaign: Campaign, subscriber: Subscriber | None = None, language: str | None = None
+) -> Preview:
+    """The message exactly as this subscriber, or a sample recipient in `language` (the
+    default language when None), would get it, with the sender's own rule-4 check on it:
+    the preview refuses what the send refuses, in that recipient's language."""
+    if subscriber is not None:
+        recipient = recipient_for(subscriber, campaign.topic)
+    else:
+        recipient = messages.sample_recipient(i18n.normalize_locale(language) or i18n.DEFAULT)
+    prepared = messages.prepare(campaign, locale=recipient.locale)
+    page, text, _links = prepared.fill(recipient)
+    try:
+        problems = compliance.check_marketing_message(prepared.compose(recipient).raw)
+    except messages.MessageError as exc:
+        problems = [str(exc)]
+    return Preview(page, text, recipient.locale, problems)
+
+
+def preview(campaign: Campaign, subscriber: Subscriber | None, language: str | None = None):
     """(html, text) exactly as this subscriber (or a sample recipient) would get them."""
-    recipient = (
-        recipient_for(subscriber, campaign.topic) if subscriber else messages.sample_recipient()
-    )
-    page, text, _links = messages.prepare(campaign, locale=recipient.locale).fill(recipient)
-    return page, text
+    shown = preview_message(campaign, subscriber, language)
+    return shown.html, shown.text
 
 
-def send_test(campaign: Campaign, address: str) -> None:
-    """Send the campaign to one address through the real pipeline, subject "[TEST] ...".
+def send_test(
+    campaign: Campaign,
+    address: str,
+    subscriber: Subscriber | None = None,
+    language: str | None = None,
+) -> str:
+    """Send the campaign to one address through the real pipeline, subject "[TEST] ...",
+    as `subscriber` would get it (their language, basis and date in the footer) or as a
+    sample recipient in `language`; returns the language it was made in.
 
-    The footer is a sample recipient's (its links lead nowhere). The mail leaves after
-    the caller commits. Raises CampaignError for a bad address or a non-compliant message.
+    The footer's links are a sample's (they lead nowhere: a test must not let anyone
+    unsubscribe a real subscriber). The same rule-4 check as the send, in that language.
+    The mail leaves after the caller commits. Raises CampaignError for a bad address or a
+    non-compliant message.
     """
     try:
         to = normalise(address)
     except InvalidAddress as exc:
         raise CampaignError(f"Test address: {exc}") from exc
-    sample = messages.sample_recipient()
-    recipient = messages.Recipient(to, None, sample.public_id, sample.basis, sample.since)
-    prepared = messages.prepare(campaign, subject_prefix="[TEST] ")
-    raw = prepared.build(recipient)
-    problems = compliance.check_marketing_message(raw)
+    if subscriber is not None:
+        shown = recipient_for(subscriber, campaign.topic)
+    else:
+        shown = messages.sample_recipient(i18n.normalize_locale(language) or i18n.DEFAULT)
+    recipient = messages.Recipient(
+        to, None, messages.SAMPLE_PUBLIC_ID, shown.basis, shown.since, shown.locale
+    )
+    prepared = messages.prepare(campaign, subject_prefix="[TEST] ", locale=recipient.locale)
+    built = prepared.compose(recipient)  # the address was checked above
+    problems = compliance.check_marketing_message(built.raw)
     if problems:
         raise CampaignError("The message fails the compliance check: " + "; ".join(problems))
-    mailer.send_raw_after_commit(to, "[TEST] " + campaign.subject, raw)
+    mailer.send_raw_after_commit(to, "[TEST] " + campaign.subject, prepared.sign(built.raw))
+    return recipient.locale

@@ -13,6 +13,7 @@ import email.policy
 import html
 import re
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 
 from sqlalchemy import ColumnElement, Exists, and_, exists, func, or_, select
 
@@ -226,12 +227,56 @@ def confirmation_mail_allowed(address_hash: str, now: datetime, per_day: int) ->
 
 REQUIRED_ONCE = ("From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Help")
 ONE_CLICK = "List-Unsubscribe=One-Click"
-FOOTER_REASON = "You receive this email because"
 _FIELD_START = re.compile(r"\r?\n(?![ \t])")  # a line break not followed by a fold
 _FOLD = re.compile(r"\r?\n[ \t]")
 _MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _LIST_ID = re.compile(r"<[^<>\s]+>\s*$")
 _ANGLED = re.compile(r"<([^<>\s]+)>")
+# What to do about a problem that only a changed message or a changed layout can cause.
+_CHANGED = "the app writes this itself: send the message as the app built it, unchanged"
+_FOOTER = (
+    "the system footer is missing from the email layout: restore it in "
+    "templates/email/layout.txt and layout.html"
+)
+
+
+def opt_out_link_allowed(url: str) -> bool:
+    """May this opt-out link (List-Unsubscribe, List-Help, the footer's links) be used?
+
+    It must be https: RFC 8058 §3.1 ("The List-Unsubscribe header field MUST contain one
+    HTTPS URI"), and a one-click POST over plain http would carry the token in clear.
+    The one exception is a loopback BASE_URL (127.0.0.0/8, localhost, [::1]) with links
+    on loopback too: a local trial or a local mail catcher, where the mail never leaves
+    the machine (SPEC `NEWSLETTER_BASE_URL`; the app refuses to start with a non-loopback
+    http BASE_URL and an SMTP server). Sources: RFC 8058 §3.1; RFC 2369; SPEC rule 4.
+    """
+    from . import links
+
+    if url.startswith("https://"):
+        return True
+    base_url = _config("BASE_URL")
+    return (
+        url.startswith("http://") and links.is_loopback_url(base_url) and links.is_loopback_url(url)
+    )
+
+
+def _https_advice() -> str:
+    return (
+        "set NEWSLETTER_BASE_URL to the public https address of this site "
+        f"(now {_config('BASE_URL')}); plain http is only for a loopback address "
+        "such as http://127.0.0.1:5000"
+    )
+
+
+def footer_reason_phrases(language: str) -> tuple[str, ...]:
+    """The fixed words of the footer's "why you get this" line in `language`, one per
+    basis (consent, existing customer), from the same translation catalogues as the
+    footer itself: the check reads the footer in the recipient's language, never an
+    English sentence (a Dutch or French footer is the law's wish, not a fault).
+    """
+    from . import messages
+
+    return messages.reason_phrases(language)
 
 
 def check_marketing_message(message) -> list[str]:
@@ -239,9 +284,11 @@ def check_marketing_message(message) -> list[str]:
 
     Both opt-outs in the medium used, in headers and in both body parts: the
     unsubscribe-from-all link and the preferences link, plus the sender's identity and
-    why the person gets the message. Sources: SPEC rule 4 and "Every marketing message";
+    why the person gets the message, in the message's language (Content-Language), and
+    in HTML none of it hidden. Sources: SPEC rule 4 and "Every marketing message";
     Belgian DPA decision 19/2021; ePrivacy Art. 13(4); RFC 2369, RFC 8058, RFC 5322;
     checklist A1-A4, A8, A9, B6, B7, F. Takes raw bytes or an `email` message.
+    Each problem says what to do, then the rule it breaks.
     """
     if isinstance(message, bytes | bytearray):
         raw = bytes(message)
@@ -250,7 +297,10 @@ def check_marketing_message(message) -> list[str]:
     parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
     missing: list[str] = []
     text, page = _alternative_parts(parsed, missing)
-    return _rule_4_problems(parsed, raw.split(b"\n"), text, page, missing)
+    problems = _rule_4_problems(parsed, raw.split(b"\n"), text, page, missing)
+    if page is not None:
+        problems += _hidden_footer_problems(parsed, page)
+    return problems
 
 
 def check_marketing_parts(head: str, text: str, page: str) -> list[str]:
@@ -259,8 +309,9 @@ def check_marketing_parts(head: str, text: str, page: str) -> list[str]:
     The same rules on the same text: the header block as written, and the text and HTML
     bodies as they are before base64, which is what a mail client decodes. What this does
     not see is the MIME skeleton around the two bodies (boundaries, part headers, base64
-    lines of 76 octets); it is the same for every message of a prepared campaign, and the
-    sender checks one whole message of each prepared campaign with
+    lines of 76 octets) and the layout's styles (is the footer visible?); both are the
+    same for every message of a prepared campaign (the per-recipient values are escaped
+    text), and the sender checks one whole message of each prepared campaign with
     `check_marketing_message` before any message of it goes out. SPEC rule 4, as above.
     """
     return _rule_4_problems(_HeaderBlock(head), head.encode("utf-8").split(b"\n"), text, page, [])
@@ -269,26 +320,71 @@ def check_marketing_parts(head: str, text: str, page: str) -> list[str]:
 def _rule_4_problems(headers, lines, text: str | None, page: str | None, missing) -> list[str]:
     problems = _header_problems(headers)
     if any(len(line) > 998 for line in lines):
-        problems.append("a line is longer than 998 octets (RFC 5322 2.1.1)")
-    unsubscribe = _one_https_unsubscribe(headers, problems)
+        problems.append(f"a line is longer than 998 octets: {_CHANGED} (RFC 5322 2.1.1)")
+    unsubscribe = _one_unsubscribe_link(headers, problems)
     preferences = _angle_url(headers.get("List-Help", ""))
     problems += missing
+    problems += _identity_problems()
     identity = [html.unescape(_config(k)) for k in ("ORGANIZATION_NAME", "ORGANIZATION_ADDRESS")]
+    language = _language(headers, problems)
+    phrases = footer_reason_phrases(language) if language else ()
     for label, part in (("text", text), ("HTML", page)):
         if part is None:
             continue
         if unsubscribe and unsubscribe not in part:
-            problems.append(f"the {label} part lacks the unsubscribe-from-all link")
+            problems.append(f"the {label} part lacks the unsubscribe-from-all link: {_FOOTER}")
         if preferences and preferences not in part:
-            problems.append(f"the {label} part lacks the preferences link")
+            problems.append(f"the {label} part lacks the preferences link: {_FOOTER}")
         # Unescaped only when not found as it is (unescaping a whole page is the dear part).
-        if any(n not in part and n not in html.unescape(part) for n in identity):
-            problems.append(f"the {label} part lacks the sender's name and postal address")
-        if FOOTER_REASON not in part:
-            problems.append(f"the {label} part does not say why the person receives it")
+        if any(n and n not in part and n not in html.unescape(part) for n in identity):
+            problems.append(
+                f"the {label} part lacks the sender's name and postal address: {_FOOTER} "
+                "(ePrivacy Art. 13(4))"
+            )
+        if language and not _says_why(part, phrases, escaped=label == "HTML"):
+            problems.append(
+                f"the {label} part does not say, in the recipient's language ({language}), "
+                f"why the person receives it: {_FOOTER} (SPEC rule 4, GBA 19/2021)"
+            )
     if page is not None and unsubscribe and f'href="{unsubscribe}"' not in page:
-        problems.append("the unsubscribe link is not a clickable link in the HTML part")
+        problems.append(f"the unsubscribe link is not a clickable link in the HTML part: {_FOOTER}")
     return problems
+
+
+def _says_why(part: str, phrases: tuple[str, ...], escaped: bool) -> bool:
+    if any(p in part for p in phrases):
+        return True
+    if escaped:  # the footer's values are HTML-escaped (an apostrophe is &#x27;)
+        if any(html.escape(p) in part for p in phrases):
+            return True
+        return any(p in html.unescape(part) for p in phrases)
+    return False
+
+
+def _identity_problems() -> list[str]:
+    missing = [k for k in ("ORGANIZATION_NAME", "ORGANIZATION_ADDRESS") if not _config(k).strip()]
+    if not missing:
+        return []
+    names = " and ".join(f"NEWSLETTER_{k}" for k in missing)
+    return [
+        f"set {names}: every marketing mail must say who sends it and give a postal "
+        "address (ePrivacy Art. 13(4); Dutch Tw 15e; Belgian WER XII.13)"
+    ]
+
+
+def _language(headers, problems: list[str]) -> str | None:
+    """The message's language (Content-Language, RFC 3282), which the system sets to the
+    recipient's; None, with a problem, when it is missing or not a supported one."""
+    from . import i18n
+
+    declared = (headers.get("Content-Language") or "").strip()
+    language = i18n.normalize_locale(declared)
+    if language is None:
+        problems.append(
+            f"the message does not name a supported language in Content-Language "
+            f"({declared or 'none'}): {_CHANGED} (RFC 3282)"
+        )
+    return language
 
 
 class _HeaderBlock:
@@ -324,17 +420,31 @@ def _header_problems(parsed) -> list[str]:
     for name in (*REQUIRED_ONCE, "List-Unsubscribe", "List-Unsubscribe-Post"):
         count = len(parsed.get_all(name) or [])
         if count != 1:
-            problems.append(f"{name} header present {count} times, must be exactly once")
+            problems.append(
+                f"the {name} header is there {count} times, it must be there exactly once: "
+                f"{_CHANGED} (RFC 5322 3.6, RFC 2369)"
+            )
     if not _MESSAGE_ID.fullmatch((parsed.get("Message-ID") or "").strip()):
-        problems.append("Message-ID is not of the form <id@domain>")
+        problems.append(f"the Message-ID is not of the form <id@domain>: {_CHANGED} (RFC 5322)")
     if (parsed.get("List-Unsubscribe-Post") or "").strip() != ONE_CLICK:
-        problems.append(f"List-Unsubscribe-Post must be exactly '{ONE_CLICK}' (RFC 8058)")
+        problems.append(
+            f"the List-Unsubscribe-Post header must be exactly '{ONE_CLICK}': {_CHANGED} (RFC 8058)"
+        )
     if not _LIST_ID.search(_unfold(parsed.get("List-Id") or "")):
-        problems.append("List-Id has no <list-id> (RFC 2919)")
-    if not _angle_url(parsed.get("List-Help") or "").startswith("https://"):
-        problems.append("List-Help must point to the https preferences page (RFC 2369)")
+        problems.append(f"the List-Id header has no <list-id>: {_CHANGED} (RFC 2919)")
+    help_url = _angle_url(parsed.get("List-Help") or "")
+    if not help_url:
+        problems.append(
+            f"the List-Help header must hold the preferences page's address: {_CHANGED} (RFC 2369)"
+        )
+    elif not opt_out_link_allowed(help_url):
+        problems.append(
+            f"the preferences link is not https: {_https_advice()} (RFC 2369, RFC 8058 §3.1)"
+        )
     if parsed.get_content_type() != "multipart/alternative":
-        problems.append("the message is not multipart/alternative (text and HTML)")
+        problems.append(
+            f"the message must have a text and an HTML part (multipart/alternative): {_CHANGED}"
+        )
     return problems
 
 
@@ -347,14 +457,24 @@ def _angle_url(value) -> str:
     return found[0] if len(found) == 1 else ""
 
 
-def _one_https_unsubscribe(parsed, problems: list[str]) -> str:
+def _one_unsubscribe_link(parsed, problems: list[str]) -> str:
+    """The one-click unsubscribe link of List-Unsubscribe (with at most mailto beside)."""
     uris = _ANGLED.findall(_unfold(parsed.get("List-Unsubscribe") or ""))
-    https = [u for u in uris if u.startswith("https://")]
-    others = [u for u in uris if not u.startswith(("https://", "mailto:"))]
-    if len(https) != 1 or others:
-        problems.append("List-Unsubscribe must hold exactly one https URI (and a mailto)")
+    web = [u for u in uris if u.startswith(("https://", "http://"))]
+    others = [u for u in uris if not u.startswith(("https://", "http://", "mailto:"))]
+    if len(web) != 1 or others:
+        problems.append(
+            "the List-Unsubscribe header must hold exactly one web link (and a mailto): "
+            f"{_CHANGED} (RFC 8058 §3.1)"
+        )
         return ""
-    return https[0]
+    if not opt_out_link_allowed(web[0]):
+        problems.append(
+            f"the unsubscribe link is not https: {_https_advice()} (RFC 8058 §3.1: "
+            "List-Unsubscribe must hold one https URI)"
+        )
+        return ""
+    return web[0]
 
 
 def _alternative_parts(parsed, problems: list[str]) -> tuple[str | None, str | None]:
@@ -366,8 +486,79 @@ def _alternative_parts(parsed, problems: list[str]) -> tuple[str | None, str | N
             found[kind] = payload.decode(part.get_content_charset() or "utf-8", "replace")
     for kind, label in (("text/plain", "text"), ("text/html", "HTML")):
         if kind not in found:
-            problems.append(f"the message has no {label} part")
+            problems.append(f"the message has no {label} part: {_CHANGED}")
     return found.get("text/plain"), found.get("text/html")
+
+
+# What hides an element from a reader: an inline style (css_inline has moved the layout's
+# CSS onto the elements), the `hidden` attribute, or a part of the page never shown.
+_HIDING_STYLE = re.compile(
+    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)"
+    r"|opacity\s*:\s*(?:0+(?:\.0*)?|\.0+)\s*(?:!important\s*)?(?:;|$)"
+    r"|(?:font-size|max-height|height|max-width|width)\s*:\s*(?:0+(?:\.0*)?|\.0+)(?:px|pt|em|rem|%)?"
+    r"\s*(?:!important\s*)?(?:;|$))",
+    re.IGNORECASE,
+)
+_NEVER_SHOWN = {"head", "title", "style", "script", "template", "noscript"}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
+
+
+class _HiddenFooter(HTMLParser):
+    """Finds the footer's pieces (the unsubscribe and preferences links, the reason line)
+    inside an element that a reader does not see."""
+
+    def __init__(self, links: set[str], phrases: tuple[str, ...]):
+        super().__init__(convert_charrefs=True)
+        self.links, self.phrases = links, phrases
+        self.stack: list[tuple[str, bool]] = []
+        self.hidden_pieces: set[str] = set()
+
+    def _hidden(self) -> bool:
+        return bool(self.stack) and self.stack[-1][1]
+
+    def handle_starttag(self, tag, attrs):
+        values = dict(attrs)
+        hides = (
+            tag in _NEVER_SHOWN
+            or "hidden" in values
+            or (values.get("aria-hidden") or "").lower() == "true"
+            or bool(_HIDING_STYLE.search(values.get("style") or ""))
+        )
+        hidden = self._hidden() or hides
+        if tag == "a" and hidden and values.get("href") in self.links:
+            self.hidden_pieces.add("a link to unsubscribe or to the preferences")
+        if tag not in _VOID:
+            self.stack.append((tag, hidden))
+
+    def handle_endtag(self, tag):
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data):
+        if self._hidden() and any(p in data for p in self.phrases):
+            self.hidden_pieces.add("the reason line")
+
+
+def _hidden_footer_problems(parsed, page: str) -> list[str]:
+    """In the HTML part, the footer's links and reason line must be visible: a footer that
+    is there but hidden offers no opt-out. Sources: SPEC rule 4 ("in both parts");
+    GBA 19/2021 (an easy, visible way to opt out); ePrivacy Art. 13(4)."""
+    from . import i18n
+
+    language = i18n.normalize_locale(parsed.get("Content-Language"))
+    phrases = footer_reason_phrases(language) if language else ()
+    links = {_angle_url(parsed.get("List-Help") or "")}
+    links |= set(_ANGLED.findall(_unfold(parsed.get("List-Unsubscribe") or "")))
+    finder = _HiddenFooter({link for link in links if link}, phrases)
+    finder.feed(page)
+    finder.close()
+    return [
+        f"the HTML part hides {piece} (display:none, hidden, zero size or opacity): keep the "
+        "system footer visible in templates/email/layout.html (SPEC rule 4)"
+        for piece in sorted(finder.hidden_pieces)
+    ]
 
 
 # --- Rule 5: opt-out means purge: see subscriptions.erase(), which every opt-out uses --

@@ -7,25 +7,44 @@ then English. Translations live in newsletter/translations (Flask-Babel, gettext
 
 from __future__ import annotations
 
+import re
+
 from flask import g, has_request_context, request
 
 LANGUAGES = {"en": "English", "nl": "Nederlands", "fr": "Français"}
 DEFAULT = "en"
 
+# A language tag as people write it: "nl", "NL", "nl_BE", "nl-be", "fr-BE", "en_GB.UTF-8",
+# "nl-Latn-BE": a 2-3 letter language, then optional subtags (BCP 47 / POSIX spellings).
+_LOCALE = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*(?:\.[\w-]+)?(?:@\w+)?")
 
-def supported(code: str | None) -> str | None:
-    """The supported language for a locale code ("nl_BE" -> "nl"), or None."""
-    if not code:
+
+def normalize_locale(value: str | None) -> str | None:
+    """The supported language (`nl`, `fr`, `en`) a locale written in any common spelling
+    stands for (`nl_BE`, `nl-be`, `NL`, `fr-BE`, `en_GB` ...), or None when it names no
+    supported language or is not a locale at all.
+
+    Every place where a locale enters (signup, import, API) stores this, so the sender
+    and the system mails only ever see a language they have a catalogue for (a stored
+    `nl-BE` made Babel's `force_locale` raise and stalled a whole batch: issue 12).
+    """
+    found = _LOCALE.fullmatch((value or "").strip())
+    if found is None:
         return None
-    short = code.replace("-", "_").split("_")[0].lower()
-    return short if short in LANGUAGES else None
+    language = found.group(1).lower()
+    return language if language in LANGUAGES else None
+
+
+def is_locale_code(value: str | None) -> bool:
+    """Is `value` written like a locale at all (supported or not)?"""
+    return _LOCALE.fullmatch((value or "").strip()) is not None
 
 
 def select_locale() -> str:
     """Flask-Babel's locale selector."""
     if not has_request_context():
         return DEFAULT
-    asked = supported(request.args.get("lang"))
+    asked = normalize_locale(request.args.get("lang"))
     if asked:
         return asked
     known = g.get("subscriber_locale")
@@ -36,7 +55,7 @@ def select_locale() -> str:
 
 def use_locale(code: str | None) -> None:
     """Show the rest of this request in a known subscriber's language."""
-    language = supported(code)
+    language = normalize_locale(code)
     if language:
         g.subscriber_locale = language
         from flask_babel import refresh

@@ -39,7 +39,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from . import audit, compliance, subscriptions
+from . import audit, compliance, i18n, subscriptions
 from .addresses import InvalidAddress, address_hash, normalise
 from .clock import as_utc, utcnow
 from .defaults import DEFAULT_TOPIC_SLUG
@@ -69,7 +69,6 @@ OUTCOMES = (ACTIVE, PENDING, CUSTOMER, UPDATED, UNCHANGED, SKIPPED)
 CHUNK_SIZE = 1000
 KEPT_ROWS = 2000  # rows of a preview listed one by one (every row is counted)
 SPOOL_BYTES = 1 << 20  # skipped rows are kept in memory up to this, then in a file
-_LOCALE = re.compile(r"[a-z]{2}(?:[-_][A-Za-z]{2})?")
 # A plain ASCII dot-atom address; for these `addresses.normalise` is exactly lower-casing,
 # once the domain is known to be valid (see _normalise).
 _PLAIN = re.compile(
@@ -419,12 +418,16 @@ def _name(raw: str) -> str | None:
 
 
 def _locale(raw: str) -> str:
+    """A supported language for the row (`nl_BE`, `NL`, `fr-be` ... -> nl/fr/en); a
+    well-formed but unsupported one (`de`) gets the default language; not a locale at
+    all: the row is skipped (docs/IMPORTS.md)."""
     text = raw.strip()
     if not text:
-        return "en"
-    if not _LOCALE.fullmatch(text):
+        return i18n.DEFAULT
+    language = i18n.normalize_locale(text)
+    if language is None and not i18n.is_locale_code(text):
         raise _Skip(f"invalid locale {text[:20]!r} (use a language code such as nl, fr, en)")
-    return text.replace("_", "-")
+    return language or i18n.DEFAULT
 
 
 def _topics(raw: str, ctx: _Context) -> list[Topic]:

@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 
 from flask import Flask, current_app
 from sqlalchemy import and_, bindparam, null, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from . import bounces, campaigns, compliance, dbapi, mailer, messages
+from . import bounces, campaigns, compliance, dbapi, i18n, mailer, messages
 from .addresses import address_hash
 from .clock import utcnow
 from .extensions import db
@@ -427,7 +427,9 @@ def _may_send(row) -> bool:
 
 def _recipient(row) -> messages.Recipient:
     since = row.purchased_at if row.basis == Basis.EXISTING_CUSTOMER else row.confirmed_at
-    return messages.Recipient(row.email, row.name, row.public_id, row.basis, since, row.locale)
+    # A locale stored before issue 12's migration (e.g. "nl-BE") is read as its language.
+    locale = i18n.normalize_locale(row.locale) or i18n.DEFAULT
+    return messages.Recipient(row.email, row.name, row.public_id, row.basis, since, locale)
 
 
 @dataclass
@@ -536,11 +538,33 @@ def _result_statement():
 
 
 def _prepared_for(batch: _Batch, campaign_id: int, locale: str) -> messages.PreparedCampaign:
+    """The campaign prepared for one footer language, once per batch run; raises
+    `_Unbuildable` (again for each of its messages) when it cannot be prepared."""
     key = (campaign_id, locale)
     if key not in batch.prepared:
         campaign = db.session.get(Campaign, campaign_id)
-        batch.prepared[key] = messages.prepare(campaign, locale=locale)
-    return batch.prepared[key]
+        try:
+            batch.prepared[key] = messages.prepare(campaign, locale=locale)
+        except SQLAlchemyError:
+            raise  # the database, not the message: the batch's own handling applies
+        except Exception as exc:
+            log.exception("campaign %s cannot be prepared in %r", campaign_id, locale)
+            batch.prepared[key] = _Unbuildable(_failure_text(exc))
+    prepared = batch.prepared[key]
+    if isinstance(prepared, _Unbuildable):
+        raise prepared
+    return prepared
+
+
+class _Unbuildable(Exception):
+    """A message (or a whole footer language of a campaign) that cannot be built; the
+    text is the reason recorded on the delivery, after "refused: "."""
+
+
+def _failure_text(exc: Exception) -> str:
+    """The reason an unexpected exception gives: what happened, and what to do."""
+    detail = f"{type(exc).__name__}: {exc}"[:300]
+    return f"the message could not be built ({detail}); see the worker's log"
 
 
 _FRESH_SAMPLE = {"subscriber_id": 0, "topic_id": 0, "address_hash": ""}
@@ -602,9 +626,23 @@ def _build_batch(batch: _Batch, deliveries, recipients) -> list[tuple]:
             built.append((delivery, recipient, raw))
     signed = []
     for delivery, recipient, raw in built:
-        prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
-        signed.append((delivery, recipient, prepared.sign(raw)))
+        try:
+            prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
+            signed.append((delivery, recipient, prepared.sign(raw)))
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # one message's failure is its own, never the batch's
+            _record_unbuildable(batch, delivery, exc)
     return signed
+
+
+def _record_unbuildable(batch: _Batch, delivery, exc: Exception) -> None:
+    """A message the app could not make: `failed`, "refused: " and the reason (the
+    prefix of every refusal by the app itself, docs/SENDING.md "Failures")."""
+    if not isinstance(exc, _Unbuildable | messages.MessageError):
+        log.exception("delivery %s: the message could not be built", delivery.id)
+        exc = _Unbuildable(_failure_text(exc))
+    batch.record(delivery, DeliveryStatus.FAILED, f"refused: {exc}")
 
 
 def _deliver_one(batch: _Batch, delivery, recipient: messages.Recipient, raw: bytes) -> None:
@@ -617,7 +655,7 @@ def _deliver_one(batch: _Batch, delivery, recipient: messages.Recipient, raw: by
         recipient, raw = now, _build(batch, delivery, now)
         if raw is None:
             return None
-    prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
+    prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)  # built: cached
     # VERP: a bounce names this delivery (newsletter.bounces); unset: the plain sender.
     envelope_from = bounces.envelope_sender(delivery.id) or prepared.envelope_from
     batch.pacer.wait()
@@ -634,20 +672,22 @@ def _build(batch: _Batch, delivery, recipient: messages.Recipient, sign=True) ->
     skeleton that all its messages share. The check runs before the DKIM signature is
     added: the signature is one header that rule 4 does not look at.
     """
-    prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
     try:
+        prepared = _prepared_for(batch, delivery.campaign_id, recipient.locale)
         built = prepared.compose(recipient, unique=f"c{delivery.campaign_id}.d{delivery.id}")
-    except messages.MessageError as exc:
-        batch.record(delivery, DeliveryStatus.FAILED, str(exc))
+        problems = compliance.check_marketing_parts(built.head, built.text, built.page)
+        if not problems and not prepared.skeleton_checked:
+            problems = compliance.check_marketing_message(built.raw)
+            prepared.skeleton_checked = not problems
+        if problems:
+            batch.record(delivery, DeliveryStatus.FAILED, "refused: " + "; ".join(problems))
+            return None
+        return prepared.sign(built.raw) if sign else built.raw
+    except SQLAlchemyError:
+        raise  # the database, not the message: the batch's own handling applies
+    except Exception as exc:  # e.g. a locale Babel cannot load: this message fails alone
+        _record_unbuildable(batch, delivery, exc)
         return None
-    problems = compliance.check_marketing_parts(built.head, built.text, built.page)
-    if not problems and not prepared.skeleton_checked:
-        problems = compliance.check_marketing_message(built.raw)
-        prepared.skeleton_checked = not problems
-    if problems:
-        batch.record(delivery, DeliveryStatus.FAILED, "refused: " + "; ".join(problems))
-        return None
-    return prepared.sign(built.raw) if sign else built.raw
 
 
 def _smtp_text(exc: Exception) -> str:

@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import lazy_gettext
 from sqlalchemy import delete, select, update
 
-from . import compliance, links, notices, tokens
+from . import compliance, i18n, links, notices, tokens
 from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
@@ -137,7 +137,8 @@ def request_signup(
     text = db.session.get(ConsentText, consent_text_id) or current_consent_text()
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
     if subscriber is None:
-        subscriber = Subscriber(email=address, name=name or None, locale=locale)
+        language = i18n.normalize_locale(locale) or i18n.DEFAULT  # "nl-BE" is stored "nl"
+        subscriber = Subscriber(email=address, name=name or None, locale=language)
         db.session.add(subscriber)
         db.session.flush()
     have = {s.topic_id for s in subscriber.subscriptions if s.confirmed_at is not None}

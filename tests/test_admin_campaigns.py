@@ -86,7 +86,12 @@ def test_preview_offers_sample_recipients_of_the_chosen_topic(
     samples = admin_client.post("/admin/campaigns/preview", data={**DRAFT, "topic": "offers"}).json[
         "samples"
     ]
-    assert samples == [["", "Fictional sample"], [offers_reader.public_id, "offers@example.org"]]
+    assert samples == [
+        ["", "Fictional sample (English)"],
+        ["lang:nl", "Fictional sample (Nederlands)"],
+        ["lang:fr", "Fictional sample (Français)"],
+        [offers_reader.public_id, "offers@example.org"],
+    ]
     missing = admin_client.post("/admin/campaigns/preview", data={**DRAFT, "topic": "nope"})
     assert missing.status_code == 400
     assert missing.json["error"] == "Choose a topic."

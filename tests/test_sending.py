@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from newsletter import campaigns, messages, sending, subscriptions
+from newsletter import campaigns, compliance, messages, sending, subscriptions
 from newsletter.addresses import address_hash
 from newsletter.clock import frozen, utcnow
 from newsletter.extensions import db
@@ -363,7 +363,9 @@ def test_rule_4_check_refuses_a_later_message_that_lacks_a_link(
     assert counts == {"batches": 1, "sent": 3, "failed": 1}
     assert received_by(smtp_server) == ["p0@example.org", "p1@example.org", "p3@example.org"]
     error = db.session.scalar(select(Delivery.last_error).where(Delivery.status == "failed"))
-    assert error == "refused: the text part lacks the unsubscribe-from-all link"
+    assert (
+        error == f"refused: the text part lacks the unsubscribe-from-all link: {compliance._FOOTER}"
+    )
 
 
 def test_rule_4_check_parses_the_first_message_whole(
@@ -386,4 +388,4 @@ def test_rule_4_check_parses_the_first_message_whole(
     assert counts == {"batches": 1, "failed": 2}
     assert received_by(smtp_server) == []
     errors = db.session.scalars(select(Delivery.last_error)).all()
-    assert errors == ["refused: the message has no text part"] * 2
+    assert errors == [f"refused: the message has no text part: {compliance._CHANGED}"] * 2

@@ -12,7 +12,7 @@ from datetime import timedelta
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ... import audit, bounces, campaigns, listings, subscriptions
+from ... import audit, bounces, campaigns, i18n, listings, subscriptions
 from ...addresses import InvalidAddress, address_hash, normalise
 from ...clock import as_utc
 from ...extensions import db
@@ -39,9 +39,29 @@ def _form(campaign: Campaign | None = None) -> CampaignForm:
             campaign.scheduled_at.replace(tzinfo=None) if campaign.scheduled_at else None
         )
     topic = _topic(form.topic.data) if form.topic.data else None
-    samples = listings.sample_recipients(topic)
-    form.sample.choices = [("", "Fictional sample")] + [(s.public_id, s.email) for s in samples]
+    form.sample.choices = _sample_choices(topic)
     return form
+
+
+LANGUAGE_SAMPLE = "lang:"  # "lang:nl": a fictional sample recipient in that language
+
+
+def _sample_choices(topic) -> list[tuple[str, str]]:
+    """Whom to preview and test-send as: a fictional sample in each language ("" the
+    default one), then real subscribers of the topic, each with their language."""
+    fictional = [
+        ("" if code == i18n.DEFAULT else LANGUAGE_SAMPLE + code, f"Fictional sample ({name})")
+        for code, name in i18n.LANGUAGES.items()
+    ]
+    people = [(s.public_id, s.email) for s in listings.sample_recipients(topic)]
+    return fictional + people
+
+
+def _sample(value: str | None):
+    """(subscriber, language) of a "Preview as" choice: one of the two is None."""
+    if (value or "").startswith(LANGUAGE_SAMPLE):
+        return None, value.removeprefix(LANGUAGE_SAMPLE)
+    return subscriptions.subscriber_by_public_id(value or None), None
 
 
 def _topic(slug: str | None):
@@ -128,12 +148,18 @@ def _after_save(form: CampaignForm, saved: Campaign):
 
 
 def _test_send(form: CampaignForm, saved: Campaign):
-    campaigns.send_test(saved, form.test_address.data or "")  # checks the address
-    address = normalise(form.test_address.data)
+    """Send the message as the recipient chosen under "Preview as" would get it."""
+    person, language = _sample(form.sample.data)
+    language = campaigns.send_test(saved, form.test_address.data or "", person, language)
+    address = normalise(form.test_address.data)  # send_test checked it
     audit.record(
         current_user, audit.CAMPAIGN_TEST_SEND, f"campaign:{saved.id}", to=address_hash(address)
     )
-    flash(f"Draft saved, and a test message is on its way to {address}.")
+    shown = dict(form.sample.choices).get(form.sample.data or "", "a sample recipient")
+    flash(
+        f"Draft saved, and a test message is on its way to {address}, "
+        f"as {shown} would get it ({i18n.LANGUAGES[language]})."
+    )
     return redirect(_compose_url(form, saved))
 
 
@@ -167,8 +193,8 @@ def campaign_preview():
         body_markdown=form.body_markdown.data or "",
         topic=topic,
     )
-    person = subscriptions.subscriber_by_public_id(form.sample.data or None)
-    html, text = campaigns.preview(draft, person)
+    person, language = _sample(form.sample.data)
+    shown = campaigns.preview_message(draft, person, language)
     if draft in db.session:  # never store the throw-away draft
         db.session.expunge(draft)
     if person is not None:
@@ -176,7 +202,13 @@ def campaign_preview():
             current_user, audit.CAMPAIGN_PREVIEW, person.public_id, PREVIEW_AUDIT_WINDOW
         )
     db.session.commit()
-    return jsonify(html=html, text=text, samples=form.sample.choices)
+    return jsonify(
+        html=shown.html,
+        text=shown.text,
+        language=shown.language,
+        problems=shown.problems,  # what the send would refuse, in this language
+        samples=form.sample.choices,
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>/send", methods=["GET", "POST"])
