@@ -38,3 +38,13 @@ def preferences_url(public_id: str) -> str:
 def privacy_url() -> str:
     """The configured privacy policy, or the generated notice at /privacy."""
     return current_app.config.get("PRIVACY_POLICY_URL") or public_url("public.privacy")
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when `url`'s host is this machine (127.0.0.0/8, localhost, [::1]): the only
+    place where plain-http links are allowed (SPEC: BASE_URL)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
