@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
 from flask import Flask
 
 from .links import is_loopback_url
@@ -126,8 +127,13 @@ def _psycopg_url(url: str) -> str:
     return url
 
 
-class ConfigurationError(RuntimeError):
-    """A setting the app cannot start with; the message says what to change."""
+class ConfigurationError(click.ClickException, RuntimeError):
+    """A setting the app cannot start with; the message says what to change.
+
+    A ClickException, so that `flask run`, `flask worker` and the other commands print
+    "Error: <the message>" and exit 1 instead of a traceback; under gunicorn the worker
+    fails to boot with the message in the log.
+    """
 
 
 def _check_base_url(base: str, mail_server: str | None) -> None:
