@@ -22,7 +22,7 @@ def run_due(runner, at=None) -> dict:
     args = ["jobs", "run-due"] + (["--as-of", at.isoformat()] if at else [])
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])  # stdout: the logs go to stderr
 
 
 def status(runner, campaign_id: int) -> dict:
@@ -124,8 +124,8 @@ def test_a_failing_job_does_not_stop_the_other_jobs_or_the_sending(
     campaigns.start_sending(campaign)
     db.session.commit()
     result = runner.invoke(args=["jobs", "run-due"])
-    assert result.exit_code == 1  # cron mails the operator about it
-    report = json.loads(result.output.strip().splitlines()[-1])
+    assert result.exit_code == 1, result.output  # cron mails the operator about it
+    report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["failed"] == {"always-fails": "RuntimeError: the mailbox is down"}
     assert report["purge-unconfirmed"] == 0
     assert report["sending"]["sent"] == 1
