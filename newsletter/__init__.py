@@ -11,8 +11,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import database, i18n, mailer, security
-from .config import load_config
+from . import database, embedded, i18n, mailer, security
+from .config import instance_path, load_config
 from .extensions import babel, csrf, db, limiter, login, mail, migrate
 
 
@@ -21,6 +21,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         template_folder="../templates",
+        instance_path=instance_path(),
         instance_relative_config=True,
     )
     if overrides and overrides.get("TESTING"):
@@ -63,6 +64,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     register_commands(app)
     _register_error_pages(app)
+    # Flask's built-in `flask run` cannot be replaced by an app command: the app itself
+    # starts the sending loop and the jobs, only when served by that command.
+    embedded.start_for_flask_run(app)
     return app
 
 

@@ -6,11 +6,18 @@ variables (JSON-parsed where possible), then the overrides given to `create_app`
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import click
 from flask import Flask
+
+from .links import is_loopback_url
+
+log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, object] = {
     "SECRET_KEY": None,
@@ -79,7 +86,17 @@ DEFAULTS: dict[str, object] = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",  # Flask-Login's default is none at all
     "WTF_CSRF_TIME_LIMIT": None,
     "AUTO_UPGRADE_SQLITE": True,
+    # `flask run` also sends the mail and runs the periodic jobs in its serving process
+    # (newsletter/embedded.py, docs/SENDING.md); false leaves them to `flask worker`.
+    "EMBEDDED_WORKER": True,
 }
+
+
+def instance_path() -> str | None:
+    """NEWSLETTER_INSTANCE_PATH: the instance folder (database, secret key, config.py);
+    None lets Flask choose (`instance/` beside the package)."""
+    configured = os.environ.get("NEWSLETTER_INSTANCE_PATH")
+    return str(Path(configured).expanduser().resolve()) if configured else None
 
 
 def load_config(app: Flask, overrides: dict | None) -> None:
@@ -94,9 +111,10 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         db_path = Path(app.instance_path) / "newsletter.db"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
     app.config["SQLALCHEMY_DATABASE_URI"] = _psycopg_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    _require_secret_key(app)
     base = app.config["BASE_URL"].rstrip("/")
     app.config["BASE_URL"] = base
+    _check_base_url(base, app.config["MAIL_SERVER"])
+    _require_secret_key(app)
     app.config["SESSION_COOKIE_SECURE"] = base.startswith("https://")
     app.config["REMEMBER_COOKIE_SECURE"] = base.startswith("https://")
 
@@ -107,6 +125,48 @@ def _psycopg_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+class ConfigurationError(click.ClickException, RuntimeError):
+    """A setting the app cannot start with; the message says what to change.
+
+    A ClickException, so that `flask run`, `flask worker` and the other commands print
+    "Error: <the message>" and exit 1 instead of a traceback; under gunicorn the worker
+    fails to boot with the message in the log.
+    """
+
+
+def _check_base_url(base: str, mail_server: str | None) -> None:
+    """Links in mail are built from BASE_URL: it must be an absolute http(s) URL, and
+    plain http only for this machine (SPEC: BASE_URL). Mail that leaves the machine with
+    http links on another host would send people's unsubscribe tokens in clear text, and
+    RFC 8058 one-click unsubscribe needs https: with an SMTP server set, refuse to start.
+    """
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"NEWSLETTER_BASE_URL is {base!r}, which is not a web address. Set it to the "
+            "address where people reach this app, starting with https://, for example\n"
+            "  export NEWSLETTER_BASE_URL=https://news.example.org"
+        )
+    if parts.scheme == "https" or is_loopback_url(base):
+        return
+    if mail_server:
+        raise ConfigurationError(
+            f"NEWSLETTER_BASE_URL is {base}, a plain-http address on another machine, and "
+            f"mail goes out through the SMTP server {mail_server} (NEWSLETTER_MAIL_SERVER). "
+            "The links in that mail (unsubscribe, preferences) must be https. Put the app "
+            "behind HTTPS and set, for example\n"
+            f"  export NEWSLETTER_BASE_URL=https://{parts.netloc}\n"
+            "Plain http is allowed only for this machine (127.0.0.1, localhost, [::1]), "
+            "for a local trial or a local mail catcher. (RFC 8058: one-click unsubscribe "
+            "needs an https URI.)"
+        )
+    log.warning(
+        "NEWSLETTER_BASE_URL %s is plain http on another machine: messages with these links "
+        "are refused by the send-time check. Use https, or a loopback address for a trial.",
+        base,
+    )
 
 
 def _require_secret_key(app: Flask) -> None:
@@ -121,7 +181,7 @@ def _require_secret_key(app: Flask) -> None:
         return
     development = app.debug or app.testing or os.environ.get("FLASK_DEBUG") in ("1", "true")
     if not (development or not app.config["MAIL_SERVER"]):
-        raise RuntimeError(
+        raise ConfigurationError(
             "NEWSLETTER_SECRET_KEY is not set, and mail goes to a real SMTP server. Set it to a "
             "long random value, the same on every machine, for example:\n"
             "  export NEWSLETTER_SECRET_KEY="

@@ -1,7 +1,8 @@
 """Periodic jobs: each thin, idempotent, committing its own work, logging what it touched.
 
-`flask jobs run-due` runs every job once (cron, tests, `--as-of` what-ifs); `flask worker`
-runs them on a schedule. Register a job with the `@job(name, every=...)` decorator.
+`flask jobs run-due` runs every job once and then sends, in the foreground, the mail that
+is due (cron-only hosting, tests, `--as-of` what-ifs); `flask worker` and the embedded
+worker of `flask run` run them on a schedule. Register a job with `@job(name, every=...)`.
 """
 
 from __future__ import annotations
@@ -43,13 +44,49 @@ def run_job(name: str, now: datetime) -> int:
     """Run one job now and commit; returns what it reports it touched."""
     touched = JOBS[name].run(now)
     db.session.commit()
-    log.info("job %s touched %s", name, touched)
+    # Most runs touch nothing (a minute's scheduled campaigns): keep the log for real work.
+    log.log(logging.INFO if touched else logging.DEBUG, "job %s touched %s", name, touched)
     return touched
 
 
-def run_due(now: datetime) -> dict[str, int]:
-    """Run every job once, in registration order."""
-    return {name: run_job(name, now) for name in JOBS}
+def run_due(now: datetime, send: bool = True) -> dict:
+    """Run every job once, in registration order, then (with `send`) send in the
+    foreground every delivery that is due now: queued ones (scheduled campaigns the
+    jobs just started, campaigns sent from the admin) and deferred ones whose retry
+    time has come. Returns when nothing is left to try now; later retries wait for a
+    later run.
+
+    The report: each job's count, "sending" (how many sent, deferred, failed, skipped)
+    and, when a job failed, "failed" (job name -> reason). A failing job is logged and
+    rolled back; the other jobs and the sending still run (cron-only hosting must not
+    stop delivering because, say, the bounce mailbox is down).
+
+    No job leases: it runs everything once, on purpose. Deliveries are claimed as any
+    worker claims them, so a run beside workers, or an overlapping cron run, never
+    sends a message twice.
+    """
+    report: dict = {}
+    failed: dict[str, str] = {}
+    for name in JOBS:
+        try:
+            report[name] = run_job(name, now)
+        except Exception as exc:
+            db.session.rollback()
+            log.exception("job %s failed", name)
+            failed[name] = f"{type(exc).__name__}: {exc}"[:300]
+    if send:
+        report["sending"] = send_due()
+    if failed:
+        report["failed"] = failed
+    return report
+
+
+def send_due() -> dict[str, int]:
+    """Send, here and now, every delivery that is due (as a worker would); the counts."""
+    from . import sending
+
+    counts = sending.send_pending(f"run-due:{sending.new_worker_id()}"[:100], until_idle=True)
+    return {key: counts.get(key, 0) for key in ("sent", "deferred", "failed", "skipped")}
 
 
 # --- subscriber lifecycle ----------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The periodic-job scheduler hosted by `flask worker` (APScheduler 3).
+"""The periodic-job scheduler hosted by `flask worker` and by `flask run`'s embedded worker
+(APScheduler 3; newsletter/embedded.py).
 
-Never started inside `create_app`. Every worker schedules every job of `jobs.JOBS` at its
+Never started by `create_app` itself. Every worker schedules every job of `jobs.JOBS` at its
 interval; a lease row per job in `JobLease` makes one worker, and only one, run it per
 period, even when several workers on several machines share one PostgreSQL database.
 
@@ -117,6 +118,11 @@ def start_scheduler(app: Flask, holder: str | None = None) -> BackgroundSchedule
     `scheduler.shutdown()` when the worker stops.
     """
     holder = holder or worker_id()
+    # APScheduler logs each run at INFO ("Running job", "executed successfully"): every
+    # minute in `flask run`'s console. The jobs log what they touched themselves.
+    aps_log = logging.getLogger("apscheduler")
+    if aps_log.level == logging.NOTSET:
+        aps_log.setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone=UTC)
     for job in jobs.JOBS.values():
         scheduler.add_job(

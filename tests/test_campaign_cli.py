@@ -63,7 +63,9 @@ def test_campaign_status_of_a_missing_campaign_is_a_clear_error(runner):
     assert "no campaign 999" in result.output
 
 
-def test_campaign_schedule_then_jobs_start_it_at_its_time(runner, tmp_path, make_subscriber):
+def test_campaign_schedule_then_jobs_start_and_send_it_at_its_time(
+    runner, tmp_path, make_subscriber
+):
     make_subscriber("a@example.org")
     campaign_id = create(runner, tmp_path).output.strip()
     at = (utcnow() + timedelta(days=1)).replace(microsecond=0)
@@ -74,8 +76,9 @@ def test_campaign_schedule_then_jobs_start_it_at_its_time(runner, tmp_path, make
     assert report["start-scheduled-campaigns"] == 0
     report = json.loads(runner.invoke(args=["jobs", "run-due", "--as-of", at.isoformat()]).output)
     assert report["start-scheduled-campaigns"] == 1
+    assert report["sending"]["sent"] == 1  # SPEC: run-due sends what is due, in the foreground
     status = json.loads(runner.invoke(args=["campaign", "status", campaign_id]).output)
-    assert (status["status"], status["total"]) == ("sending", 1)
+    assert (status["status"], status["total"], status["sent"]) == ("sent", 1, 1)
 
 
 def test_campaign_schedule_rejects_a_bad_date(runner, tmp_path):
