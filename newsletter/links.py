@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -47,4 +48,9 @@ def is_loopback_url(url: str) -> bool:
     """True when `url`'s host is this machine (127.0.0.0/8, localhost, [::1]): the only
     place where plain-http links are allowed (SPEC: BASE_URL)."""
     host = (urlsplit(url).hostname or "").lower()
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name such as 127.example.org is not an address
+        return False

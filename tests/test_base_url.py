@@ -93,3 +93,12 @@ def test_a_plain_http_base_url_without_smtp_starts_with_a_warning(tmp_path, capl
 def test_a_base_url_that_is_not_a_web_address_refuses_to_start(tmp_path, base_url):
     with pytest.raises(ConfigurationError, match="NEWSLETTER_BASE_URL .* not a web address"):
         make_app(tmp_path, BASE_URL=base_url)
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://127.example.org", "http://localhost.example.org", "http://10.0.0.1"]
+)
+def test_a_name_that_only_looks_like_loopback_is_not_loopback(tmp_path, base_url):
+    assert not links.is_loopback_url(base_url)
+    with pytest.raises(Exception, match="NEWSLETTER_BASE_URL"):
+        make_app(tmp_path, BASE_URL=base_url, MAIL_SERVER="127.0.0.1")
