@@ -87,10 +87,12 @@ def _register_error_pages(app: Flask) -> None:
         app.logger.warning(
             "form refused (CSRF) on %s %s: %s", request.method, request.endpoint, error.description
         )
-        return render_template(
+        from flask_babel import gettext
+
+        return render_template(  # in the visitor's language: subscribers meet this page
             "public/message.html",
-            title="This form has expired",
-            message="Please go back, reload the page and try again.",
+            title=gettext("This form has expired"),
+            message=gettext("Please reload the page and try again."),
         ), 400
 
     @app.errorhandler(HTTPException)
