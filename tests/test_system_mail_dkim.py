@@ -91,6 +91,8 @@ def test_confirmation_mail_in_the_outbox_is_signed(client, dkim_key, lang):
     [raw] = outbox_raw(f"ann.{lang}@example.org")
     assert verifies(raw, dkim_key[1])
     assert {"from", "to", "subject", "date", "message-id"} <= signed_headers(raw)
+    date = str(email.message_from_bytes(raw, policy=email.policy.default)["Date"])
+    assert date.endswith(" +0000")  # a numeric zone, not the obsolete "GMT"
     tampered = raw.replace(b"/confirm/", b"/confirm/x", 1)
     assert not verifies(tampered, dkim_key[1])
 
