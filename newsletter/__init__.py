@@ -85,21 +85,33 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_template(
+        # The reason only: never the path (it may hold a token) nor the form's contents.
+        from flask import request
+
+        app.logger.warning(
+            "form refused (CSRF) on %s %s: %s", request.method, request.endpoint, error.description
+        )
+        from flask_babel import gettext
+
+        return render_template(  # in the visitor's language: subscribers meet this page
             "public/message.html",
-            title="This form has expired",
-            message="Please go back, reload the page and try again.",
+            title=gettext("This form has expired"),
+            message=gettext("Please reload the page and try again."),
         ), 400
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         from flask import request
 
-        if request.path.startswith("/api/"):
-            return {"error": error.name, "detail": error.description}, error.code
-        return render_template(
-            "public/message.html", title=error.name, message=error.description
-        ), error.code
+        # The error's own headers (Allow on a 405, WWW-Authenticate, Retry-After) stay.
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        if request.path.startswith(("/api/", "/inbound/")):  # the JSON endpoints
+            return {"error": error.name, "detail": error.description}, error.code, headers
+        return (
+            render_template("public/message.html", title=error.name, message=error.description),
+            error.code,
+            headers,
+        )
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

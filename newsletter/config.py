@@ -36,6 +36,7 @@ DEFAULTS: dict[str, object] = {
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "newsletter@example.org",
     "MAIL_TIMEOUT": 30,
+    "MAIL_EHLO_NAME": None,  # unset: the host part of MAIL_DEFAULT_SENDER (mailer.ehlo_name)
     # Flask-Mail would silently drop mail whenever app.testing; tests use a real server.
     "MAIL_SUPPRESS_SEND": False,
     "ORGANIZATION_NAME": "Demo Shop",

@@ -4,7 +4,9 @@ With no `MAIL_SERVER` configured every mail is stored in the `outbox_message` ta
 the same transaction as the change that caused it) and can be read with
 `flask outbox list/show`. With a server, system mails leave only after the database
 transaction that caused them commits (STYLE: mail after commit), over Flask-Mail's
-SMTP settings.
+SMTP settings. Every mail is DKIM-signed when DKIM is configured (system mails here,
+campaign mail in messages.py), and the outbox keeps the signed bytes, exactly as they
+would be sent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from . import dkim
 from .extensions import db
 from .models import OutboxMessage
 
@@ -60,7 +63,30 @@ def send_after_commit(message: EmailMessage) -> None:
     exactly when the change that caused it exists.
     """
     recipient = parseaddr(message["To"])[1]
-    send_raw_after_commit(recipient, str(message["Subject"]), as_smtp_bytes(message))
+    send_raw_after_commit(recipient, str(message["Subject"]), signed_bytes(message))
+
+
+def signed_bytes(message: EmailMessage) -> bytes:
+    """The message as sent: SMTP bytes, DKIM-signed when DKIM is configured."""
+    raw = as_smtp_bytes(message)
+    signer = dkim.signer_from_config()
+    return signer.sign(raw) if signer is not None else raw
+
+
+def ehlo_name(config) -> str:
+    """The name given in EHLO: MAIL_EHLO_NAME, else the host part of MAIL_DEFAULT_SENDER.
+
+    smtplib's own default is this machine's FQDN, often a container id or `localhost`,
+    which receiving servers hold against the mail; the sender's domain is what DKIM,
+    SPF and the From address name.
+    """
+    if config.get("MAIL_EHLO_NAME"):
+        return config["MAIL_EHLO_NAME"]
+    sender = config["MAIL_DEFAULT_SENDER"]
+    if isinstance(sender, list | tuple):
+        sender = sender[1]
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    return domain or "localhost"
 
 
 def connect_smtp(config=None) -> smtplib.SMTP:
@@ -72,7 +98,10 @@ def connect_smtp(config=None) -> smtplib.SMTP:
     config = config or current_app.config
     cls = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
     connection = cls(
-        config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=config["MAIL_TIMEOUT"]
+        config["MAIL_SERVER"],
+        int(config["MAIL_PORT"]),
+        local_hostname=ehlo_name(config),
+        timeout=config["MAIL_TIMEOUT"],
     )
     try:
         if config["MAIL_USE_TLS"]:

@@ -8,13 +8,14 @@ public form, and echoing it would let anyone put their words in our mail.
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 
 from . import mailer
+from .clock import utcnow
 
 
 def message_id_domain() -> str:
@@ -31,7 +32,7 @@ def build_system_mail(template: str, to: str, subject: str, **context) -> EmailM
     message["From"] = config["MAIL_DEFAULT_SENDER"]
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = format_datetime(utcnow())  # "+0000": RFC 5322 §3.3, not obsolete "GMT"
     message["Message-ID"] = make_msgid(domain=message_id_domain())
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(render_template(f"email/{template}.txt", **context))

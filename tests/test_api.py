@@ -180,7 +180,7 @@ def test_token_without_the_scope_is_403(client, token):
         ('{"email": "a@example.org", "channels": ["fax"]}', "Unknown channel"),
         ('{"email": "a@example.org", "channels": []}', "non-empty list"),
         ('{"email": "a@example.org", "channels": "sms"}', "non-empty list"),
-        ('{"email": 42}', "email address is required"),
+        ('{"email": 42}', "'email' must be a string"),
     ],
 )
 def test_bad_objection_requests_get_a_clear_400(client, token, body, message):

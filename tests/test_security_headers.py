@@ -34,7 +34,7 @@ def assert_secure_headers(response, admin: bool = False):
         assert "unsafe-inline" not in policy["style-src"]
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"
 
 
 @pytest.mark.parametrize(
