@@ -51,7 +51,15 @@ class ImportForm(FlaskForm):
     )
     source = StringField(
         "Where these people came from",
-        validators=[DataRequired("Describe the source."), Length(max=200)],
+        validators=[
+            DataRequired("Describe the source."),
+            Length(
+                min=10,
+                max=200,
+                message="Describe where these people came from (at least 10 characters, at "
+                "most 200), e.g. 'shop checkout 2024, newsletter box ticked'.",
+            ),
+        ],
     )
     own_contacts = BooleanField(
         validators=[
