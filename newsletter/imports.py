@@ -11,12 +11,17 @@ a half import). A file the CSV reader cannot read at all aborts the whole import
 `dry_run=True` decides every row exactly the same way and writes nothing (the preview).
 
 Outcomes per row:
-  active     new, basis consent, with current evidence (`consented_at`)
-  pending    basis consent without current evidence: asked to confirm (double opt-in)
-  customer   new, basis existing-customer (`purchased_at`, own-similar-products topics)
+  active     new, basis consent, with complete and current evidence of the consent
+             (wording or its reference, when, where, how, earlier system)
+  customer   new, basis existing-customer (`purchased_at` within CUSTOMER_BASIS_DAYS,
+             `optout_offered`, own-similar-products topics)
   updated    already known: topics added or evidence raised, never lowered
   unchanged  already known with all of it
-  skipped    reported with its reason, nothing written
+  skipped    reported with its reason, nothing written: among them every consent row
+             without complete, current evidence (never mailed: see docs/IMPORTS.md)
+
+Every written row gets an "import" consent event and, with it, an `ImportEvidence` row
+holding what the row proves and who declared the people to be the business's own.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from .models import (
     Basis,
     Channel,
     ConsentEvent,
+    ImportEvidence,
+    LapsedBasis,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -56,16 +63,39 @@ from .models import (
     new_public_id,
 )
 
-COLUMNS = ("email", "name", "topics", "consented_at", "purchased_at", "locale")
-ACTIVE, PENDING, CUSTOMER, UPDATED, UNCHANGED, SKIPPED = (
+# The consent evidence columns (basis consent) and the customer's (existing-customer);
+# docs/IMPORTS.md describes each, and newsletter/static/ holds complete example files.
+CONSENT_EVIDENCE = (
+    "consent_text",
+    "consent_text_ref",
+    "consent_where",
+    "consent_how",
+    "consent_system",
+)
+CUSTOMER_EVIDENCE = ("optout_offered",)
+COLUMNS = (
+    "email",
+    "name",
+    "topics",
+    "consented_at",
+    "purchased_at",
+    "locale",
+    *CONSENT_EVIDENCE,
+    *CUSTOMER_EVIDENCE,
+)
+EVIDENCE_LIMITS = {"consent_text": 5000, "consent_system": 200}  # others: 500 characters
+EXAMPLE_FILES = {
+    Basis.CONSENT: "import-example-consent.csv",
+    Basis.EXISTING_CUSTOMER: "import-example-customers.csv",
+}
+ACTIVE, CUSTOMER, UPDATED, UNCHANGED, SKIPPED = (
     "active",
-    "pending",
     "customer",
     "updated",
     "unchanged",
     "skipped",
 )
-OUTCOMES = (ACTIVE, PENDING, CUSTOMER, UPDATED, UNCHANGED, SKIPPED)
+OUTCOMES = (ACTIVE, CUSTOMER, UPDATED, UNCHANGED, SKIPPED)
 CHUNK_SIZE = 1000
 KEPT_ROWS = 2000  # rows of a preview listed one by one (every row is counted)
 SPOOL_BYTES = 1 << 20  # skipped rows are kept in memory up to this, then in a file
@@ -109,7 +139,6 @@ class ImportReport:
     dry_run: bool
     batch: str = field(default_factory=lambda: uuid.uuid4().hex)
     counts: dict = field(default_factory=lambda: dict.fromkeys(("rows", *OUTCOMES), 0))
-    confirmations: dict = field(default_factory=lambda: {"sent": 0, "over_daily_cap": 0})
     rows: list[RowOutcome] = field(default_factory=list)
     keep_rows: bool = False
     _skipped: tempfile.SpooledTemporaryFile = field(
@@ -146,7 +175,6 @@ class ImportReport:
             "basis": self.basis,
             "source": self.source,
             "counts": self.counts,
-            "confirmations": self.confirmations,
         }
         if skipped:
             report["skipped"] = list(self._skipped_json())
@@ -176,6 +204,7 @@ class _Row:
     topics: list[Topic]
     consented_at: datetime | None
     purchased_at: datetime | None
+    evidence: dict[str, str | None] = field(default_factory=dict)
     outcome: str = ""
     note: str = ""
     add_topics: list[Topic] = field(default_factory=list)
@@ -188,6 +217,8 @@ class _Context:
     now: datetime
     topics: dict[str, Topic]
     interval_days: int
+    basis_days: int
+    actor: str
     report: ImportReport
     seen: _SeenAddresses
     domains: dict[str, bool] = field(default_factory=dict)
@@ -253,7 +284,7 @@ def import_csv(
     stream: TextIO,
     basis: str,
     source: str,
-    consent_given_to_us: bool,
+    own_contacts: bool,
     *,
     actor: str = "cli",
     dry_run: bool = False,
@@ -261,12 +292,14 @@ def import_csv(
 ) -> ImportReport:
     """Import (or, with dry_run, preview) a CSV stream; flushes, the caller commits.
 
-    Raises ComplianceError (no acceptable source declaration) or ImportFileError (not a
+    `own_contacts` is the operator's declaration (`compliance.OWN_CONTACTS_DECLARATION`):
+    the people gave their consent to, or bought from, this business itself. Raises
+    ComplianceError (no source description or no declaration) or ImportFileError (not a
     readable CSV with an `email` column); in both cases nothing has been written.
     """
     if basis not in Basis.ALL:
         raise ImportFileError(f"The basis must be one of {', '.join(Basis.ALL)}.")
-    compliance.require_import_declaration(source, consent_given_to_us)
+    compliance.require_own_contacts_declaration(source, own_contacts)
     report = ImportReport(basis=basis, source=source.strip(), dry_run=dry_run, keep_rows=keep_rows)
     ctx = _Context(
         basis=basis,
@@ -274,6 +307,8 @@ def import_csv(
         now=utcnow(),
         topics={t.slug: t for t in db.session.scalars(select(Topic))},
         interval_days=int(current_app.config["RECONSENT_INTERVAL_DAYS"]),
+        basis_days=int(current_app.config["CUSTOMER_BASIS_DAYS"]),
+        actor=actor[:320],
         report=report,
         seen=_SeenAddresses(),
     )
@@ -384,6 +419,7 @@ def _parse(line: int, cells: dict, address: str, digest: str, ctx: _Context) -> 
         topics=_topics(cells.get("topics", ""), ctx),
         consented_at=_date(cells, "consented_at", ctx.now),
         purchased_at=_date(cells, "purchased_at", ctx.now),
+        evidence={c: _evidence(cells, c) for c in (*CONSENT_EVIDENCE, *CUSTOMER_EVIDENCE)},
     )
 
 
@@ -442,6 +478,19 @@ def _topics(raw: str, ctx: _Context) -> list[Topic]:
     return [ctx.topics[s] for s in slugs]
 
 
+def _evidence(cells: dict, column: str) -> str | None:
+    """An evidence cell as written (trimmed), or None when empty; _Skip when unusable."""
+    text = cells.get(column, "").strip()
+    multiline = column == "consent_text"  # a consent wording may have paragraphs
+    allowed = "\n\r\t" if multiline else ""
+    if any((ord(ch) < 32 and ch not in allowed) or ord(ch) == 127 for ch in text):
+        raise _Skip(f"{column} contains control characters")
+    limit = EVIDENCE_LIMITS.get(column, 500)
+    if len(text) > limit:
+        raise _Skip(f"{column} longer than {limit} characters")
+    return text or None
+
+
 def _date(cells: dict, column: str, now: datetime) -> datetime | None:
     raw = cells.get(column, "").strip()
     if not raw:
@@ -459,39 +508,79 @@ def _date(cells: dict, column: str, now: datetime) -> datetime | None:
 
 
 def _decide(row: _Row, existing: Subscriber | None, ctx: _Context) -> None:
-    """Set row.outcome (and what to add); raise _Skip when the row may not go in."""
+    """Set row.outcome (and what to add); raise _Skip when the row may not go in.
+
+    A consent row changes nothing without complete, current evidence: a new person, or
+    a new topic for a known one, is then skipped with the reason (never mailed).
+    """
     if ctx.basis == Basis.EXISTING_CUSTOMER:
-        if row.purchased_at is None:
-            raise _Skip("existing-customer rows need purchased_at (evidence of a purchase)")
-        refused = [
-            t.slug
-            for t in row.topics
-            if not compliance.basis_allowed_for_topic(Basis.EXISTING_CUSTOMER, t)
-        ]
-        if refused:
-            raise _Skip(
-                f"topic(s) {', '.join(refused)} not marked own-similar-products: existing "
-                "customers may only get those without consent"
-            )
-    elif row.consented_at and not compliance.imported_consent_current(
-        row.consented_at, ctx.now, ctx.interval_days
-    ):
-        row.note = f"consent older than {ctx.interval_days} days: asked to confirm"
-        row.consented_at = None
-    if existing is None:
-        row.add_topics = list(row.topics)
-        row.outcome = _new_outcome(row, ctx)
+        _check_customer_row(row, ctx)
+        problem = None
     else:
-        row.add_topics = _topics_to_add(row, existing, ctx)
-        row.outcome = (
-            UPDATED if row.add_topics or _raises_evidence(row, existing, ctx) else (UNCHANGED)
+        problem = _consent_problem(row, ctx)
+        if problem:
+            row.consented_at = None  # not evidence: raises nothing on a known subscriber
+    if existing is None:
+        if problem:
+            raise _Skip(problem)
+        row.add_topics = list(row.topics)
+        row.outcome = CUSTOMER if ctx.basis == Basis.EXISTING_CUSTOMER else ACTIVE
+        return
+    row.add_topics = _topics_to_add(row, existing, ctx)
+    if row.add_topics and problem:
+        raise _Skip(problem)
+    row.outcome = UPDATED if row.add_topics or _raises_evidence(row, existing, ctx) else UNCHANGED
+
+
+def _consent_problem(row: _Row, ctx: _Context) -> str | None:
+    """Why this consent row's evidence does not allow it in (None: it does)."""
+    evidence = row.evidence
+    missing = compliance.missing_consent_evidence(
+        row.consented_at,
+        evidence["consent_text"],
+        evidence["consent_text_ref"],
+        evidence["consent_where"],
+        evidence["consent_how"],
+        evidence["consent_system"],
+    )
+    if missing:
+        return (
+            f"no evidence of consent ({', '.join(missing)} missing): not imported and not "
+            "mailed; see docs/IMPORTS.md"
         )
+    if not compliance.imported_consent_current(row.consented_at, ctx.now, ctx.interval_days):
+        return (
+            f"consent of {row.consented_at.date().isoformat()} is older than the re-consent "
+            f"interval ({ctx.interval_days} days): not imported and not mailed"
+        )
+    return None
 
 
-def _new_outcome(row: _Row, ctx: _Context) -> str:
-    if ctx.basis == Basis.EXISTING_CUSTOMER:
-        return CUSTOMER
-    return ACTIVE if row.consented_at else PENDING
+def _check_customer_row(row: _Row, ctx: _Context) -> None:
+    """_Skip unless the row proves a current purchase, an opt-out offered at collection,
+    and asks only for own-similar-products topics."""
+    if row.purchased_at is None:
+        raise _Skip("existing-customer rows need purchased_at (evidence of a purchase)")
+    if not compliance.imported_purchase_current(row.purchased_at, ctx.now, ctx.basis_days):
+        raise _Skip(
+            f"purchase of {row.purchased_at.date().isoformat()} is older than "
+            f"CUSTOMER_BASIS_DAYS ({ctx.basis_days} days): no longer an existing customer"
+        )
+    if not compliance.customer_optout_offered_at_collection(row.evidence["optout_offered"]):
+        raise _Skip(
+            "optout_offered is empty: say how the customer was offered to refuse marketing "
+            "mail when the address was collected (ePrivacy 13(2))"
+        )
+    refused = [
+        t.slug
+        for t in row.topics
+        if not compliance.basis_allowed_for_topic(Basis.EXISTING_CUSTOMER, t)
+    ]
+    if refused:
+        raise _Skip(
+            f"topic(s) {', '.join(refused)} not marked own-similar-products: existing "
+            "customers may only get those without consent"
+        )
 
 
 def _topics_to_add(row: _Row, subscriber: Subscriber, ctx: _Context) -> list[Topic]:
@@ -514,7 +603,9 @@ def _topics_to_add(row: _Row, subscriber: Subscriber, ctx: _Context) -> list[Top
 def _raises_evidence(row: _Row, subscriber: Subscriber, ctx: _Context) -> bool:
     if ctx.basis == Basis.EXISTING_CUSTOMER:
         return subscriber.purchased_at is None or row.purchased_at > subscriber.purchased_at
-    return False
+    return row.consented_at is not None and (
+        subscriber.consented_at is None or row.consented_at > subscriber.consented_at
+    )
 
 
 # --- a chunk: look up, decide, write --------------------------------------------------------
@@ -540,12 +631,15 @@ def _import_chunk(chunk: list[tuple[int, dict]], ctx: _Context, dry_run: bool) -
         except _Skip as skip:
             outcomes.append(RowOutcome(line, SKIPPED, str(skip), address))
     suppressed = _suppressed([r.digest for r in rows])
+    lapsed = _lapsed([r.digest for r in rows], ctx.basis)
     existing = _existing([r.address for r in rows])
     accepted = []
     for row in rows:
         try:
             if row.digest in suppressed:
-                raise _Skip("address is suppressed (opted out or objected); never re-added")
+                raise _Skip(f"address is suppressed ({suppressed[row.digest]}); never re-added")
+            if row.digest in lapsed:
+                _check_not_lapsed(row, lapsed[row.digest], ctx)
             _decide(row, existing.get(row.address), ctx)
         except _Skip as skip:
             outcomes.append(RowOutcome(row.line, SKIPPED, str(skip), row.address))
@@ -562,13 +656,36 @@ def _raw_email(cells: dict) -> str:
     return str(cells.get("email", ""))[:320]
 
 
-def _suppressed(digests: list[str]) -> set[str]:
+def _suppressed(digests: list[str]) -> dict[str, str]:
+    """{hash: reason} of the addresses suppressed on email (opted out, objected, lapsed)."""
     if not digests:
-        return set()
-    query = select(Suppression.address_hash).where(
+        return {}
+    query = select(Suppression.address_hash, Suppression.reason).where(
         Suppression.address_hash.in_(digests), Suppression.channel == Channel.EMAIL
     )
-    return set(db.session.scalars(query))
+    return dict(db.session.execute(query).all())
+
+
+def _lapsed(digests: list[str], basis: str) -> dict[str, LapsedBasis]:
+    """The markers of this basis having lapsed for these hashes."""
+    if not digests:
+        return {}
+    query = select(LapsedBasis).where(
+        LapsedBasis.address_hash.in_(digests), LapsedBasis.basis == basis
+    )
+    return {m.address_hash: m for m in db.session.scalars(query)}
+
+
+def _check_not_lapsed(row: _Row, marker: LapsedBasis, ctx: _Context) -> None:
+    evidence = row.purchased_at if ctx.basis == Basis.EXISTING_CUSTOMER else row.consented_at
+    if compliance.imported_evidence_already_lapsed(evidence, marker.evidence_date):
+        lapsed = marker.evidence_date.date().isoformat() if marker.evidence_date else "none"
+        column = "purchased_at" if ctx.basis == Basis.EXISTING_CUSTOMER else "consented_at"
+        raise _Skip(
+            f"the {ctx.basis} basis of this person lapsed on "
+            f"{marker.lapsed_at.date().isoformat()} (evidence of {lapsed}); only a newer "
+            f"{column} can bring them back"
+        )
 
 
 def _existing(addresses: list[str]) -> dict[str, Subscriber]:
@@ -583,18 +700,19 @@ def _existing(addresses: list[str]) -> dict[str, Subscriber]:
 
 
 def _write(rows: list[_Row], existing: dict[str, Subscriber], ctx: _Context) -> None:
-    """Insert new subscribers in bulk, update known ones, record events, ask pending rows."""
+    """Insert new subscribers in bulk, update known ones, record events and evidence."""
     new = [r for r in rows if r.address not in existing]
     ids = _insert_subscribers(new, ctx)
     for row in rows:
-        if row.address in existing:
+        if row.address in existing and row.outcome != UNCHANGED:
             subscriber = existing[row.address]
             _update_subscriber(subscriber, row, ctx)
             ids[row.address] = subscriber.id
     db.session.flush()
     _insert_subscriptions(new, ids, ctx)
-    events = _insert_events([r for r in rows if r.outcome != UNCHANGED], ids, ctx)
-    _ask_to_confirm([r for r in rows if _awaits_confirmation(r, ctx)], ids, events, ctx)
+    written = [r for r in rows if r.outcome != UNCHANGED]
+    events = _insert_events(written, ids, ctx)
+    _insert_evidence(written, ids, events, ctx)
 
 
 def _insert_subscribers(rows: list[_Row], ctx: _Context) -> dict[str, int]:
@@ -606,7 +724,7 @@ def _insert_subscribers(rows: list[_Row], ctx: _Context) -> dict[str, int]:
             "email": r.address,
             "name": r.name,
             "locale": r.locale,
-            "status": SubscriberStatus.PENDING if r.outcome == PENDING else SubscriberStatus.ACTIVE,
+            "status": SubscriberStatus.ACTIVE,
             "source": ctx.source,
             "created_at": ctx.now,
             "confirmed_at": r.consented_at,
@@ -638,7 +756,8 @@ def _insert_subscriptions(rows: list[_Row], ids: dict[str, int], ctx: _Context) 
 
 
 def _effective_from(row: _Row, ctx: _Context) -> datetime | None:
-    """When a subscription from this row takes effect (None: after confirmation)."""
+    """When a subscription from this row takes effect: the date of the consent's
+    evidence, or now for the existing-customer exception."""
     if ctx.basis == Basis.EXISTING_CUSTOMER:
         return ctx.now
     return row.consented_at
@@ -668,33 +787,27 @@ def _update_subscriber(subscriber: Subscriber, row: _Row, ctx: _Context) -> None
     subscriber.name = subscriber.name or row.name
 
 
-def _awaits_confirmation(row: _Row, ctx: _Context) -> bool:
-    return ctx.basis == Basis.CONSENT and row.consented_at is None and bool(row.add_topics)
-
-
 def _insert_events(rows: list[_Row], ids: dict[str, int], ctx: _Context) -> dict[int, int]:
     """One "import" consent event per row written; returns subscriber id -> event id."""
     if not rows:
         return {}
-    text_id = subscriptions.current_consent_text().id
-    values = [_event_values(r, ids[r.address], text_id, ctx) for r in rows]
+    values = [_event_values(r, ids[r.address], ctx) for r in rows]
     result = db.session.execute(
         insert(ConsentEvent).returning(ConsentEvent.subscriber_id, ConsentEvent.id), values
     )
     return dict(result.all())
 
 
-def _event_values(row: _Row, subscriber_id: int, text_id: int, ctx: _Context) -> dict:
-    waiting = _awaits_confirmation(row, ctx)
-    evidence = row.purchased_at if ctx.basis == Basis.EXISTING_CUSTOMER else row.consented_at
+def _event_values(row: _Row, subscriber_id: int, ctx: _Context) -> dict:
+    evidence = _evidence_date(row, ctx)
     return {
         "subscriber_id": subscriber_id,
         "subject_hash": row.digest,
         "kind": "import",
         "occurred_at": ctx.now,
-        # The wording they consented to earlier is unknown to us; a confirmation asked
-        # now is given under the current text.
-        "consent_text_id": text_id if waiting else None,
+        # The wording agreed to earlier is in the event's ImportEvidence (consent_text or
+        # consent_text_ref), not one of our consent texts: none was shown by us.
+        "consent_text_id": None,
         "topics": [t.slug for t in (row.add_topics or row.topics)],
         "basis": ctx.basis,
         "source": ctx.source,
@@ -703,30 +816,38 @@ def _event_values(row: _Row, subscriber_id: int, text_id: int, ctx: _Context) ->
             "outcome": row.outcome,
             "evidence": "purchased_at" if ctx.basis == Basis.EXISTING_CUSTOMER else "consented_at",
             "evidence_date": evidence.isoformat() if evidence else None,
-            "awaiting_confirmation": waiting,
-            "declaration": "operator confirmed the people consented to, or bought from, us",
+            "declaration": compliance.OWN_CONTACTS_DECLARATION.format(
+                org=current_app.config["ORGANIZATION_NAME"]
+            ),
+            "declared_by": ctx.actor,
         },
     }
 
 
-def _ask_to_confirm(
+def _evidence_date(row: _Row, ctx: _Context) -> datetime | None:
+    return row.purchased_at if ctx.basis == Basis.EXISTING_CUSTOMER else row.consented_at
+
+
+def _insert_evidence(
     rows: list[_Row], ids: dict[str, int], events: dict[int, int], ctx: _Context
 ) -> None:
-    """Send the double opt-in mail to rows without current evidence (within the cap)."""
+    """The ImportEvidence of each event: what the row proves, kept with the event."""
     if not rows:
         return
-    wanted = [ids[r.address] for r in rows]
-    people = {
-        s.id: s for s in db.session.scalars(select(Subscriber).where(Subscriber.id.in_(wanted)))
-    }
-    event_ids = [events[i] for i in wanted]
-    found = {
-        e.subscriber_id: e
-        for e in db.session.scalars(select(ConsentEvent).where(ConsentEvent.id.in_(event_ids)))
-    }
-    for subscriber_id in wanted:
-        sent = subscriptions.send_confirmation(people[subscriber_id], found[subscriber_id])
-        ctx.report.confirmations["sent" if sent else "over_daily_cap"] += 1
+    customer = ctx.basis == Basis.EXISTING_CUSTOMER
+    columns = CUSTOMER_EVIDENCE if customer else CONSENT_EVIDENCE
+    values = [
+        {
+            "consent_event_id": events[ids[r.address]],
+            "basis": ctx.basis,
+            "given_at": _evidence_date(r, ctx),
+            **dict.fromkeys((*CONSENT_EVIDENCE, *CUSTOMER_EVIDENCE)),
+            **{column: r.evidence[column] for column in columns},
+            "declared_by": ctx.actor,
+        }
+        for r in rows
+    ]
+    db.session.execute(insert(ImportEvidence), values)
 
 
 # --- uploads awaiting confirmation (admin preview) ---------------------------------------

@@ -169,6 +169,58 @@ class ConsentEvent(db.Model):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
     consent_text: Mapped[ConsentText | None] = relationship()
+    # An "import" event's evidence of the earlier consent or purchase (None otherwise).
+    import_evidence: Mapped[ImportEvidence | None] = relationship(
+        back_populates="consent_event", passive_deletes=True
+    )
+
+
+class ImportEvidence(db.Model):
+    """What an imported row proves, kept with its "import" consent event (GDPR Art. 7(1)).
+
+    Basis consent: the wording agreed to (`consent_text`, or `consent_text_ref` naming
+    where the exact wording is kept), when (`given_at`), where (`consent_where`: the form,
+    URL or shop), how (`consent_how`, e.g. "double opt-in on our old site") and from which
+    earlier system (`consent_system`). Basis existing-customer: the purchase date
+    (`given_at`) and how the opt-out was offered when the address was collected
+    (`optout_offered`, ePrivacy 13(2)). Append-only like its event, and deleted with it
+    (consent-evidence retention); it holds no address: the event is keyed by the hash.
+    docs/IMPORTS.md describes the CSV columns these come from.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_event_id: Mapped[int] = mapped_column(
+        ForeignKey("consent_event.id", ondelete="CASCADE"), unique=True
+    )
+    basis: Mapped[str] = mapped_column(String(32))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    consent_text_ref: Mapped[str | None] = mapped_column(String(500))
+    consent_where: Mapped[str | None] = mapped_column(String(500))
+    consent_how: Mapped[str | None] = mapped_column(String(500))
+    consent_system: Mapped[str | None] = mapped_column(String(200))
+    optout_offered: Mapped[str | None] = mapped_column(String(500))
+    # Who declared that these are the business's own contacts (admin address or "cli").
+    declared_by: Mapped[str] = mapped_column(String(320))
+
+    consent_event: Mapped[ConsentEvent] = relationship(back_populates="import_evidence")
+
+
+class LapsedBasis(db.Model):
+    """A basis that lapsed, by keyed hash (never the address), with the evidence date.
+
+    Left when the existing-customer basis lapses (`reconsent.end_lapsed_customer_basis`):
+    an import may not bring the person back on the same evidence, only on newer (a later
+    purchase). `evidence_date` is the newest lapsed evidence (None: there was none).
+    """
+
+    __table_args__ = (UniqueConstraint("address_hash", "basis"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64))
+    basis: Mapped[str] = mapped_column(String(32))
+    evidence_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lapsed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Suppression(db.Model):

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import delete, exists, or_, select, update
 
 from . import compliance, links, notices, tokens
+from .addresses import address_hash
 from .clock import utcnow
 from .extensions import db
 from .models import (
@@ -24,6 +25,7 @@ from .models import (
     Channel,
     ConsentEvent,
     Delivery,
+    LapsedBasis,
     OutboxMessage,
     Subscriber,
     SubscriberStatus,
@@ -176,7 +178,10 @@ def end_lapsed_customer_basis(now: datetime, basis_days: int, limit: int = 200) 
 
     A subscriber left with no subscription at all is deleted. Not suppressed: lapsing is
     not an objection, and a new purchase must be able to bring the person back. Their
-    consent events stay, unlinked, under the consent-evidence retention period.
+    consent events stay, unlinked, under the consent-evidence retention period. A
+    `LapsedBasis` marker (keyed hash and the purchase date that lapsed, no address) stops
+    an import from bringing them back on that same purchase
+    (`compliance.imported_evidence_already_lapsed`).
     Returns how many subscribers lost a subscription.
     """
     cutoff = now - timedelta(days=basis_days)
@@ -212,6 +217,9 @@ def _drop_customer_subscriptions(subscriber: Subscriber) -> None:
     )
     for subscription in dropped:
         subscriber.subscriptions.remove(subscription)
+    mark_basis_lapsed(
+        address_hash(subscriber.email), Basis.EXISTING_CUSTOMER, subscriber.purchased_at
+    )
     if subscriber.subscriptions:
         return
     db.session.execute(
@@ -225,3 +233,26 @@ def _drop_customer_subscriptions(subscriber: Subscriber) -> None:
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == subscriber.email))
     db.session.delete(subscriber)
     mark_for_secure_cleanup()
+
+
+def mark_basis_lapsed(digest: str, basis: str, evidence_date: datetime | None) -> None:
+    """Keep (or move forward) the marker that this basis lapsed on this evidence.
+
+    One marker per hash and basis, holding the newest evidence date that lapsed; a later
+    lapse with older evidence never moves it back.
+    """
+    marker = db.session.scalar(
+        select(LapsedBasis).where(LapsedBasis.address_hash == digest, LapsedBasis.basis == basis)
+    )
+    now = utcnow()
+    if marker is None:
+        db.session.add(
+            LapsedBasis(
+                address_hash=digest, basis=basis, evidence_date=evidence_date, lapsed_at=now
+            )
+        )
+    elif evidence_date is not None and (
+        marker.evidence_date is None or evidence_date > marker.evidence_date
+    ):
+        marker.evidence_date, marker.lapsed_at = evidence_date, now
+    db.session.flush()

@@ -455,6 +455,24 @@ def _event_json(event: ConsentEvent) -> dict:
         if text
         else None,
         "detail": event.detail,
+        "import_evidence": _import_evidence_json(event.import_evidence),
+    }
+
+
+def _import_evidence_json(evidence) -> dict | None:
+    """What an imported row proved (docs/IMPORTS.md), as kept with its event."""
+    if evidence is None:
+        return None
+    return {
+        "basis": evidence.basis,
+        "given_at": _iso(evidence.given_at),
+        "consent_text": evidence.consent_text,
+        "consent_text_ref": evidence.consent_text_ref,
+        "consent_where": evidence.consent_where,
+        "consent_how": evidence.consent_how,
+        "consent_system": evidence.consent_system,
+        "optout_offered": evidence.optout_offered,
+        "declared_by": evidence.declared_by,
     }
 
 

@@ -26,10 +26,17 @@ from newsletter.models import (
     Suppression,
 )
 from tests.conftest import aware
-from tests.helpers import confirm_path
 
 NOW = aware(2026, 3, 2, 12, 0)
 SOURCE = "webshop checkout 2025, newsletter box ticked"
+# The evidence of a consent a row must carry to be imported (docs/IMPORTS.md).
+EVIDENCE = {
+    "consent_text": "Yes, send me the Bakkerij Jansen newsletter. I can unsubscribe any time.",
+    "consent_where": "https://old.bakkerij-jansen.example/newsletter",
+    "consent_how": "double opt-in on our old site",
+    "consent_system": "Mailchimp audience export 2025-11-30",
+}
+OPTOUT = {"optout_offered": "webshop checkout: unticked box 'No offers by email'"}
 
 
 @pytest.fixture(autouse=True)
@@ -94,6 +101,7 @@ def test_consent_row_with_evidence_becomes_active_with_import_event(csv_file, ru
                 "topics": "newsletter",
                 "consented_at": "2025-06-01",
                 "locale": "nl",
+                **EVIDENCE,
             }
         ]
     )
@@ -111,31 +119,71 @@ def test_consent_row_with_evidence_becomes_active_with_import_event(csv_file, ru
     assert (event.kind, event.source, event.basis) == ("import", SOURCE, Basis.CONSENT)
     assert event.detail["evidence_date"] == "2025-06-01T00:00:00+00:00"
     assert event.subject_hash == address_hash("ann@example.org")
+    evidence = event.import_evidence
+    assert evidence.given_at == aware(2025, 6, 1)
+    assert (evidence.consent_text, evidence.consent_where) == (
+        EVIDENCE["consent_text"],
+        EVIDENCE["consent_where"],
+    )
+    assert (evidence.consent_how, evidence.consent_system, evidence.declared_by) == (
+        EVIDENCE["consent_how"],
+        EVIDENCE["consent_system"],
+        "cli",
+    )
 
 
-def test_consent_row_without_evidence_is_pending_and_confirmation_activates(
-    csv_file, run_import, outbox, client
+@pytest.mark.parametrize(
+    "cells",
+    [
+        {},  # no date, no evidence: the old "someone (we hope you) asked" mail case
+        {"consented_at": "2025-06-01"},  # a typed date alone
+        {**EVIDENCE},  # everything but the date
+        {**EVIDENCE, "consented_at": "2025-06-01", "consent_text": ""},  # no wording
+        {**EVIDENCE, "consented_at": "2025-06-01", "consent_where": ""},
+        {**EVIDENCE, "consented_at": "2025-06-01", "consent_how": ""},
+        {**EVIDENCE, "consented_at": "2025-06-01", "consent_system": ""},
+    ],
+)
+def test_missing_consent_evidence_row_is_skipped_and_nobody_is_mailed(
+    csv_file, run_import, outbox, cells
 ):
-    code, report, _ = run_import(csv_file([{"email": "bob@example.org", "topics": "newsletter"}]))
+    code, report, _ = run_import(csv_file([{"email": "bob@example.org", **cells}]))
     assert code == 0
-    assert report["counts"]["pending"] == 1
-    assert report["confirmations"] == {"sent": 1, "over_daily_cap": 0}
-    assert subscriber("bob@example.org").status == SubscriberStatus.PENDING
-    assert subscriber("bob@example.org").subscriptions[0].confirmed_at is None
-    [mail] = outbox("bob@example.org")
-    assert client.post(confirm_path(mail)).status_code == 200
-    bob = subscriber("bob@example.org")
-    assert bob.status == SubscriberStatus.ACTIVE
-    assert bob.subscriptions[0].confirmed_at is not None
+    assert report["counts"]["skipped"] == 1
+    assert report["skipped"][0]["reason"].startswith("no evidence of consent (")
+    assert "not imported and not mailed" in report["skipped"][0]["reason"]
+    assert "confirmations" not in report
+    assert subscriber("bob@example.org") is None
+    assert count(ConsentEvent) == 0
+    assert outbox() == []
 
 
-def test_consent_older_than_the_reconsent_interval_is_asked_again(csv_file, run_import, outbox):
+def test_a_reference_to_the_wording_is_evidence_enough(csv_file, run_import):
+    row = {"email": "ref@example.org", "consented_at": "2025-06-01", **EVIDENCE}
+    row.update(consent_text="", consent_text_ref="paper form v2, archived as forms/v2.pdf")
+    code, report, _ = run_import(csv_file([row]))
+    assert report["counts"]["active"] == 1
+    event = db.session.scalar(select(ConsentEvent))
+    assert event.import_evidence.consent_text is None
+    assert event.import_evidence.consent_text_ref == "paper form v2, archived as forms/v2.pdf"
+
+
+def test_consent_older_than_the_reconsent_interval_is_skipped_not_mailed(
+    csv_file, run_import, outbox
+):
     old = (NOW - timedelta(days=800)).date().isoformat()
-    code, report, _ = run_import(csv_file([{"email": "old@example.org", "consented_at": old}]))
+    row = {"email": "old@example.org", "consented_at": old, **EVIDENCE}
+    code, report, _ = run_import(csv_file([row]))
     assert code == 0
-    assert report["counts"]["pending"] == 1
-    assert subscriber("old@example.org").status == SubscriberStatus.PENDING
-    assert len(outbox("old@example.org")) == 1
+    assert report["skipped"] == [
+        {
+            "line": 2,
+            "reason": f"consent of {old} is older than the re-consent interval (730 days): "
+            "not imported and not mailed",
+        }
+    ]
+    assert subscriber("old@example.org") is None
+    assert outbox() == []
 
 
 def test_existing_customer_rows_need_a_purchase_and_own_similar_topics(
@@ -144,9 +192,14 @@ def test_existing_customer_rows_need_a_purchase_and_own_similar_topics(
     make_topic("shoes", own_similar_products=True)
     path = csv_file(
         [
-            {"email": "cat@example.org", "topics": "shoes", "purchased_at": "2025-11-20"},
-            {"email": "dan@example.org", "topics": "shoes", "purchased_at": ""},
-            {"email": "eve@example.org", "topics": "newsletter", "purchased_at": "2025-11-20"},
+            {"email": "cat@example.org", "topics": "shoes", "purchased_at": "2025-11-20", **OPTOUT},
+            {"email": "dan@example.org", "topics": "shoes", "purchased_at": "", **OPTOUT},
+            {
+                "email": "eve@example.org",
+                "topics": "newsletter",
+                "purchased_at": "2025-11-20",
+                **OPTOUT,
+            },
         ]
     )
     code, report, _ = run_import(path, "existing-customer")
@@ -154,7 +207,6 @@ def test_existing_customer_rows_need_a_purchase_and_own_similar_topics(
     assert report["counts"] == {
         "rows": 3,
         "active": 0,
-        "pending": 0,
         "customer": 1,
         "updated": 0,
         "unchanged": 0,
@@ -171,6 +223,9 @@ def test_existing_customer_rows_need_a_purchase_and_own_similar_topics(
     assert subscriber("dan@example.org") is None
     assert subscriber("eve@example.org") is None
     assert outbox() == []  # soft opt-in: no confirmation mail
+    event = db.session.scalar(select(ConsentEvent))
+    assert event.import_evidence.optout_offered == OPTOUT["optout_offered"]
+    assert event.import_evidence.given_at == aware(2025, 11, 20)
 
 
 @pytest.mark.parametrize(
@@ -189,7 +244,7 @@ def test_suppressed_address_in_any_spelling_is_not_readded(
     gone = make_subscriber("gone@example.org")
     subscriptions.erase(gone, "unsubscribed", Channel.ALL, subscriptions.Evidence("test"))
     db.session.commit()
-    path = csv_file([{"email": spelling, "consented_at": "2025-06-01"}])
+    path = csv_file([{"email": spelling, "consented_at": "2025-06-01", **EVIDENCE}])
     code, report, _ = run_import(path)
     assert code == 0
     assert report["counts"]["skipped"] == 1
@@ -201,25 +256,27 @@ def test_objection_on_another_channel_does_not_block_an_email_import(csv_file, r
     subscriptions.suppress(address_hash("sam@example.org"), "objection", [Channel.SMS])
     db.session.commit()
     code, report, _ = run_import(
-        csv_file([{"email": "sam@example.org", "consented_at": "2025-06-01"}])
+        csv_file([{"email": "sam@example.org", "consented_at": "2025-06-01", **EVIDENCE}])
     )
     assert code == 0
     assert report["counts"]["active"] == 1
 
 
 def test_bad_rows_are_reported_with_line_and_reason_and_valid_rows_go_in(csv_file, run_import):
+    e = ",our wording v1,https://shop.example/signup,double opt-in,old shop"  # evidence cells
     text = (
-        "email,topics,consented_at,locale,name\n"
-        "ok@example.org,newsletter,2025-06-01,en,Ok\n"  # 2
-        "not-an-address,newsletter,2025-06-01,en,\n"  # 3
-        "t@example.org,nosuchtopic,2025-06-01,en,\n"  # 4
-        "d@example.org,newsletter,01/06/2025,en,\n"  # 5
-        "f@example.org,newsletter,2099-01-01,en,\n"  # 6
-        "OK@example.org,newsletter,2025-06-01,en,\n"  # 7 duplicate of 2
-        "l@example.org,newsletter,2025-06-01,english please,\n"  # 8
-        'n@example.org,newsletter,2025-06-01,en,"Bcc: x\r\ny"\n'  # 9-10 (quoted line break)
-        "x@example.org,newsletter,2025-06-01,en,X,extra\n"  # 11
-        ",newsletter,2025-06-01,en,\n"  # 12
+        "email,topics,consented_at,locale,name,"
+        "consent_text_ref,consent_where,consent_how,consent_system\n"
+        f"ok@example.org,newsletter,2025-06-01,en,Ok{e}\n"  # 2
+        f"not-an-address,newsletter,2025-06-01,en,{e}\n"  # 3
+        f"t@example.org,nosuchtopic,2025-06-01,en,{e}\n"  # 4
+        f"d@example.org,newsletter,01/06/2025,en,{e}\n"  # 5
+        f"f@example.org,newsletter,2099-01-01,en,{e}\n"  # 6
+        f"OK@example.org,newsletter,2025-06-01,en,{e}\n"  # 7 duplicate of 2
+        f"l@example.org,newsletter,2025-06-01,english please,{e}\n"  # 8
+        f'n@example.org,newsletter,2025-06-01,en,"Bcc: x\r\ny"{e}\n'  # 9-10 (quoted line break)
+        f"x@example.org,newsletter,2025-06-01,en,X,extra{e}\n"  # 11
+        f",newsletter,2025-06-01,en,{e}\n"  # 12
     )
     code, report, _ = run_import(csv_file(text))
     assert code == 0
@@ -277,7 +334,7 @@ def test_a_failure_while_writing_rolls_everything_back(csv_file, run_import, mon
 
     monkeypatch.setattr(imports, "_write", failing_write)
     path = csv_file(
-        [{"email": f"w{i}@example.org", "consented_at": "2025-06-01"} for i in range(5)]
+        [{"email": f"w{i}@example.org", "consented_at": "2025-06-01", **EVIDENCE} for i in range(5)]
     )
     code, _, output = run_import(path)
     assert code == 1
@@ -292,7 +349,8 @@ def test_existing_subscriber_gets_new_topics_without_lowering_evidence(
 ):
     make_topic("shoes", own_similar_products=True)
     ann = make_subscriber("ann@example.org", topics=("newsletter",), consented_at=aware(2026, 1, 5))
-    path = csv_file([{"email": "ann@example.org", "topics": "shoes", "purchased_at": "2025-12-01"}])
+    row = {"email": "ann@example.org", "topics": "shoes", "purchased_at": "2025-12-01", **OPTOUT}
+    path = csv_file([row])
     code, report, _ = run_import(path, "existing-customer")
     assert code == 0
     assert report["counts"]["updated"] == 1
@@ -302,7 +360,9 @@ def test_existing_subscriber_gets_new_topics_without_lowering_evidence(
     assert ann.consented_at == aware(2026, 1, 5)
     assert ann.purchased_at == aware(2025, 12, 1)
     # an older consent date does not replace the newer one
-    run_import(csv_file([{"email": "ann@example.org", "consented_at": "2025-01-01"}], "b.csv"))
+    run_import(
+        csv_file([{"email": "ann@example.org", "consented_at": "2025-01-01", **EVIDENCE}], "b.csv")
+    )
     assert subscriber("ann@example.org").consented_at == aware(2026, 1, 5)
     assert ann.id == subscriber("ann@example.org").id
 
@@ -317,7 +377,7 @@ def test_known_subscriber_with_everything_is_unchanged(csv_file, run_import, mak
 
 def test_evidence_raises_a_pending_signup_to_active(csv_file, run_import, make_subscriber):
     make_subscriber("pat@example.org", status=SubscriberStatus.PENDING)
-    path = csv_file([{"email": "pat@example.org", "consented_at": "2025-09-09"}])
+    path = csv_file([{"email": "pat@example.org", "consented_at": "2025-09-09", **EVIDENCE}])
     code, report, _ = run_import(path)
     assert report["counts"]["updated"] == 1
     pat = subscriber("pat@example.org")
@@ -325,31 +385,63 @@ def test_evidence_raises_a_pending_signup_to_active(csv_file, run_import, make_s
     assert pat.subscriptions[0].confirmed_at == aware(2025, 9, 9)
 
 
-def test_confirmation_requests_respect_the_daily_cap(csv_file, run_import, app, outbox):
-    digest = address_hash("cap@example.org")
-    for _ in range(app.config["CONFIRM_MAILS_PER_ADDRESS"]):
-        db.session.add(ConfirmationSend(address_hash=digest, sent_at=NOW - timedelta(hours=1)))
-    db.session.commit()
-    code, report, _ = run_import(csv_file([{"email": "cap@example.org"}]))
-    assert report["counts"]["pending"] == 1
-    assert report["confirmations"] == {"sent": 0, "over_daily_cap": 1}
-    assert outbox("cap@example.org") == []
-
-
 @pytest.mark.parametrize(
-    ("source", "declare", "message"),
+    "source",
     [
-        ("bought list from leads-r-us", True, "bought, rented or third-party"),
-        ("list broker Acme, 2025", True, "bought, rented or third-party"),
-        ("shop", True, "at least 10 characters"),
-        (SOURCE, False, "Confirm that every person"),
+        "list purchased from MarketingCo",
+        "adressenbestand gekocht bij LeadCo",
+        "acheté un fichier clients chez DataPro",
+        "newsletter box was pre-ticked",
+        "webshop checkout 2025, newsletter box ticked",
     ],
 )
-def test_source_declaration_refuses_bought_lists(csv_file, run_import, source, declare, message):
-    path = csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01"}])
-    code, _, output = run_import(path, "consent", source, declare=declare)
+def test_require_own_contacts_declaration_without_a_terminal_refuses(csv_file, run_import, source):
+    """No flag, no terminal: nobody declared anything, so nothing is imported, whatever
+    the source says (the words of the source decide nothing)."""
+    path = csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01", **EVIDENCE}])
+    code, _, output = run_import(path, "consent", source, declare=False)
     assert code == 1
-    assert message in output
+    assert "No declaration that these are your own contacts" in output
+    assert "Pass --own-contacts to declare: Every person in this file gave" in output
+    assert "not a list bought, rented or borrowed from someone else" in output
+    assert "no consent taken from a pre-ticked box" in output
+    assert "Nothing was imported." in output
+    assert count(Subscriber) == 0
+
+
+@pytest.mark.parametrize(("answer", "imported"), [("y\n", 1), ("n\n", 0), ("\n", 0)])
+def test_require_own_contacts_declaration_prompts_on_a_terminal(
+    csv_file, runner, monkeypatch, answer, imported
+):
+    monkeypatch.setattr("newsletter.cli.imports._interactive", lambda: True)
+    path = csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01", **EVIDENCE}])
+    args = ["subscribers", "import", str(path), "--basis", "consent", "--source", SOURCE]
+    result = runner.invoke(args=args, input=answer)
+    assert "Every person in this file gave their consent to, or bought from," in result.output
+    assert "Do you declare this? [y/N]" in result.output
+    assert count(Subscriber) == imported
+    if not imported:
+        assert result.exit_code == 1
+        assert "Confirm that every person in the file" in result.output
+        assert "Nothing was imported." in result.output
+
+
+def test_the_declaration_is_stored_with_each_imported_row(app, csv_file, run_import):
+    path = csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01", **EVIDENCE}])
+    run_import(path, "consent", "list purchased from MarketingCo")
+    event = db.session.scalar(select(ConsentEvent))
+    org = app.config["ORGANIZATION_NAME"]
+    declared = f"Every person in this file gave their consent to, or bought from, {org} itself"
+    assert event.detail["declaration"].startswith(declared)
+    assert event.detail["declared_by"] == event.import_evidence.declared_by == "cli"
+    assert event.source == "list purchased from MarketingCo"  # kept as written, for an auditor
+
+
+def test_a_short_source_description_is_refused(csv_file, run_import):
+    path = csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01", **EVIDENCE}])
+    code, _, output = run_import(path, "consent", "shop")
+    assert code == 1
+    assert "at least 10 characters" in output
     assert count(Subscriber) == 0
 
 
@@ -370,8 +462,8 @@ def test_file_level_problems_abort_with_a_clear_message(csv_file, run_import, te
 def test_dry_run_reports_the_same_and_writes_nothing(csv_file, run_import, outbox):
     path = csv_file(
         [
-            {"email": "a@example.org", "consented_at": "2025-06-01"},
-            {"email": "b@example.org"},
+            {"email": "a@example.org", "consented_at": "2025-06-01", **EVIDENCE},
+            {"email": "b@example.org"},  # no evidence: skipped
             {"email": "bad"},
         ]
     )
@@ -383,11 +475,11 @@ def test_dry_run_reports_the_same_and_writes_nothing(csv_file, run_import, outbo
     assert count(AuditEntry) == 0
     code, report, _ = run_import(path)
     assert report["counts"] == preview["counts"]
-    assert count(Subscriber) == 2
+    assert count(Subscriber) == 1
 
 
 def test_import_is_audited_without_addresses(csv_file, run_import):
-    run_import(csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01"}]))
+    run_import(csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01", **EVIDENCE}]))
     [entry] = db.session.scalars(select(AuditEntry)).all()
     assert (entry.actor, entry.action, entry.detail["active"]) == ("cli", "import", 1)
     assert "ann" not in json.dumps(entry.detail)
@@ -397,7 +489,7 @@ def test_suppression_list_is_checked_by_hash_only(csv_file, run_import):
     db.session.add(Suppression(address_hash=address_hash("x@example.org"), reason="complaint"))
     db.session.commit()
     code, report, _ = run_import(
-        csv_file([{"email": "X@example.org", "consented_at": "2025-06-01"}])
+        csv_file([{"email": "X@example.org", "consented_at": "2025-06-01", **EVIDENCE}])
     )
     assert report["counts"]["skipped"] == 1
 
@@ -449,8 +541,10 @@ def test_a_duplicate_in_a_later_chunk_names_the_line_of_the_first(
     csv_file, run_import, monkeypatch
 ):
     monkeypatch.setattr(imports, "CHUNK_SIZE", 2)  # the addresses seen live in the database
-    rows = [{"email": f"p{i}@example.org", "consented_at": "2025-06-01"} for i in range(5)]
-    rows += [{"email": "P1@Example.org", "consented_at": "2025-06-01"}, rows[4]]
+    rows = [
+        {"email": f"p{i}@example.org", "consented_at": "2025-06-01", **EVIDENCE} for i in range(5)
+    ]
+    rows += [{"email": "P1@Example.org", "consented_at": "2025-06-01", **EVIDENCE}, rows[4]]
     path = csv_file(rows)
     for extra in (("--dry-run",), ()):
         code, report, _ = run_import(path, "consent", SOURCE, *extra)
@@ -464,7 +558,7 @@ def test_a_duplicate_in_a_later_chunk_names_the_line_of_the_first(
 
 
 def test_the_next_import_does_not_see_the_addresses_of_the_last(csv_file, run_import, monkeypatch):
-    path = csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01"}])
+    path = csv_file([{"email": "ann@example.org", "consented_at": "2025-06-01", **EVIDENCE}])
     code, report, _ = run_import(path)
     assert report["counts"]["active"] == 1
     code, report, _ = run_import(path)  # known now, not a duplicate of a line of this file
@@ -474,7 +568,9 @@ def test_the_next_import_does_not_see_the_addresses_of_the_last(csv_file, run_im
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(imports, "_write", failing_write)
-    other = csv_file([{"email": "bob@example.org", "consented_at": "2025-06-01"}], "bob.csv")
+    other = csv_file(
+        [{"email": "bob@example.org", "consented_at": "2025-06-01", **EVIDENCE}], "bob.csv"
+    )
     assert run_import(other)[0] == 1
     monkeypatch.undo()
     code, report, _ = run_import(other)  # the failed import left nothing to trip on
@@ -484,7 +580,7 @@ def test_the_next_import_does_not_see_the_addresses_of_the_last(csv_file, run_im
 def test_every_skipped_row_is_reported_past_the_in_memory_spool(csv_file, run_import, monkeypatch):
     monkeypatch.setattr(imports, "SPOOL_BYTES", 100)  # the rest goes to a temporary file
     rows = [{"email": f"bad{i}", "topics": "newsletter"} for i in range(300)]
-    rows.append({"email": "ok@example.org", "consented_at": "2025-06-01"})
+    rows.append({"email": "ok@example.org", "consented_at": "2025-06-01", **EVIDENCE})
     code, report, _ = run_import(csv_file(rows))
     assert code == 0
     assert [r["line"] for r in report["skipped"]] == list(range(2, 302))
@@ -494,7 +590,9 @@ def test_every_skipped_row_is_reported_past_the_in_memory_spool(csv_file, run_im
 
 def test_a_preview_keeps_only_the_rows_it_lists(app, csv_file, monkeypatch):
     monkeypatch.setattr(imports, "KEPT_ROWS", 3)
-    rows = [{"email": f"p{i}@example.org", "consented_at": "2025-06-01"} for i in range(10)]
+    rows = [
+        {"email": f"p{i}@example.org", "consented_at": "2025-06-01", **EVIDENCE} for i in range(10)
+    ]
     with csv_file(rows).open(encoding="utf-8") as stream:
         report = imports.import_csv(stream, "consent", SOURCE, True, dry_run=True, keep_rows=True)
     db.session.rollback()

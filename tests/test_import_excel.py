@@ -19,12 +19,18 @@ from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, aware
 
 # Excel's "CSV UTF-8 (comma delimited)" on a Dutch or Belgian Windows: BOM, semicolons,
 # CRLF, and a cell holding the delimiter quoted.
+# The consent evidence cells every row carries (docs/IMPORTS.md), a ";" quoted inside.
+EVIDENCE = (
+    '"Ja, stuur mij de nieuwsbrief; uitschrijven kan altijd.";'
+    "https://oud.winkel.example/nieuwsbrief;dubbele opt-in op de oude site;Mailchimp"
+)
 EXCEL = (
-    "\ufeffemail;name;topics;consented_at\r\n"
-    "ann@example.org;Ann Peeters;newsletter;2025-06-01\r\n"
-    'zoe@example.be;Zoë Dubois;"newsletter;offers";2025-07-15\r\n'
-    "jan@example.nl;Jan de Vries;newsletter,offers;2025-08-01\r\n"
-    "not-an-address;Broken;newsletter;2025-06-01\r\n"
+    "\ufeffemail;name;topics;consented_at;"
+    "consent_text;consent_where;consent_how;consent_system\r\n"
+    f"ann@example.org;Ann Peeters;newsletter;2025-06-01;{EVIDENCE}\r\n"
+    f'zoe@example.be;Zoë Dubois;"newsletter;offers";2025-07-15;{EVIDENCE}\r\n'
+    f"jan@example.nl;Jan de Vries;newsletter,offers;2025-08-01;{EVIDENCE}\r\n"
+    f"not-an-address;Broken;newsletter;2025-06-01;{EVIDENCE}\r\n"
 ).encode()
 SOURCE = "webshop checkout 2025, newsletter box ticked"
 

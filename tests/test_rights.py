@@ -35,7 +35,10 @@ def _journey(client, outbox, make_topic, runner, tmp_path) -> Subscriber:
     prefs = links.preferences_url(ann.public_id).removeprefix(BASE_URL)
     client.post(prefs, data={"topics": ["newsletter", "events"]})
     csv_path = tmp_path / "more.csv"
-    csv_path.write_text("email,topics,consented_at\nann@example.org,offers,2025-01-01\n")
+    csv_path.write_text(
+        "email,topics,consented_at,consent_text_ref,consent_where,consent_how,consent_system\n"
+        "ann@example.org,offers,2025-01-01,counter form v1,shop counter,signed form,paper\n"
+    )
     runner.invoke(
         args=[
             "subscribers",

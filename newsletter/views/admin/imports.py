@@ -4,6 +4,9 @@ The uploaded file is kept in the instance folder only between the preview and th
 confirmation (or cancel), under a random name bound to the admin's session; the
 `purge-import-uploads` job deletes leftovers after an hour. The confirmation decides
 every row again against the database as it is then, in one transaction.
+
+The operator's declaration (`compliance.OWN_CONTACTS_DECLARATION`) is a required checkbox;
+the example files with every evidence column are offered for download.
 """
 
 from __future__ import annotations
@@ -12,7 +15,17 @@ import re
 import secrets
 from pathlib import Path
 
-from flask import flash, redirect, render_template, session, stream_template, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    send_from_directory,
+    session,
+    stream_template,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -21,7 +34,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from ... import imports
-from ...compliance import ComplianceError
+from ...compliance import OWN_CONTACTS_DECLARATION, ComplianceError
 from ...extensions import db
 from ...models import Basis
 from . import bp
@@ -38,12 +51,30 @@ class ImportForm(FlaskForm):
     )
     source = StringField(
         "Where these people came from",
-        validators=[DataRequired("Describe the source."), Length(max=200)],
+        validators=[
+            DataRequired("Describe the source."),
+            Length(
+                min=10,
+                max=200,
+                message="Describe where these people came from (at least 10 characters, at "
+                "most 200), e.g. 'shop checkout 2024, newsletter box ticked'.",
+            ),
+        ],
     )
     own_contacts = BooleanField(
-        "Every person in this file gave their consent to, or bought from, us — "
-        "not a list bought, rented or borrowed from someone else."
+        validators=[
+            DataRequired(
+                "Confirm that every person in the file gave their consent to, or bought "
+                "from, this business itself (not a list bought, rented or borrowed from "
+                "someone else)."
+            )
+        ]
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        org = current_app.config["ORGANIZATION_NAME"]
+        self.own_contacts.label.text = OWN_CONTACTS_DECLARATION.format(org=org)
 
 
 class ConfirmImportForm(FlaskForm):
@@ -81,7 +112,7 @@ def import_upload():
     form = ImportForm()
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
-        return render_template("admin/import.html", form=form), status
+        return _upload_page(form), status
     upload = secrets.token_hex(16)
     imports.upload_folder().mkdir(parents=True, exist_ok=True)
     path = imports.upload_folder() / f"{upload}.csv"
@@ -92,7 +123,7 @@ def import_upload():
         db.session.rollback()
         path.unlink(missing_ok=True)
         form.form_errors.append(str(exc))
-        return render_template("admin/import.html", form=form), 400
+        return _upload_page(form), 400
     db.session.rollback()  # a preview writes nothing
     session["import"] = upload
     confirm = ConfirmImportForm(
@@ -100,6 +131,22 @@ def import_upload():
     )
     return render_template(
         "admin/import_preview.html", report=report, form=confirm, limit=imports.KEPT_ROWS
+    )
+
+
+def _upload_page(form):
+    return render_template("admin/import.html", form=form, examples=imports.EXAMPLE_FILES)
+
+
+@bp.get("/import/example/<basis>.csv")
+@login_required
+def import_example(basis: str):
+    """A complete example file with every evidence column of this basis (no real person)."""
+    name = imports.EXAMPLE_FILES.get(basis)
+    if name is None:
+        abort(404)
+    return send_from_directory(
+        current_app.static_folder, name, mimetype="text/csv", as_attachment=True
     )
 
 
