@@ -414,13 +414,18 @@ def test_normalize_locale(written, language):
 
 
 def test_import_stores_a_supported_language(app):
-    csv_text = (
-        "email,topics,consented_at,locale\n"
-        "a@example.org,newsletter,2025-06-01,nl_BE\n"
-        "b@example.org,newsletter,2025-06-01,FR-be\n"
-        "c@example.org,newsletter,2025-06-01,NL\n"
-        "d@example.org,newsletter,2025-06-01,de\n"
-        "e@example.org,newsletter,2025-06-01,english please\n"
+    # Each row carries the consent evidence an import requires (docs/IMPORTS.md).
+    evidence = "Yes to the newsletter,old site form,double opt-in,Mailchimp export 2025"
+    header = "email,topics,consented_at,consent_text,consent_where,consent_how,consent_system"
+    csv_text = f"{header},locale\n" + "".join(
+        f"{address},newsletter,2025-06-01,{evidence},{locale}\n"
+        for address, locale in (
+            ("a@example.org", "nl_BE"),
+            ("b@example.org", "FR-be"),
+            ("c@example.org", "NL"),
+            ("d@example.org", "de"),
+            ("e@example.org", "english please"),
+        )
     )
     report = imports.import_csv(io.StringIO(csv_text), "consent", "shop checkout 2025", True)
     db.session.commit()
