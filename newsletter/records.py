@@ -514,6 +514,20 @@ def _warnings(config, record: Record, unclassified: list[str]) -> list[str]:
     return found
 
 
+def notice_facts(config) -> dict:
+    """What the privacy notice must state from this record (GDPR Art. 13(1)(a), (b), (e),
+    (f)): the privacy contact, the DPO (None when there is none), every processor and
+    recipient, and the transfers outside the EEA with their safeguard."""
+    found = processors(config)
+    controller = _controller(config)
+    return {
+        "contact": controller["contact"],
+        "dpo": config.get("DPO_CONTACT") or None,
+        "processors": found,
+        "transfers": [p for p in found if p.transfer],
+    }
+
+
 def as_dict(record: Record) -> dict:
     """The record as JSON-ready data."""
     data = asdict(record)

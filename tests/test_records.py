@@ -214,3 +214,18 @@ def test_breach_notification_overdue():
     assert not compliance.breach_notification_overdue(found, False, found + timedelta(hours=72))
     assert compliance.breach_notification_overdue(found, False, found + timedelta(hours=73))
     assert not compliance.breach_notification_overdue(found, True, found + timedelta(days=9))
+
+
+def test_notice_facts_give_the_privacy_notice_its_contact_dpo_processors_and_transfers(app):
+    app.config.update(PROCESSORS=PROCESSORS, DPO_CONTACT="dpo@shop.example")
+    facts = records.notice_facts(app.config)
+    assert facts["contact"] == "news@shop.example"  # the sender, as CONTROLLER_CONTACT is unset
+    assert facts["dpo"] == "dpo@shop.example"
+    assert [p.name for p in facts["processors"]] == ["Hostico", "MailCorp", "Backup Ltd"]
+    assert [(p.name, p.country) for p in facts["transfers"]] == [
+        ("MailCorp", "US"),
+        ("Backup Ltd", "India"),
+    ]
+    app.config.update(CONTROLLER_CONTACT="privacy@shop.example", DPO_CONTACT=None)
+    assert records.notice_facts(app.config)["contact"] == "privacy@shop.example"
+    assert records.notice_facts(app.config)["dpo"] is None
