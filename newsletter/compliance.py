@@ -762,3 +762,126 @@ def complaint_rate_level(complaints: int, sent: int) -> str:
     if rate >= COMPLAINT_WARNING_RATE:
         return "warning"
     return "ok"
+
+
+# --- For the regulator: transfers, breaches (GDPR Art. 30, 33, 44-46) -------------------
+
+# The EEA: the 27 EU member states and Iceland, Liechtenstein, Norway (ISO 3166-1 codes;
+# "EL" is the EU's own code for Greece).
+EEA_COUNTRIES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR EL HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE "
+    "IS LI NO".split()
+)
+# Countries with an adequacy decision of the European Commission (GDPR Art. 45(3)).
+ADEQUACY_DECISIONS = {
+    "AD": "Andorra",
+    "AR": "Argentina",
+    "CA": "Canada (commercial organisations under PIPEDA only)",
+    "CH": "Switzerland",
+    "FO": "Faroe Islands",
+    "GB": "United Kingdom",
+    "GG": "Guernsey",
+    "IL": "Israel",
+    "IM": "Isle of Man",
+    "JE": "Jersey",
+    "JP": "Japan",
+    "KR": "Republic of Korea",
+    "NZ": "New Zealand",
+    "US": "United States (only organisations certified under the EU-US Data Privacy "
+    "Framework, decision of 10 July 2023)",
+    "UY": "Uruguay",
+}
+# Names an operator may write instead of the code (English, Dutch, French), "|"-separated.
+_COUNTRY_NAMES = {
+    "AT": "austria|oostenrijk|autriche",
+    "BE": "belgium|belgië|belgie|belgique",
+    "BG": "bulgaria|bulgarije|bulgarie",
+    "HR": "croatia|kroatië|croatie",
+    "CY": "cyprus|chypre",
+    "CZ": "czechia|czech republic|tsjechië|tchéquie",
+    "DK": "denmark|denemarken|danemark",
+    "EE": "estonia|estland|estonie",
+    "FI": "finland|finlande",
+    "FR": "france|frankrijk",
+    "DE": "germany|duitsland|allemagne",
+    "GR": "greece|griekenland|grèce",
+    "HU": "hungary|hongarije|hongrie",
+    "IE": "ireland|ierland|irlande",
+    "IT": "italy|italië|italie",
+    "LV": "latvia|letland|lettonie",
+    "LT": "lithuania|litouwen|lituanie",
+    "LU": "luxembourg|luxemburg",
+    "MT": "malta|malte",
+    "NL": "netherlands|the netherlands|nederland|pays-bas",
+    "PL": "poland|polen|pologne",
+    "PT": "portugal",
+    "RO": "romania|roemenië|roumanie",
+    "SK": "slovakia|slowakije|slovaquie",
+    "SI": "slovenia|slovenië|slovénie",
+    "ES": "spain|spanje|espagne",
+    "SE": "sweden|zweden|suède",
+    "IS": "iceland|ijsland|islande",
+    "LI": "liechtenstein",
+    "NO": "norway|noorwegen|norvège",
+    "CH": "switzerland|zwitserland|suisse",
+    "GB": "uk|united kingdom|verenigd koninkrijk|royaume-uni",
+    "US": "usa|united states|verenigde staten|états-unis|etats-unis",
+    "CA": "canada",
+    "JP": "japan|japon",
+}
+COUNTRY_NAMES = {name: code for code, names in _COUNTRY_NAMES.items() for name in names.split("|")}
+
+
+def country_code(country: str) -> str | None:
+    """The ISO 3166-1 code of a country written as a code or a common name, else None."""
+    text = " ".join(country.strip().lower().split())
+    if len(text) == 2 and text.isalpha():
+        return {"el": "GR", "uk": "GB"}.get(text, text.upper())
+    return COUNTRY_NAMES.get(text)
+
+
+def transfer_safeguard(country: str, documented: str | None = None) -> str | None:
+    """What must be on record for personal data going to `country`; None inside the EEA.
+
+    A processor outside the EEA is a transfer to a third country, lawful only under an
+    adequacy decision (GDPR Art. 45) or with appropriate safeguards such as the
+    Commission's standard contractual clauses (Art. 46(2)(c)); the record of processing
+    names the third country (Art. 30(1)(e)) and the privacy notice the safeguard
+    (Art. 13(1)(f)). A country that is not recognised is treated as outside the EEA: the
+    operator must check it. `documented` is the safeguard the operator wrote down.
+    """
+    code = country_code(country)
+    if code in EEA_COUNTRIES:
+        return None
+    if documented:
+        return f"transfer outside the EEA; safeguard on record: {documented}"
+    if code in ADEQUACY_DECISIONS:
+        return (
+            f"transfer outside the EEA, covered by the adequacy decision for "
+            f"{ADEQUACY_DECISIONS[code]} (GDPR Art. 45): confirm it applies and record it "
+            f'as "safeguard"'
+        )
+    where = code or f"{country!r}, not recognised as an EEA country"
+    return (
+        f"transfer outside the EEA ({where}) with no safeguard on record: sign the "
+        f"Commission's standard contractual clauses (GDPR Art. 46(2)(c)) or another Art. 46 "
+        f'safeguard with this processor, and record it as "safeguard"'
+    )
+
+
+BREACH_NOTIFICATION_HOURS = 72
+
+
+def breach_notification_overdue(
+    discovered_at: datetime, authority_notified: bool, now: datetime
+) -> bool:
+    """True when a breach discovered over 72 hours ago has not been notified.
+
+    GDPR Art. 33(1): notify the supervisory authority without undue delay and, where
+    feasible, within 72 hours of becoming aware of it, unless it is unlikely to result
+    in a risk to people; a later notification gives the reasons for the delay. The log
+    (Art. 33(5)) should then say why it was not notified (EDPB Guidelines 9/2022 §104).
+    A warning for the admin, not a block: the controller makes the call.
+    """
+    due = discovered_at + timedelta(hours=BREACH_NOTIFICATION_HOURS)
+    return not authority_notified and now > due

@@ -42,6 +42,10 @@ DEFAULTS: dict[str, object] = {
     "ORGANIZATION_NAME": "Demo Shop",
     "ORGANIZATION_ADDRESS": "Rue de l'Exemple 1, 1000 Brussels, Belgium",
     "PRIVACY_POLICY_URL": None,
+    # Privacy-notice and Art. 30 record facts (docs/RECORD-OF-PROCESSING.md).
+    "CONTROLLER_CONTACT": None,  # privacy contact; unset: the sender address
+    "DPO_CONTACT": None,  # the data protection officer, if there is one
+    "PROCESSORS": [],  # [{"name", "purpose", "country"}] (optional "safeguard", "host")
     "RECONSENT_INTERVAL_DAYS": 730,
     "RECONSENT_GRACE_DAYS": 30,
     "CONFIRM_MAX_AGE_HOURS": 48,
@@ -118,6 +122,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     _require_secret_key(app)
     app.config["SESSION_COOKIE_SECURE"] = base.startswith("https://")
     app.config["REMEMBER_COOKIE_SECURE"] = base.startswith("https://")
+    _require_processor_list(app.config["PROCESSORS"])
 
 
 def _psycopg_url(url: str) -> str:
@@ -194,3 +199,32 @@ def _require_secret_key(app: Flask) -> None:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+_PROCESSOR_KEYS = {"name", "purpose", "country"}
+_PROCESSOR_OPTIONAL = {"safeguard", "host"}
+
+
+def _require_processor_list(processors) -> None:
+    """Refuse to start when NEWSLETTER_PROCESSORS is not a list of processor objects.
+
+    The list feeds the privacy notice and the record of processing (GDPR Art. 13(1)(e),
+    30(1)(d)); a malformed entry would silently drop a processor from both.
+    """
+    example = '[{"name": "Mailjet", "purpose": "sends the newsletter", "country": "FR"}]'
+    if not isinstance(processors, list):
+        raise RuntimeError(
+            f"NEWSLETTER_PROCESSORS must be a JSON list of processors, e.g. {example}; "
+            f"got {processors!r}"
+        )
+    for number, entry in enumerate(processors, 1):
+        keys = set(entry) if isinstance(entry, dict) else set()
+        values = entry.values() if isinstance(entry, dict) else ()
+        wrong = not isinstance(entry, dict) or not _PROCESSOR_KEYS <= keys
+        wrong = wrong or bool(keys - _PROCESSOR_KEYS - _PROCESSOR_OPTIONAL)
+        if wrong or not all(isinstance(v, str) and v.strip() for v in values):
+            raise RuntimeError(
+                f"NEWSLETTER_PROCESSORS entry {number} must be an object with the text "
+                f'fields "name", "purpose" and "country" (optional: "safeguard", "host"), '
+                f"e.g. {example}; got {entry!r}"
+            )

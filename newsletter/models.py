@@ -383,3 +383,31 @@ class BounceKind:
     SOFT = "soft"  # transient failure reported as final (4.x.x): retried
     COMPLAINT = "complaint"  # ARF abuse report: an objection
     ALL = (HARD, SOFT, COMPLAINT)
+
+
+# --- breach log (GDPR Art. 33(5)) ---
+
+
+class BreachLogEntry(db.Model):
+    """One entry of the personal-data breach log (GDPR Art. 33(5)): the facts, the
+    effects and the remedial action. Append-only: a correction is a new entry that
+    names the one it corrects (`corrects_id`); `breaches.py` refuses updates and
+    deletes. Holds no subscriber's address: the affected people are described by
+    category and number only."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    recorded_by: Mapped[str] = mapped_column(String(320))  # the admin (staff, not a subscriber)
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("breach_log_entry.id"))
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: not known
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    nature: Mapped[str] = mapped_column(Text)
+    data_categories: Mapped[str] = mapped_column(Text)
+    people_affected: Mapped[int | None] = mapped_column(Integer)  # approximate; None: unknown
+    consequences: Mapped[str] = mapped_column(Text)
+    measures: Mapped[str] = mapped_column(Text)
+    authority_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    authority_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    people_informed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the authority or the people were (not) told, and the reasons for any delay.
+    reasoning: Mapped[str] = mapped_column(Text, default="")

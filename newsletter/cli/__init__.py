@@ -13,3 +13,6 @@ def register_commands(app: Flask) -> None:
         for command in module.COMMANDS:
             app.cli.add_command(command)
     imports.attach(subscribers.subscribers)
+    from .privacy import privacy  # the regulator's records; apart, so merges stay clean
+
+    app.cli.add_command(privacy)

@@ -12,3 +12,6 @@ from . import imports  # noqa: E402, F401
 
 # isort: split
 from . import api_tokens  # noqa: E402, F401
+
+# isort: split
+from . import breaches, records  # noqa: E402, F401

@@ -19,6 +19,7 @@ NAV = [
     ("API tokens", "admin.api_tokens_page", "admin.api_token"),
     ("Outbox", "admin.outbox", "admin.outbox"),
     ("Audit log", "admin.audit_log", "admin.audit_log"),
+    ("Privacy records", "admin.records_page", "admin.records"),
 ]
 
 
