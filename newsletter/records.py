@@ -132,6 +132,22 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
         ),
         None,
     ),
+    "import_evidence": (
+        (SUBSCRIBERS, FORMER),
+        "what an imported row proves about its consent or purchase: the wording or a "
+        "reference to it, when, where, how, from which earlier system, how the opt-out was "
+        "offered, who declared the contacts their own (no address: kept with its event)",
+        lambda c: "as the consent event it belongs to",
+        None,
+    ),
+    "lapsed_basis": (
+        (FORMER,),
+        "an existing-customer basis that lapsed (the purchase too old): keyed hash of the "
+        "address and the date of the lapsed evidence, so the same evidence is not imported "
+        "again (pseudonymised)",
+        lambda c: "kept while the installation sends (like the suppression list)",
+        None,
+    ),
     "suppression": (
         (FORMER,),
         "suppression list and objection register: keyed hash of the address, channel, "
