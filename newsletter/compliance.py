@@ -885,3 +885,157 @@ def breach_notification_overdue(
     """
     due = discovered_at + timedelta(hours=BREACH_NOTIFICATION_HOURS)
     return not authority_notified and now > due
+# --- Erasure and access (issue 13): GDPR Art. 15, 16, 17, 5(1)(c), 32 -------------------
+
+REDACTED = "[address removed]"
+SMTP_REPLY_MAX_CHARS = 500  # the size of delivery.last_error
+# How an "@" is written when a reply or report quotes an address in an encoded form:
+# plain, URL-encoded, quoted-printable / RFC 2047 Q, HTML entities, spelled out.
+_AT_FORMS = ("@", "%40", "=40", "&#64;", "&#x40;", "(at)", "[at]", " at ")
+# Anything address-shaped left over (another address of the person: an alias, a forward).
+_ANY_ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+\.[^\s<>\"'(),;:\[\]]{2,}")
+
+
+def redact_address(text: str | None, *addresses: str) -> str | None:
+    """A server's reply or report text with every copy of the recipient's address removed.
+
+    Servers quote the recipient in their replies ("550 5.1.1 <jan@example.be>: user
+    unknown"); stored as such, the address would outlive its erasure in
+    `delivery.last_error`, the logs and the database file's bytes. Removed, whatever the
+    case: each given address whole (so its angle-bracketed form too), its encoded forms
+    (URL, quoted-printable / RFC 2047, HTML entity, base64, the IDNA and Unicode
+    spellings of the domain), its local part as a word of its own, then anything else
+    address-shaped. The reply's code and enhanced status stay: that is what is needed.
+    Sources: GDPR Art. 5(1)(c) (data minimisation), Art. 17(1) (erasure of every copy),
+    Art. 32 (security of processing); SPEC "Data kept after an opt-out or erasure" (the
+    address is gone from every table, log and the database file's bytes).
+    """
+    if not text:
+        return text
+    import unicodedata
+
+    result = unicodedata.normalize("NFKC", str(text))
+    for address in addresses:
+        for pattern in _address_patterns(address):
+            result = pattern.sub(REDACTED, result)
+    return _ANY_ADDRESS.sub(REDACTED, result)
+
+
+def _address_patterns(address: str | None) -> list[re.Pattern]:
+    """The expressions that find one address in its written forms (`redact_address`)."""
+    import base64
+    import unicodedata
+    from urllib.parse import quote
+
+    address = unicodedata.normalize("NFKC", address or "").strip()
+    local, _, domain = address.rpartition("@")
+    if not local or not domain:
+        return []
+    domains = {domain}
+    for convert in (lambda d: d.encode("idna").decode(), lambda d: d.encode().decode("idna")):
+        try:
+            domains.add(convert(domain))
+        except UnicodeError:
+            pass
+    locals_ = {local, quote(local, safe=""), f'"{local}"'}
+    forms = {f"{lp}{at}{d}" for lp in locals_ for at in _AT_FORMS for d in domains}
+    forms |= {quote(f"{local}@{d}", safe="") for d in domains}
+    forms.add(base64.b64encode(address.encode()).decode("ascii").rstrip("="))
+    whole = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    patterns = [re.compile(whole, re.IGNORECASE)]
+    if len(local) >= 3:  # "a" or "jo" alone would blank ordinary words, and says little
+        bare = "|".join(re.escape(lp) for lp in sorted(locals_, key=len, reverse=True))
+        # The local part alone ("mailbox jan.peeters unknown"), as a word of its own.
+        patterns.append(re.compile(rf"(?<![\w.+%-])(?:{bare})(?![\w+%-]|\.\w)", re.I))
+    return patterns
+
+
+def smtp_reply_for_storage(reply: str | None, *addresses: str) -> str | None:
+    """The part of a server's reply that may be stored (`delivery.last_error`) or logged:
+    redacted (`redact_address`), cut to the column's size. GDPR Art. 5(1)(c), 17, 32."""
+    text = redact_address(reply, *addresses)
+    return text[:SMTP_REPLY_MAX_CHARS] if text else text
+
+
+# The sections of an access export: everything kept about the person (Art. 15(1), (3)).
+ACCESS_EXPORT_SECTIONS = (
+    "email",
+    "name",
+    "locale",
+    "subscriptions",
+    "consent_events",
+    "deliveries",
+    "bounce_events",
+    "outbox_messages",
+    "objections",
+    "rights_requests",
+    "pending_address_changes",
+    "held_under_hash",
+)
+FORMER_EXPORT_SECTIONS = ("consent_events", "objections", "rights_requests", "held_under_hash")
+
+
+def access_export_complete(data: dict, former: bool = False) -> list[str]:
+    """The sections an access export lacks (an empty list: complete).
+
+    A subscriber's export holds every kind of data kept about them: profile,
+    subscriptions, consent events with their evidence, deliveries with the (redacted)
+    SMTP replies, bounce events, the outbox copies of mails to them, objections and
+    suppression rows, rights requests, a pending address change, and what is kept under
+    the keyed hash. A former subscriber's holds what is still kept under the hash.
+    Sources: GDPR Art. 15(1) (access to "the personal data"), 15(3) (a copy of the data
+    undergoing processing), 12(1) (concise, intelligible, plain language); EDPB
+    Guidelines 01/2022 on the right of access §§ 35-36 (all data, also pseudonymised
+    data the controller can link to the person); checklist G3.
+    """
+    wanted = FORMER_EXPORT_SECTIONS if former else ACCESS_EXPORT_SECTIONS
+    return [section for section in wanted if section not in data]
+
+
+EXPORT_LINK_MAX_AGE_HOURS = 1
+
+
+def access_link_mail_allowed(subject_hash: str, now: datetime, per_day: int) -> bool:
+    """May one more "download your data" link be mailed to this address now?
+
+    The data leave only through a fresh, short-lived link mailed to the address itself
+    (whoever holds a forwarded preferences link must not download the person's data, IP
+    addresses included); at most `per_day` such mails in 24 hours (the
+    NEWSLETTER_CONFIRM_MAILS_PER_ADDRESS cap), so that the button cannot flood a mailbox.
+    The link is valid for EXPORT_LINK_MAX_AGE_HOURS.
+    Sources: GDPR Art. 12(6) and EDPB Guidelines 01/2022 §§ 60-79 (confirm the identity
+    of the requester, proportionately: e.g. through the address the data are about),
+    Art. 32(1)(b) (confidentiality), Art. 12(5) (excessive requests); checklist H1.
+    """
+    from .models import RightsRequest
+
+    since = now - timedelta(hours=24)
+    count = db.session.scalar(
+        select(func.count())
+        .select_from(RightsRequest)
+        .where(
+            RightsRequest.subject_hash == subject_hash,
+            RightsRequest.kind == "export",
+            RightsRequest.channel == "mail",
+            RightsRequest.requested_at >= since,
+        )
+    )
+    return count < per_day
+
+
+RECTIFIABLE_AT_ONCE = ("name", "locale")
+
+
+def rectification_applies_at_once(field: str) -> bool:
+    """Does a correction of this field take effect at once?
+
+    Name and language: yes, the person corrects their own data (Art. 16: "without undue
+    delay"); logged without the address. The address: no; it moves only when a
+    confirmation link mailed to the new address is used (a new double opt-in), because
+    marketing mail to an address needs the consent of whoever holds it, and a mistyped
+    or someone else's address must never start receiving mail. Until then the old
+    address stays subscribed; on confirmation it is replaced everywhere.
+    Sources: GDPR Art. 16 (rectification), Art. 5(1)(d) (accuracy), Art. 7(1) and
+    ePrivacy Art. 13(1) (consent of the holder of the address), Art. 32; SPEC rule 1.
+    """
+    return field in RECTIFIABLE_AT_ONCE

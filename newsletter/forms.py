@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -63,3 +63,17 @@ class PreferencesForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form that is only a button (confirm, keep me subscribed, download my data)."""
+
+
+class DetailsForm(FlaskForm):
+    """Rectification on the preferences page (GDPR Art. 16): name and language change at
+    once; a new address gets a confirmation mail first."""
+
+    name = StringField(
+        _l("Name (optional)"), validators=[Optional(), Length(max=200), no_control_characters]
+    )
+    locale = SelectField(_l("Language of our mail and pages"), choices=[], validate_choice=True)
+    email = StringField(
+        _l("New email address (optional)"),
+        validators=[Optional(), Length(max=320), valid_address],
+    )

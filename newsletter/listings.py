@@ -116,11 +116,14 @@ def search_subscribers(
 def consent_history(subscriber: Subscriber) -> list[ConsentEvent]:
     """Every consent event of this person, oldest first (keyed by the address hash, so
     events from before an earlier opt-out and re-signup are included)."""
+    # Linked events too: those from before an address change carry the old hash (issue 13).
+    mine = or_(
+        ConsentEvent.subscriber_id == subscriber.id,
+        ConsentEvent.subject_hash == address_hash(subscriber.email),
+    )
     return list(
         db.session.scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.subject_hash == address_hash(subscriber.email))
-            .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+            select(ConsentEvent).where(mine).order_by(ConsentEvent.occurred_at, ConsentEvent.id)
         )
     )
 

@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import dkim
+from . import compliance, dkim
 from .extensions import db
 from .models import OutboxMessage
 
@@ -135,7 +135,9 @@ def _deliver_pending(session: Session) -> None:
                 connection.sendmail(envelope_sender(), [recipient], raw)
     except (smtplib.SMTPException, OSError) as exc:
         # The change is committed; the person can ask again (e.g. resubmit the form).
-        log.warning("system mail not delivered: %s %s", exc.__class__.__name__, exc)
+        # Servers quote the recipient in replies: no address reaches the log (Art. 17).
+        reply = compliance.redact_address(str(exc), *(recipient for recipient, _ in pending))
+        log.warning("system mail not delivered: %s %s", exc.__class__.__name__, reply)
 
 
 def _drop_pending(session: Session) -> None:

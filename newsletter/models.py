@@ -411,3 +411,19 @@ class BreachLogEntry(db.Model):
     people_informed: Mapped[bool] = mapped_column(Boolean, default=False)
     # Why the authority or the people were (not) told, and the reasons for any delay.
     reasoning: Mapped[str] = mapped_column(Text, default="")
+# --- rectification (issue 13) ---
+
+
+class AddressChange(db.Model):
+    """A subscriber's new address, waiting for its confirmation link to be used.
+
+    GDPR Art. 16 with a new double opt-in: until the new address confirms, mail goes to
+    the old one; on confirmation the old address is replaced everywhere and this row is
+    deleted. Unconfirmed rows are purged with the unconfirmed signups (48 h)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), index=True
+    )
+    new_email: Mapped[str] = mapped_column(String(320))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

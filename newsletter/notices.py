@@ -1,4 +1,6 @@
-"""System mails: confirmation, re-consent, goodbye. No advertising, ever (checklist H4).
+"""System mails: confirmation, re-consent, goodbye, data download, new address.
+
+No advertising, ever (checklist H4).
 
 They carry `Auto-Submitted: auto-generated` (RFC 3834) and go only to the address
 concerned. The subscriber's name is deliberately not used: it is free text from a
@@ -12,9 +14,9 @@ from email.utils import format_datetime, make_msgid
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, lazy_gettext
 
-from . import mailer
+from . import links, mailer
 from .clock import utcnow
 
 
@@ -48,3 +50,34 @@ def send_system_mail(template: str, to: str, subject: str, locale: str = "en", *
     with force_locale(locale):
         message = build_system_mail(template, to, str(subject), **context)
     mailer.send_after_commit(message)
+
+
+def send_export_link(to: str, locale: str, download_url: str, max_age_minutes: int) -> None:
+    """ "Download your data": the short-lived link, mailed to the address the data are
+    about, so that only its holder can download them (GDPR Art. 12(6), 15, 32)."""
+    send_system_mail(
+        "export_link",
+        to,
+        lazy_gettext("Your data at %(org)s", org=current_app.config["ORGANIZATION_NAME"]),
+        locale=locale,
+        download_url=download_url,
+        max_age_minutes=max_age_minutes,
+        privacy_url=links.privacy_url(),
+    )
+
+
+def send_address_confirmation(to: str, locale: str, confirm_url: str, max_age_hours: int) -> None:
+    """A new address of a subscriber is asked to confirm (rectification = a new double
+    opt-in, GDPR Art. 16 and 7(1)); sent to the new address only."""
+    send_system_mail(
+        "address_confirm",
+        to,
+        lazy_gettext(
+            "Please confirm your new address for %(org)s",
+            org=current_app.config["ORGANIZATION_NAME"],
+        ),
+        locale=locale,
+        confirm_url=confirm_url,
+        max_age_hours=max_age_hours,
+        privacy_url=links.privacy_url(),
+    )

@@ -1,22 +1,32 @@
 """Data subjects' rights: access (GDPR Art. 15) and erasure (Art. 17), each request logged.
 
 The log (`RightsRequest`) keeps the channel and the times, keyed by the address hash,
-never the address itself. Channels: "web" (preferences page), "admin", "cli", and
+never the address itself. Channels: "mail" (the preferences page's "download my data":
+a link mailed to the address, `completed_at` set when it is used), "admin", "cli", and
 "api:<token name>" for objections recorded through the API.
+
+A former subscriber's access request is answered from what is still kept under the
+keyed hash of the address (`export_former`): consent events, suppression rows and
+rights requests. Delivery records and bounce events of an erased person hold neither
+the address nor its hash: they cannot be tied to anyone any more.
 """
 
 from __future__ import annotations
 
+from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
-from . import subscriptions
-from .addresses import address_hash
+from . import compliance, links, notices, subscriptions, tokens
+from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
 from .models import (
     Basis,
+    BounceEvent,
     Campaign,
     Channel,
+    ConsentEvent,
     Delivery,
     RightsRequest,
     Subscriber,
@@ -53,21 +63,196 @@ def export_subject(subscriber: Subscriber) -> dict:
     subjects = _campaign_subjects(subscriber)
     for item in data["deliveries"]:
         item["subject"] = subjects.get(item["campaign_id"])
-    data["objections"] = [
+    data["bounce_events"] = _bounce_events([item["delivery_id"] for item in data["deliveries"]])
+    data.update(_held_under_hash(digest))
+    data["held_under_hash"]["note"] = gettext(
+        "Besides what is listed above, we keep under this code the consent events, "
+        "suppression entries and rights requests listed here."
+    )
+    _require_complete(data, former=False)
+    return data
+
+
+def _objections(digest: str) -> list[dict]:
+    return [
         {"channel": s.channel, "reason": s.reason, "since": s.created_at.isoformat()}
         for s in db.session.scalars(
             select(Suppression).where(Suppression.address_hash == digest).order_by(Suppression.id)
         )
     ]
-    data["rights_requests"] = [
-        {"kind": r.kind, "channel": r.channel, "requested_at": r.requested_at.isoformat()}
+
+
+def _rights_requests(digest: str) -> list[dict]:
+    return [
+        {
+            "kind": r.kind,
+            "channel": r.channel,
+            "requested_at": r.requested_at.isoformat(),
+            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+        }
         for r in db.session.scalars(
             select(RightsRequest)
             .where(RightsRequest.subject_hash == digest)
             .order_by(RightsRequest.id)
         )
     ]
+
+
+def _bounce_events(delivery_ids: list[int]) -> list[dict]:
+    if not delivery_ids:
+        return []
+    rows = db.session.scalars(
+        select(BounceEvent)
+        .where(BounceEvent.delivery_id.in_(delivery_ids))
+        .order_by(BounceEvent.id)
+    )
+    return [
+        {
+            "delivery_id": b.delivery_id,
+            "campaign_id": b.campaign_id,
+            "kind": b.kind,
+            "status": b.status,
+            "source": b.source,
+            "at": b.occurred_at.isoformat(),
+        }
+        for b in rows
+    ]
+
+
+def _held_under_hash(digest: str) -> dict:
+    """The objections, rights requests and the hash itself: kept after an erasure too."""
+    return {
+        "objections": _objections(digest),
+        "rights_requests": _rights_requests(digest),
+        "held_under_hash": {"address_hash": digest},
+    }
+
+
+def _require_complete(data: dict, former: bool) -> None:
+    missing = compliance.access_export_complete(data, former=former)
+    if missing:  # a programming error: never answer an access request with a part of it
+        raise RuntimeError(f"access export lacks {missing}")
+
+
+def _linked_hashes(digest: str) -> list[str]:
+    """The hash and the hashes of the addresses this one replaced (address changes)."""
+    found, queue = [digest], [digest]
+    while queue:
+        details = db.session.scalars(
+            select(ConsentEvent.detail).where(
+                ConsentEvent.subject_hash == queue.pop(), ConsentEvent.kind == "address-change"
+            )
+        )
+        for detail in details:
+            previous = (detail or {}).get("previous_subject_hash")
+            if isinstance(previous, str) and previous not in found:
+                found.append(previous)
+                queue.append(previous)
+    return found
+
+
+def export_former(email: str) -> dict:
+    """What is still held about an address that has no subscriber (any more): the
+    consent events, suppression and objection rows and rights requests kept under its
+    keyed hash, with a note that nothing else is held. Raises InvalidAddress."""
+    address = normalise(email)
+    digest = address_hash(address)
+    events = db.session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.subject_hash.in_(_linked_hashes(digest)))
+        .order_by(ConsentEvent.id)
+    )
+    data = {"email": address, "subscriber": None}
+    data["consent_events"] = [subscriptions._event_json(e) for e in events]
+    data.update(_held_under_hash(digest))
+    anything = data["consent_events"] or data["objections"] or data["rights_requests"]
+    data["held_under_hash"]["note"] = (
+        gettext(
+            "This address has no subscription with us. We hold no address, name or "
+            "subscription for it: only what is listed here, under a one-way code of the "
+            "address (the consent evidence, the suppression list, the rights requests). "
+            "Records of messages sent no longer name this address."
+        )
+        if anything
+        else gettext("We hold nothing about this address.")
+    )
+    _require_complete(data, former=True)
     return data
+
+
+def request_former_export(email: str, channel: str) -> dict:
+    """`export_former`, with the request logged under the hash (cli, admin)."""
+    data = export_former(email)
+    now = utcnow()
+    db.session.add(
+        RightsRequest(
+            kind="export",
+            channel=channel,
+            subject_hash=data["held_under_hash"]["address_hash"],
+            requested_at=now,
+            completed_at=now,
+        )
+    )
+    db.session.flush()
+    return data
+
+
+def request_access(email: str, channel: str) -> dict:
+    """An access request for an address, subscribed or not (cli, admin)."""
+    subscriber = subscriptions.find_subscriber(email)
+    if subscriber is not None:
+        return request_export(subscriber, channel)
+    return request_former_export(email, channel)
+
+
+# --- "download my data" from the preferences page: a link mailed to the address ----------
+
+
+def mail_export_link(subscriber: Subscriber) -> bool:
+    """Mail a short-lived download link to the subscriber's address (logged, channel
+    "mail"); False when today's cap is reached (`compliance.access_link_mail_allowed`).
+
+    The preferences link may have been forwarded: the data (IP addresses included) go
+    only to whoever can read the address's mail.
+    """
+    digest, now = address_hash(subscriber.email), utcnow()
+    per_day = int(current_app.config["CONFIRM_MAILS_PER_ADDRESS"])
+    if not compliance.access_link_mail_allowed(digest, now, per_day):
+        return False
+    request = RightsRequest(kind="export", channel="mail", subject_hash=digest, requested_at=now)
+    db.session.add(request)
+    db.session.flush()
+    token = tokens.sign(tokens.EXPORT, [subscriber.public_id, request.id])
+    notices.send_export_link(
+        subscriber.email,
+        subscriber.locale,
+        links.public_url("public.export_download", token=token),
+        compliance.EXPORT_LINK_MAX_AGE_HOURS * 60,
+    )
+    return True
+
+
+def export_from_link(token: str, download: bool) -> tuple[Subscriber, dict | None]:
+    """The subscriber behind a mailed download link, and with `download` their export
+    (the request is then marked completed). The link holds only for the address it was
+    mailed to. Raises InvalidToken, ExpiredToken or subscriptions.NotFound."""
+    payload = tokens.verify(tokens.EXPORT, token, compliance.EXPORT_LINK_MAX_AGE_HOURS * 3600)
+    if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[1], int)):
+        raise tokens.InvalidToken("malformed payload")
+    subscriber = subscriptions.subscriber_by_public_id(payload[0])
+    request = db.session.get(RightsRequest, payload[1])
+    if (
+        subscriber is None
+        or request is None
+        or request.subject_hash != address_hash(subscriber.email)  # the address changed
+    ):
+        raise subscriptions.NotFound()
+    if not download:
+        return subscriber, None
+    data = export_subject(subscriber)
+    request.completed_at = request.completed_at or utcnow()
+    db.session.flush()
+    return subscriber, data
 
 
 def _campaign_subjects(subscriber: Subscriber) -> dict[int, str]:

@@ -496,7 +496,10 @@ class _Batch:
                 continue
             code = smtp_code(exc)
             status = DeliveryStatus.FAILED if code and code >= 500 else DeliveryStatus.DEFERRED
-            reason = f"{code} {_smtp_text(exc)}" if code else f"connection: {type(exc).__name__}"
+            if code:  # the reply, without the recipient's address (compliance.redact_address)
+                reason = f"{code} {_smtp_text(exc, _recipient_address(delivery))}"
+            else:
+                reason = f"connection: {type(exc).__name__}"
             if status == DeliveryStatus.FAILED:  # a hard bounce at once: counts to suppression
                 bounces.record_rejection(delivery.id, delivery.attempts, reason)
             self.record(delivery, status, reason)
@@ -690,11 +693,24 @@ def _build(batch: _Batch, delivery, recipient: messages.Recipient, sign=True) ->
         return None
 
 
-def _smtp_text(exc: Exception) -> str:
+def _smtp_text(exc: Exception, address: str | None = None) -> str:
+    """The server's reply text as it may be stored: servers quote the recipient ("550
+    5.1.1 <jan@example.be>: unknown"), so every copy of the address goes first."""
     message = getattr(exc, "smtp_error", b"")
+    addresses = [address] if address else []
     if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
         message = next(iter(exc.recipients.values()))[1]
-    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+        addresses += [str(recipient) for recipient in exc.recipients]
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return compliance.smtp_reply_for_storage(text, *addresses) or ""
+
+
+def _recipient_address(delivery) -> str | None:
+    """The address a refused delivery was for (read only when a server refuses)."""
+    if delivery.subscriber_id is None:
+        return None
+    query = select(Subscriber.email).where(Subscriber.id == delivery.subscriber_id)
+    return db.session.scalar(query)
 
 
 def _load(ids: list[int]):

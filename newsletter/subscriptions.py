@@ -12,13 +12,14 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from . import compliance, i18n, links, notices, tokens
 from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
 from .models import (
+    AddressChange,
     Basis,
     Channel,
     ConfirmationSend,
@@ -284,6 +285,8 @@ def purge_unconfirmed(now, max_age_hours: int) -> int:
         )
     )
     db.session.execute(delete(ConfirmationSend).where(ConfirmationSend.sent_at < cutoff))
+    # Address changes nobody confirmed in time: the new address was never consented.
+    db.session.execute(delete(AddressChange).where(AddressChange.requested_at < cutoff))
     db.session.flush()
     mark_for_secure_cleanup()
     return len(stale)
@@ -380,14 +383,34 @@ def erase(subscriber: Subscriber, reason: str, channels, evidence: Evidence) -> 
         .where(ConsentEvent.subscriber_id == subscriber.id)
         .values(subscriber_id=None)
     )
+    # Replies stored before issue 13 may quote the address: no copy stays behind.
+    pending = [change.new_email for change in address_changes(subscriber)]
+    scrub_replies(subscriber.id, subscriber.email, *pending)
     db.session.execute(
         update(Delivery).where(Delivery.subscriber_id == subscriber.id).values(subscriber_id=None)
     )
-    db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == subscriber.email))
+    db.session.execute(
+        delete(OutboxMessage).where(OutboxMessage.recipient.in_([subscriber.email, *pending]))
+    )
+    db.session.execute(delete(AddressChange).where(AddressChange.subscriber_id == subscriber.id))
     db.session.delete(subscriber)
     db.session.flush()
     mark_for_secure_cleanup()
     return digest
+
+
+def scrub_replies(subscriber_id: int, *addresses: str) -> None:
+    """Remove the addresses from the stored SMTP replies of the person's deliveries."""
+    rows = db.session.scalars(
+        select(Delivery).where(
+            Delivery.subscriber_id == subscriber_id, Delivery.last_error.is_not(None)
+        )
+    )
+    for delivery in rows:
+        cleaned = compliance.redact_address(delivery.last_error, *addresses)
+        if cleaned != delivery.last_error:
+            delivery.last_error = cleaned
+    db.session.flush()
 
 
 def mark_for_secure_cleanup() -> None:
@@ -400,9 +423,15 @@ def mark_for_secure_cleanup() -> None:
 
 def export_data(subscriber: Subscriber) -> dict:
     """Everything held about one subscriber, as JSON-ready data."""
+    # Linked events too: those from before an address change carry the old address's hash.
     events = db.session.scalars(
         select(ConsentEvent)
-        .where(ConsentEvent.subject_hash == address_hash(subscriber.email))
+        .where(
+            or_(
+                ConsentEvent.subscriber_id == subscriber.id,
+                ConsentEvent.subject_hash == address_hash(subscriber.email),
+            )
+        )
         .order_by(ConsentEvent.id)
     )
     deliveries = db.session.scalars(
@@ -435,8 +464,26 @@ def export_data(subscriber: Subscriber) -> dict:
                 "status": d.status,
                 "sent_at": _iso(d.sent_at),
                 "attempts": d.attempts,
+                "smtp_reply": compliance.redact_address(d.last_error, subscriber.email),
+                "delivery_id": d.id,
             }
             for d in deliveries
+        ],
+        "outbox_messages": [
+            {
+                "at": _iso(m.created_at),
+                "subject": m.subject,
+                "message": m.raw.decode("utf-8", "replace"),
+            }
+            for m in db.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.recipient == subscriber.email)
+                .order_by(OutboxMessage.id)
+            )
+        ],
+        "pending_address_changes": [
+            {"new_email": c.new_email, "requested_at": _iso(c.requested_at)}
+            for c in address_changes(subscriber)
         ],
     }
 
@@ -478,3 +525,146 @@ def _import_evidence_json(evidence) -> dict | None:
 
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
+
+
+# --- rectification (GDPR Art. 16) --------------------------------------------------------
+
+
+class AddressTaken(Exception):
+    """The confirmed new address already has a subscription of its own: nothing moved."""
+
+
+def address_changes(subscriber: Subscriber) -> list[AddressChange]:
+    return list(
+        db.session.scalars(
+            select(AddressChange)
+            .where(AddressChange.subscriber_id == subscriber.id)
+            .order_by(AddressChange.id)
+        )
+    )
+
+
+def rectify(subscriber: Subscriber, evidence: Evidence, name=None, locale=None) -> list[str]:
+    """Correct the name and the language at once (`compliance.rectification_applies_at_once`).
+
+    `None` leaves a field as it is; an empty name removes it. Returns the fields that
+    changed; the change is recorded as an event naming the fields, never their values
+    (the events outlive an erasure). Raises ValueError for a language not offered.
+    """
+    language = i18n.normalize_locale(locale) if locale is not None else subscriber.locale
+    if language is None:
+        raise ValueError(f"not a language offered: {locale!r}")  # before any change
+    changed = []
+    if name is not None:
+        name = " ".join(name.split())[:200] or None
+        if name != subscriber.name:
+            subscriber.name, changed = name, [*changed, "name"]
+    if language != subscriber.locale:
+        subscriber.locale, changed = language, [*changed, "locale"]
+    if changed:
+        record_event(subscriber, "rectify", evidence, detail={"fields": changed})
+    db.session.flush()
+    return changed
+
+
+def correct_details(
+    subscriber: Subscriber, evidence: Evidence, *, name=None, locale=None, email=None
+) -> tuple[list[str], bool]:
+    """Rectification (GDPR Art. 16) from the preferences page or the admin.
+
+    What applies at once (`compliance.rectification_applies_at_once`: name, language)
+    changes now; a new address only gets a confirmation mail. Returns the fields changed
+    and whether a confirmation mail was asked for. Raises InvalidAddress or ValueError
+    before anything changes.
+    """
+    if email is not None and email.strip():
+        email = normalise(email)  # bad input: nothing changed yet
+    changed = rectify(subscriber, evidence, name=name, locale=locale)
+    asked = False
+    if email and not compliance.rectification_applies_at_once("email"):
+        asked = request_address_change(subscriber, email, evidence)
+    return changed, asked
+
+
+def request_address_change(subscriber: Subscriber, new_email: str, evidence: Evidence) -> bool:
+    """Ask the new address to confirm (a new double opt-in); nothing moves before that.
+
+    The old address keeps its subscription, and its mail, until the link mailed to the
+    new address is used (`confirm_address_change`). Only the latest request counts. The
+    confirmation mail is capped per address like every confirmation mail; the answer to
+    the caller is the same either way. Returns False when the address is the current one.
+    Raises InvalidAddress.
+    """
+    address = normalise(new_email)
+    if address == subscriber.email:
+        return False
+    db.session.execute(delete(AddressChange).where(AddressChange.subscriber_id == subscriber.id))
+    change = AddressChange(subscriber_id=subscriber.id, new_email=address, requested_at=utcnow())
+    db.session.add(change)
+    db.session.flush()
+    record_event(subscriber, "address-change-request", evidence)  # the address is not kept
+    digest, now = address_hash(address), utcnow()
+    per_day = int(current_app.config["CONFIRM_MAILS_PER_ADDRESS"])
+    if compliance.confirmation_mail_allowed(digest, now, per_day):
+        db.session.add(ConfirmationSend(address_hash=digest, sent_at=now))
+        token = tokens.sign(tokens.ADDRESS, [subscriber.public_id, change.id])
+        notices.send_address_confirmation(
+            address,
+            subscriber.locale,
+            links.public_url("public.address_confirm", token=token),
+            int(current_app.config["CONFIRM_MAX_AGE_HOURS"]),
+        )
+    return True
+
+
+def pending_address_change(token: str) -> tuple[Subscriber, AddressChange]:
+    """Read an address-confirmation link without changing anything (GET).
+
+    Raises InvalidToken, ExpiredToken or NotFound (already used, replaced or erased)."""
+    payload = tokens.verify(tokens.ADDRESS, token, _confirm_max_age())
+    if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[1], int)):
+        raise tokens.InvalidToken("malformed payload")
+    subscriber = subscriber_by_public_id(payload[0])
+    change = db.session.get(AddressChange, payload[1])
+    if subscriber is None or change is None or change.subscriber_id != subscriber.id:
+        raise NotFound()
+    return subscriber, change
+
+
+def confirm_address_change(token: str, evidence: Evidence) -> Subscriber:
+    """The new address confirmed: the subscription moves to it, the old one is gone.
+
+    The old address leaves every table (the stored SMTP replies, the outbox copies of
+    mails to it) and the SQLite file's bytes; the consent history stays with the
+    subscription, and an `address-change` event under the new address's hash points to
+    the old hash (so that a later access request finds the whole history). Confirming
+    is a new consent of the new address's holder: it lifts that address's email
+    suppression, as a signup does. Raises AddressTaken when the new address already has
+    its own subscription (nothing changes).
+    """
+    subscriber, change = pending_address_change(token)
+    new_address, old_address = change.new_email, subscriber.email
+    if find_subscriber(new_address) is not None:
+        raise AddressTaken()
+    old_hash, new_hash = address_hash(old_address), address_hash(new_address)
+    scrub_replies(subscriber.id, old_address)
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == old_address))
+    db.session.execute(delete(AddressChange).where(AddressChange.subscriber_id == subscriber.id))
+    subscriber.email = new_address
+    db.session.execute(
+        delete(Suppression).where(
+            Suppression.address_hash == new_hash, Suppression.channel == Channel.EMAIL
+        )
+    )
+    record_event(
+        subscriber,
+        "address-change",
+        evidence,
+        topics=[s.topic.slug for s in subscriber.subscriptions if s.confirmed_at],
+        detail={
+            "previous_subject_hash": old_hash,
+            "method": "confirmation link mailed to the new address",
+        },
+    )
+    mark_for_secure_cleanup()
+    return subscriber

@@ -26,7 +26,10 @@ UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 RECONSENT = "reconsent"
 BOUNCE = "bounce"  # a delivery's id in its VERP envelope sender (newsletter.bounces)
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT, BOUNCE)
+EXPORT = "export"  # "download my data", mailed to the address (1 hour; issue 13)
+ADDRESS = "address"  # confirm a new address (rectification, a new double opt-in)
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT, BOUNCE, EXPORT, ADDRESS)
+TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS)  # links that expire
 
 
 class InvalidToken(Exception):
@@ -91,7 +94,7 @@ class _PreparedSigner:
 def link_signer(purpose: str):
     """`sign` for one purpose of links that never expire, with the current keys looked up
     now rather than per call: the sender keeps one per prepared campaign."""
-    if purpose not in PURPOSES or purpose in (CONFIRM, RECONSENT):
+    if purpose not in PURPOSES or purpose in TIMED:
         raise ValueError(f"not a purpose of untimed links: {purpose!r}")
     return _untimed_signer(purpose).dumps
 
@@ -109,14 +112,14 @@ def sign(purpose: str, payload) -> str:
     """Sign `payload` (JSON-serialisable) for one purpose."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    if purpose in (CONFIRM, RECONSENT):
+    if purpose in TIMED:
         return _serializer(purpose, timed=True).dumps(payload)
     return _untimed_signer(purpose).dumps(payload)
 
 
 def verify(purpose: str, token: str, max_age_seconds: int | None = None):
     """Return the payload, or raise InvalidToken / ExpiredToken."""
-    timed = purpose in (CONFIRM, RECONSENT)
+    timed = purpose in TIMED
     serializer = _serializer(purpose, timed)
     try:
         if timed:

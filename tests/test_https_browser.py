@@ -175,8 +175,13 @@ def test_subscriber_journey_over_https_with_csrf_on(
     assert slugs == {"newsletter", "offers"}
 
     page.goto(preferences_url)
+    page.locator("form[action$='/export'] button").click()  # mails a download link
+    visit.check_page("We have mailed you a link")
+    [mailed] = [m for m in outbox(address) if "/export/" in mail_text(m)]
+    page.goto(next(u for u in links_in(mail_text(mailed)) if "/export/" in u))
+    visit.check_page("Download your data")
     with page.expect_download() as download:
-        page.locator("form[action$='/export'] button").click()
+        page.locator("main form button[type=submit]").click()
     exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert address in json.dumps(exported)
 

@@ -15,7 +15,8 @@ from newsletter.addresses import address_hash
 from newsletter.clock import frozen, utcnow
 from newsletter.extensions import db
 from newsletter.models import Channel, ConsentEvent, Subscriber, Suppression
-from tests.helpers import confirm_path, signup
+from tests.conftest import mail_text
+from tests.helpers import confirm_path, links_in, signup
 
 ADDRESS = "erase.me@example.org"
 
@@ -101,6 +102,10 @@ def test_preferences_save_topics_and_none_left_is_full_opt_out(client, outbox, m
 def test_download_my_data_is_json_with_consent_events(client, outbox):
     subscriber = _journey(client, outbox)
     response = client.post(_path(links.preferences_url(subscriber.public_id)) + "/export")
+    assert "We have mailed you a link" in response.text  # the data go only to the address
+    [mail] = [m for m in outbox(ADDRESS) if "/export/" in str(m.get_body())]
+    export_path = _path(next(u for u in links_in(mail_text(mail)) if "/export/" in u))
+    response = client.post(export_path)
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     data = json.loads(response.data)

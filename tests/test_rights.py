@@ -21,8 +21,8 @@ from newsletter.models import (
     Subscriber,
     Suppression,
 )
-from tests.conftest import BASE_URL, aware
-from tests.helpers import confirm_path, signup
+from tests.conftest import BASE_URL, aware, mail_text
+from tests.helpers import confirm_path, links_in, signup
 
 
 def _journey(client, outbox, make_topic, runner, tmp_path) -> Subscriber:
@@ -117,17 +117,21 @@ def test_export_states_the_existing_customer_basis(make_subscriber, make_topic):
     assert "our own similar products" in item["why"]
 
 
-def test_export_from_the_preferences_page_is_logged(client, make_subscriber):
+def test_export_from_the_preferences_page_is_logged(client, make_subscriber, outbox):
     ann = make_subscriber("ann@example.org")
     path = links.preferences_url(ann.public_id).removeprefix(BASE_URL)
-    response = client.post(f"{path}/export")
+    client.post(f"{path}/export")  # mails a download link to the address (issue 13)
+    [mail] = outbox("ann@example.org")
+    link = next(u for u in links_in(mail_text(mail)) if "/export/" in u)
+    response = client.post(link.removeprefix(BASE_URL))
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
     assert response.json["email"] == "ann@example.org"
-    assert response.json["rights_requests"] == []  # this request is logged after reading
+    [logged] = response.json["rights_requests"]  # this very request, not yet completed
+    assert (logged["kind"], logged["channel"], logged["completed_at"]) == ("export", "mail", None)
     db.session.expire_all()
     request = db.session.scalar(select(RightsRequest))
-    assert (request.kind, request.channel) == ("export", "web")
+    assert (request.kind, request.channel) == ("export", "mail")
     assert request.subject_hash == address_hash("ann@example.org")
     assert request.completed_at is not None
 

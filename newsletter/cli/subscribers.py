@@ -29,8 +29,15 @@ def _find(email: str):
 @subscribers.command("export")
 @click.argument("email")
 def export(email: str) -> None:
-    """Print everything held about one subscriber as JSON (GDPR Art. 15)."""
-    data = rights.request_export(_find(email), channel="cli")
+    """Print everything held about an address as JSON (GDPR Art. 15).
+
+    For a former subscriber: what is still kept under the keyed hash of the address
+    (consent events, suppression and objection rows, rights requests), with a note that
+    nothing else is held."""
+    try:
+        data = rights.request_access(email, channel="cli")
+    except InvalidAddress as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from exc
     db.session.commit()
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import i18n, links, rights, subscriptions, tokens
+from .. import compliance, i18n, links, rights, subscriptions, tokens
 from ..addresses import InvalidAddress
 from ..compliance import ComplianceError
 from ..extensions import csrf, db, limiter
-from ..forms import ButtonForm, PreferencesForm, SignupForm
+from ..forms import ButtonForm, DetailsForm, PreferencesForm, SignupForm
 from ..subscriptions import Evidence, NotFound
 
 bp = Blueprint("public", __name__)
@@ -181,30 +181,176 @@ def preferences(token: str):
     if request.method == "GET":
         form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
     status = 400 if request.method == "POST" else 200
-    unsubscribe = links.unsubscribe_url(subscriber.public_id)
+    return _preferences_page(subscriber, token, form=form, status=status)
+
+
+def _details_form(subscriber) -> DetailsForm:
+    form = DetailsForm(prefix="details")
+    form.locale.choices = list(i18n.LANGUAGES.items())
+    if request.method == "GET":
+        form.name.data, form.locale.data = subscriber.name, subscriber.locale
+    return form
+
+
+def _preferences_page(subscriber, token: str, form=None, details_form=None, status=200):
+    """The preferences page: topics, stop all, your details (Art. 16), your data (Art. 15)."""
+    if form is None:
+        form = PreferencesForm(formdata=None)
+        form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+        form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
     return render_template(
         "public/preferences.html",
         form=form,
         subscriber=subscriber,
         token=token,
         export_form=ButtonForm(),
-        unsubscribe_url=unsubscribe,
+        details_form=details_form or _details_form(subscriber),
+        unsubscribe_url=links.unsubscribe_url(subscriber.public_id),
     ), status
 
 
 @bp.post("/preferences/<token>/export")
+@limiter.limit(_link_rate_limit)
 def export(token: str):
-    """Download my data (GDPR Art. 15) as a JSON file."""
+    """ "Download my data" (GDPR Art. 15): a short-lived link is mailed to the address.
+
+    The preferences link may have been forwarded; the data go only to whoever reads the
+    address's mail (compliance.access_link_mail_allowed)."""
     if not ButtonForm().validate_on_submit():
         return _expired_form()
     subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
-    data = rights.request_export(subscriber, channel="web")
-    db.session.commit()  # the request is logged (RightsRequest)
+    i18n.use_locale(subscriber.locale)
+    mailed = rights.mail_export_link(subscriber)
+    db.session.commit()  # the request is logged (RightsRequest, channel "mail")
+    back = url_for("public.preferences", token=token)
+    if not mailed:
+        return _page(
+            _("Please use the link we mailed you"),
+            _(
+                "We have already mailed you several download links today. Please use the "
+                "latest one, or ask again tomorrow."
+            ),
+            429,
+            preferences_link=back,
+        )
+    return _page(
+        _("We have mailed you a link"),
+        _(
+            "To keep your data safe, we have sent a link to download them to your email "
+            "address. It is valid for %(minutes)s minutes.",
+            minutes=compliance.EXPORT_LINK_MAX_AGE_HOURS * 60,
+        ),
+        preferences_link=back,
+    )
+
+
+@bp.route("/export/<token>", methods=["GET", "POST"])
+@limiter.limit(_link_rate_limit)
+def export_download(token: str):
+    """The mailed download link: GET shows a button (changes nothing), POST downloads."""
+    try:
+        subscriber, _data = rights.export_from_link(token, download=False)
+    except tokens.ExpiredToken:
+        return _export_link_expired()
+    i18n.use_locale(subscriber.locale)
+    form = ButtonForm()
+    if request.method == "GET":
+        return render_template("public/export.html", form=form)
+    if not form.validate_on_submit():
+        return _expired_form()
+    _subscriber, data = rights.export_from_link(token, download=True)
+    db.session.commit()  # the request is marked completed
     body = json.dumps(data, indent=2, ensure_ascii=False)
     return Response(
         body,
         mimetype="application/json",
         headers={"Content-Disposition": 'attachment; filename="my-newsletter-data.json"'},
+    )
+
+
+def _export_link_expired():
+    return _page(
+        _("This link has expired"),
+        _(
+            "Download links are valid for a short time only. Ask for a new one with the "
+            '"Download my data" button on your preferences page (linked from every '
+            "newsletter)."
+        ),
+        410,
+    )
+
+
+@bp.post("/preferences/<token>/details")
+@limiter.limit(_link_rate_limit)
+def details(token: str):
+    """Correct name, language or address (GDPR Art. 16); a new address must confirm."""
+    subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
+    i18n.use_locale(subscriber.locale)
+    form = _details_form(subscriber)
+    if not form.validate_on_submit():
+        return _preferences_page(subscriber, token, details_form=form, status=400)
+    try:
+        changed, asked = subscriptions.correct_details(
+            subscriber,
+            _evidence("preferences page"),
+            name=form.name.data,
+            locale=form.locale.data,
+            email=form.email.data,
+        )
+    except (InvalidAddress, ValueError) as exc:
+        db.session.rollback()
+        form.email.errors = [*form.email.errors, str(exc)]
+        return _preferences_page(subscriber, token, details_form=form, status=400)
+    db.session.commit()
+    i18n.use_locale(subscriber.locale)  # a new language shows at once
+    message = _("Your details are saved.") if changed else _("Nothing was changed.")
+    if asked:
+        message = _(
+            "We have sent a confirmation link to the new address. Until it is used, "
+            "your mail keeps going to your current address."
+        )
+        message = (_("Your details are saved.") + " " + message) if changed else message
+    return _page(
+        _("Your details"), message, preferences_link=url_for("public.preferences", token=token)
+    )
+
+
+@bp.route("/address/<token>", methods=["GET", "POST"])
+@limiter.limit(_link_rate_limit)
+def address_confirm(token: str):
+    """Confirm a new address: GET shows a button (changes nothing), POST moves the
+    subscription to the new address."""
+    try:
+        subscriber, _change = subscriptions.pending_address_change(token)
+    except tokens.ExpiredToken:
+        return _page(
+            _("This link has expired"),
+            _("Please ask again for the change on your preferences page."),
+            410,
+        )
+    i18n.use_locale(subscriber.locale)
+    form = ButtonForm()
+    if request.method == "GET":
+        return render_template("public/address_confirm.html", form=form)
+    if not form.validate_on_submit():
+        return _expired_form()
+    try:
+        subscriber = subscriptions.confirm_address_change(token, _evidence("address link"))
+    except subscriptions.AddressTaken:
+        db.session.rollback()
+        return _page(
+            _("This address already has a subscription"),
+            _(
+                "Nothing was changed: this address receives its own mail from us. You can "
+                "manage it with the links in those mails."
+            ),
+            409,
+        )
+    db.session.commit()
+    return _page(
+        _("Your new address is confirmed"),
+        _("From now on, our mail goes to this address. The old address has been deleted."),
+        preferences_link=links.preferences_url(subscriber.public_id),
     )
 
 

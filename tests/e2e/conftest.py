@@ -57,6 +57,8 @@ LANGUAGE = {
         "save": "Save my choices",
         "saved": "Your choices are saved",
         "download": "Download my data",
+        "mailed": "We have mailed you a link",  # "download my data" mails a link (issue 13)
+        "data_mail": "Your data at",
     },
     "nl": {
         "browser": "nl-BE",
@@ -71,6 +73,8 @@ LANGUAGE = {
         "save": "Mijn keuzes bewaren",
         "saved": "Uw keuzes zijn bewaard",
         "download": "Mijn gegevens downloaden",
+        "mailed": "We hebben u een link gemaild",  # "download my data" mails a link (issue 13)
+        "data_mail": "Uw gegevens bij",
     },
     "fr": {
         "browser": "fr-BE",
@@ -85,6 +89,8 @@ LANGUAGE = {
         "save": "Enregistrer mes choix",
         "saved": "Vos choix sont enregistrés",
         "download": "Télécharger mes données",
+        "mailed": "Nous vous avons envoyé un lien",  # "download my data" mails a link (issue 13)
+        "data_mail": "Vos données chez",
     },
 }
 

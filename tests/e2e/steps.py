@@ -42,8 +42,9 @@ def confirm(page, confirm_url: str, language: str, shots: Path) -> None:
     page.screenshot(path=str(shots / f"confirmed-{language}.png"), full_page=True)
 
 
-def preferences_and_download(page, address: str, language: str, shots: Path) -> None:
-    """From the confirmation page: my preferences, save them, download my data."""
+def preferences_and_download(page, address: str, language: str, shots: Path, mailed_link) -> None:
+    """From the confirmation page: my preferences, save them, download my data (through
+    the link mailed to me: `mailed_link()` returns it from my mailbox)."""
     words = LANGUAGE[language]
     page.get_by_role("link", name=words["manage"]).click()
     newsletter = page.locator("input[name=topics][value=newsletter]")
@@ -54,6 +55,9 @@ def preferences_and_download(page, address: str, language: str, shots: Path) -> 
     page.get_by_role("button", name=words["save"]).click()
     heading(page, words["saved"], f"saving preferences ({language})")
     page.goto(preferences_url)
+    page.get_by_role("button", name=words["download"]).click()
+    heading(page, words["mailed"], f"download my data ({language})")
+    page.goto(mailed_link())
     with page.expect_download(timeout=15_000) as download:
         page.get_by_role("button", name=words["download"]).click()
     path = download.value.path()

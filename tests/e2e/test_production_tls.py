@@ -138,7 +138,13 @@ def test_gunicorn_tls_two_workers_smtp_three_languages(
         confirm_url = link_to(readable(confirmation[0]), "/confirm/")
         assert confirm_url.startswith(f"{base_url}/confirm/")
         steps.confirm(page, confirm_url, language, shots)
-        steps.preferences_and_download(page, address, language, shots)
+        words = LANGUAGE[language]
+
+        def mailed_link(address=address, words=words):
+            [mail] = mail_to(smtp_server, address, words["data_mail"])
+            return link_to(readable(mail), "/export/")
+
+        steps.preferences_and_download(page, address, language, shots, mailed_link)
         page.context.close()
 
     # The owner signs in and sends a campaign to the three.

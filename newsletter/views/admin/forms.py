@@ -74,3 +74,21 @@ class CampaignForm(FlaskForm):
     send_at = DateTimeLocalField(
         "Send at (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
     )
+
+
+class DetailsForm(FlaskForm):
+    """Rectification (GDPR Art. 16): name and language at once; a new address must
+    confirm through a link mailed to it first."""
+
+    name = StringField("Name", validators=[Optional(), Length(max=200), no_control_characters])
+    locale = SelectField("Language", choices=[], validate_choice=True)
+    email = EmailField(
+        "New address (a confirmation link is mailed to it; the old one stays until then)",
+        validators=[Optional(), Length(max=320)],
+    )
+
+
+class AccessRequestForm(FlaskForm):
+    """An access request (GDPR Art. 15) for an address, subscribed or not any more."""
+
+    email = EmailField("Address", validators=[DataRequired("Enter the address asked about.")])

@@ -1,4 +1,5 @@
-"""Subscribers: search, detail with consent history, export (Art. 15), erase (Art. 17).
+"""Subscribers: search, detail with consent history, export (Art. 15), rectification
+(Art. 16), erase (Art. 17), and access requests for former subscribers.
 
 Pages are addressed by the opaque public id, never by the address (checklist B8), and
 every look at a person's data is written to the audit log.
@@ -11,11 +12,15 @@ import json
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ... import audit, listings, rights, subscriptions
+from ... import audit, i18n, listings, rights, subscriptions
+from ...addresses import InvalidAddress
 from ...extensions import db
 from ...models import Subscriber, SubscriberStatus
 from . import bp
-from .forms import ButtonForm, EraseForm
+from .forms import AccessRequestForm, ButtonForm, DetailsForm, EraseForm
+
+SUBSCRIBER_RECTIFY = "subscriber.rectify"  # audit action: fields changed, never values
+ACCESS_REQUEST = "subscriber.access-request"  # audit action: target is the address hash
 
 
 def _subscriber(public_id: str) -> Subscriber:
@@ -41,7 +46,35 @@ def subscribers():
     )
     db.session.commit()
     return render_template(
-        "admin/subscribers.html", page=page, q=text, status=status, statuses=SubscriberStatus.ALL
+        "admin/subscribers.html",
+        page=page,
+        q=text,
+        status=status,
+        statuses=SubscriberStatus.ALL,
+        access_form=AccessRequestForm(formdata=None),
+    )
+
+
+@bp.post("/subscribers/access-request")
+def access_request():
+    """Art. 15 for any address: a subscriber's full export, or for a former subscriber
+    what is still held under the keyed hash of the address. A JSON download, logged."""
+    form = AccessRequestForm()
+    if not form.validate_on_submit():
+        abort(400, "Enter the address the request is about (the form may have expired).")
+    try:
+        data = rights.request_access(form.email.data, channel="admin")
+    except InvalidAddress as exc:
+        abort(400, f"This is not a valid address: {exc}")
+    former = data.get("subscriber", True) is None
+    audit.record(
+        current_user, ACCESS_REQUEST, data["held_under_hash"]["address_hash"], former=former
+    )
+    db.session.commit()
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="access-request.json"'},
     )
 
 
@@ -51,13 +84,56 @@ def subscriber(public_id: str):
     person = _subscriber(public_id)
     audit.record(current_user, audit.SUBSCRIBER_VIEW, person.public_id)
     db.session.commit()
+    return _subscriber_page(person)
+
+
+def _details_form(person: Subscriber, formdata=None) -> DetailsForm:
+    form = DetailsForm(formdata=formdata, prefix="details")
+    form.locale.choices = list(i18n.LANGUAGES.items())
+    if formdata is None:
+        form.name.data, form.locale.data = person.name, person.locale
+    return form
+
+
+def _subscriber_page(person: Subscriber, details_form=None, status: int = 200):
     return render_template(
         "admin/subscriber.html",
         person=person,
         history=listings.consent_history(person),
         deliveries=listings.subscriber_deliveries(person),
+        pending_change=subscriptions.address_changes(person),
         form=ButtonForm(),
-    )
+        details_form=details_form or _details_form(person),
+    ), status
+
+
+@bp.post("/subscribers/<public_id>/details")
+def subscriber_details(public_id: str):
+    """Rectification (GDPR Art. 16): name and language at once; a new address gets a
+    confirmation link and moves only when it is used. Logged without the values."""
+    person = _subscriber(public_id)
+    form = _details_form(person, formdata=request.form)
+    if not form.validate_on_submit():
+        return _subscriber_page(person, form, 400)
+    try:
+        changed, asked = subscriptions.correct_details(
+            person,
+            subscriptions.Evidence(source=f"admin rectification ({current_user.id})"),
+            name=form.name.data,
+            locale=form.locale.data,
+            email=form.email.data,
+        )
+    except (InvalidAddress, ValueError) as exc:
+        db.session.rollback()
+        form.email.errors = [*form.email.errors, str(exc)]
+        return _subscriber_page(person, form, 400)
+    audit.record(current_user, SUBSCRIBER_RECTIFY, public_id, fields=changed, new_address=asked)
+    db.session.commit()
+    done = f"Changed: {', '.join(changed)}." if changed else "No detail changed."
+    if asked:
+        done += " A confirmation link was mailed to the new address; the old one stays until then."
+    flash(done)
+    return redirect(url_for("admin.subscriber", public_id=public_id))
 
 
 @bp.post("/subscribers/<public_id>/export")
