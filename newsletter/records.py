@@ -140,6 +140,16 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
         lambda c: "as the consent event it belongs to",
         None,
     ),
+    "address_change": (
+        (SUBSCRIBERS,),
+        "a new address a subscriber asked for (rectification), until its confirmation link "
+        "is used: the new address and when it was asked",
+        lambda c: (
+            f"until confirmed, at most {period(c, 'CONFIRM_MAX_AGE_HOURS')}; deleted on "
+            "confirmation and on erasure"
+        ),
+        None,
+    ),
     "lapsed_basis": (
         (FORMER,),
         "an existing-customer basis that lapsed (the purchase too old): keyed hash of the "
