@@ -34,6 +34,9 @@ DEFAULTS: dict[str, object] = {
     "ORGANIZATION_NAME": "Demo Shop",
     "ORGANIZATION_ADDRESS": "Rue de l'Exemple 1, 1000 Brussels, Belgium",
     "PRIVACY_POLICY_URL": None,
+    # Domains that are the organisation's own beside BASE_URL's and the sender's (links to
+    # them are not "another company" in a soft-opt-in campaign; issue 13).
+    "OWN_DOMAINS": [],
     "RECONSENT_INTERVAL_DAYS": 730,
     "RECONSENT_GRACE_DAYS": 30,
     "CONFIRM_MAX_AGE_HOURS": 48,
