@@ -526,6 +526,7 @@ _NOT_IN_A_LAYOUT = {
 }  # fmt: skip
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
 _LAYOUT = "templates/email/layout.html"
+_CONDITIONAL = re.compile(r"<!--\[if[^\]]*\]>(.*?)<!\[endif\]-->", re.IGNORECASE | re.DOTALL)
 
 
 def system_footer_problems(
@@ -622,6 +623,19 @@ def footer_visibility_problems(page: str) -> list[str]:
             f"the system footer ends up inside an unfinished tag: correct {_LAYOUT} (SPEC rule 4)"
         )
     around = [(tag, attrs) for tag, attrs in reader.stack if tag not in ("html", "body")]
+    # Outlook reads the insides of conditional comments (<!--[if mso]>…<![endif]-->) as
+    # HTML: an element opened there and left open would wrap the footer in Outlook only.
+    outlook = _BeforeFooter()
+    outlook.feed(_CONDITIONAL.sub(r"\1", page[:at]))
+    in_outlook = [(t, a) for t, a in outlook.stack if t not in ("html", "body")]
+    if in_outlook and not around:
+        tag, attrs = in_outlook[-1]
+        problems.append(
+            f"in Outlook the system footer ends up inside <{tag}>, opened in a conditional "
+            f"comment (<!--[if mso]>) of {_LAYOUT} and never closed: close it in the same "
+            "kind of comment before the end of the layout (SPEC rule 4)"
+        )
+        problems += sorted(outlook.problems - reader.problems)
     if around:
         tag, attrs = around[-1]
         shown = f"<{tag}{' style=' + repr(attrs['style']) if attrs.get('style') else ''}>"
