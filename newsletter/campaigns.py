@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import delete, func, insert, literal, select, text, update
 
 from . import compliance, i18n, mailer, messages
@@ -24,6 +25,7 @@ from .models import (
     Delivery,
     DeliveryStatus,
     Subscriber,
+    SubscriberStatus,
     Subscription,
     Suppression,
     Topic,
@@ -102,7 +104,25 @@ def refusal_reasons(campaign: Campaign) -> list[str]:
     problems: list[str] = []
     for language, label in i18n.LANGUAGES.items():
         problems += [f"{label} ({language}): {p}" for p in message_problems(campaign, language)]
-    return problems
+    return problems + campaign_problems(campaign)
+
+
+def campaign_problems(campaign: Campaign) -> list[str]:
+    """What refuses this campaign whatever the language: to existing customers (the soft
+    opt-in) only the business's own similar products (`compliance.soft_opt_in_problems`)."""
+    customers = db.session.scalar(
+        select(func.count())
+        .select_from(Subscription)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(
+            Subscription.topic_id == campaign.topic_id,
+            Subscription.basis == Basis.EXISTING_CUSTOMER,
+            Subscription.confirmed_at.is_not(None),
+            Subscriber.status == SubscriberStatus.ACTIVE,
+        )
+    )
+    body = messages.render_body(campaign.body_markdown)
+    return compliance.soft_opt_in_problems(campaign.topic, body, customers, current_app.config)
 
 
 def message_problems(
@@ -360,13 +380,16 @@ def preview_message(
         recipient = recipient_for(subscriber, campaign.topic)
     else:
         recipient = messages.sample_recipient(i18n.normalize_locale(language) or i18n.DEFAULT)
-    prepared = messages.prepare(campaign, locale=recipient.locale)
+    try:
+        prepared = messages.prepare(campaign, locale=recipient.locale)
+    except messages.MessageError as exc:  # e.g. a layout that prints its own footer
+        return Preview("", "", recipient.locale, [str(exc)])
     page, text, _links = prepared.fill(recipient)
     try:
         problems = compliance.check_marketing_message(prepared.compose(recipient).raw)
     except messages.MessageError as exc:
         problems = [str(exc)]
-    return Preview(page, text, recipient.locale, problems)
+    return Preview(page, text, recipient.locale, problems + campaign_problems(campaign))
 
 
 def preview(campaign: Campaign, subscriber: Subscriber | None, language: str | None = None):
@@ -401,7 +424,10 @@ def send_test(
     recipient = messages.Recipient(
         to, None, messages.SAMPLE_PUBLIC_ID, shown.basis, shown.since, shown.locale
     )
-    prepared = messages.prepare(campaign, subject_prefix="[TEST] ", locale=recipient.locale)
+    try:
+        prepared = messages.prepare(campaign, subject_prefix="[TEST] ", locale=recipient.locale)
+    except messages.MessageError as exc:
+        raise CampaignError(f"The message fails the compliance check: {exc}") from exc
     built = prepared.compose(recipient)  # the address was checked above
     problems = compliance.check_marketing_message(built.raw)
     if problems:

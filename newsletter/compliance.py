@@ -14,6 +14,7 @@ import html
 import re
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import ColumnElement, Exists, and_, exists, func, or_, select
 
@@ -312,8 +313,9 @@ _ANGLED = re.compile(r"<([^<>\s]+)>")
 # What to do about a problem that only a changed message or a changed layout can cause.
 _CHANGED = "the app writes this itself: send the message as the app built it, unchanged"
 _FOOTER = (
-    "the system footer is missing from the email layout: restore it in "
-    "templates/email/layout.txt and layout.html"
+    "the app adds the system footer itself after the layout's content; send the message "
+    "as the app built it, unchanged, and keep any footer of your own out of "
+    "templates/email/layout.html and layout.txt"
 )
 
 
@@ -376,7 +378,8 @@ def check_marketing_message(message) -> list[str]:
     text, page = _alternative_parts(parsed, missing)
     problems = _rule_4_problems(parsed, raw.split(b"\n"), text, page, missing)
     if page is not None:
-        problems += _hidden_footer_problems(parsed, page)
+        problems += footer_visibility_problems(page)
+        problems += author_content_problems(page, text, _message_links(parsed))
     return problems
 
 
@@ -423,6 +426,7 @@ def _rule_4_problems(headers, lines, text: str | None, page: str | None, missing
                 f"the {label} part does not say, in the recipient's language ({language}), "
                 f"why the person receives it: {_FOOTER} (SPEC rule 4, GBA 19/2021)"
             )
+    problems += system_footer_problems(text, page, unsubscribe, preferences, language)
     if page is not None and unsubscribe and f'href="{unsubscribe}"' not in page:
         problems.append(f"the unsubscribe link is not a clickable link in the HTML part: {_FOOTER}")
     return problems
@@ -567,45 +571,207 @@ def _alternative_parts(parsed, problems: list[str]) -> tuple[str | None, str | N
     return found.get("text/plain"), found.get("text/html")
 
 
-# What hides an element from a reader: an inline style (css_inline has moved the layout's
-# CSS onto the elements), the `hidden` attribute, or a part of the page never shown.
-_HIDING_STYLE = re.compile(
-    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)"
-    r"|opacity\s*:\s*(?:0+(?:\.0*)?|\.0+)\s*(?:!important\s*)?(?:;|$)"
-    r"|(?:font-size|max-height|height|max-width|width)\s*:\s*(?:0+(?:\.0*)?|\.0+)(?:px|pt|em|rem|%)?"
-    r"\s*(?:!important\s*)?(?:;|$))",
+# --- Rule 4: the footer is the system's -------------------------------------------------
+#
+# messages.py places the footer itself, after the layout's content, as the last thing in
+# <body>, in a fixed block with its own inline styles. The check below requires that
+# block verbatim in both parts, and, on the HTML as built, that nothing the layout wrote
+# can hide or cover it: it is outside every other element, outside comments, <head> and
+# raw-text elements, no stylesheet is left that could select it, <html>/<body> carry no
+# style that reaches it, and nothing before it is positioned over it.
+
+_AFTER_HTML_FOOTER = re.compile(r"\s*(?:</body\s*>\s*)?(?:</html\s*>\s*)?", re.IGNORECASE)
+# The styles <html> and <body> may have: none of them can make the footer, which sets its
+# own colours, size and display, unreadable or invisible.
+_PAGE_STYLE_ALLOWED = re.compile(
+    r"(?:margin|padding)(?:-(?:top|right|bottom|left))?"
+    r"|background(?:-color|-image|-repeat|-position|-size)?|font-family"
+    r"|(?:-webkit-|-ms-)?text-size-adjust|(?:min-)?width|direction|word-wrap|overflow-wrap",
     re.IGNORECASE,
 )
-_NEVER_SHOWN = {"head", "title", "style", "script", "template", "noscript"}
+# Ways an earlier element is painted over a later one (or moved onto it).
+_COVERS = re.compile(
+    r"(?:^|;)\s*(?:position\s*:\s*(?:absolute|fixed|relative|sticky)|z-index\s*:"
+    r"|transform\s*:(?!\s*none)|margin(?:-bottom)?\s*:[^;]*-\d)",
+    re.IGNORECASE,
+)
+# Elements whose content a mail client does not show as a page (or that swallow the rest
+# of the page): a layout has no use for them, and the footer must not follow one.
+_NOT_IN_A_LAYOUT = {
+    "style", "link", "script", "template", "noscript", "noembed", "noframes", "plaintext",
+    "xmp", "iframe", "textarea", "object", "embed", "frameset", "frame", "select", "dialog",
+}  # fmt: skip
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
+_LAYOUT = "templates/email/layout.html"
+_CONDITIONAL = re.compile(r"<!--\[if[^\]]*\]>(.*?)<!\[endif\]-->", re.IGNORECASE | re.DOTALL)
 
 
-class _HiddenFooter(HTMLParser):
-    """Finds the footer's pieces (the unsubscribe and preferences links, the reason line)
-    inside an element that a reader does not see."""
+def system_footer_problems(
+    text: str | None, page: str | None, unsubscribe: str, preferences: str, language: str | None
+) -> list[str]:
+    """Each part ends with the system footer, verbatim: the fixed block messages.py writes
+    (its words in the message's language, its own inline styles), with this message's
+    unsubscribe and preferences links and a reason line. A footer that was changed,
+    restyled or moved, or that something follows, is not the system's.
+    Sources: SPEC "Every marketing message" (a footer injected by the system, whatever the
+    template, in both parts); GBA decision 19/2021; ePrivacy Art. 13(4). SPEC rule 4.
+    """
+    from . import messages
 
-    def __init__(self, links: set[str], phrases: tuple[str, ...]):
+    if not language:
+        return []
+    html_pattern, text_pattern = messages.footer_patterns(language)
+    problems = []
+    for label, part, start, pattern in (
+        ("text", text, messages.TEXT_FOOTER_START, text_pattern),
+        ("HTML", page, "<div " + messages.FOOTER_MARK, html_pattern),
+    ):
+        if part is None:
+            continue
+        at = part.rfind(start)
+        found = pattern.match(part, at) if at >= 0 else None
+        if found is None:
+            problems.append(
+                f"the {label} part does not carry the system footer as the app writes it "
+                f"(in {language}, with its own styles): {_FOOTER}"
+            )
+            continue
+        rest = part[found.end() :]
+        follows = rest.strip() if label == "text" else not _AFTER_HTML_FOOTER.fullmatch(rest)
+        if follows:
+            problems.append(
+                f"something follows the system footer in the {label} part: the footer must be "
+                f"the last thing in the message: {_FOOTER}"
+            )
+        groups = found.groupdict()
+        if label == "HTML":
+            groups = {name: html.unescape(v) for name, v in groups.items()}
+        value = groups.__getitem__
+        if not any(p in value("reason") for p in footer_reason_phrases(language)):
+            problems.append(
+                f"the system footer of the {label} part has no reason line in {language} "
+                f"(why the person receives it): {_FOOTER} (SPEC rule 4, GBA 19/2021)"
+            )
+        if (unsubscribe and value("unsubscribe_url") != unsubscribe) or (
+            preferences and value("preferences_url") != preferences
+        ):
+            problems.append(
+                f"the system footer of the {label} part does not link to this message's own "
+                f"unsubscribe and preferences pages: {_FOOTER}"
+            )
+    return problems
+
+
+def footer_visibility_problems(page: str) -> list[str]:
+    """Nothing in the HTML part can hide, cover or restyle the system footer.
+
+    The footer must sit directly in <body> (not inside an element the layout left open,
+    an HTML comment, <head>, <title>, <style> or another element a client does not show);
+    no stylesheet may remain (its selectors could reach the footer: the app inlines the
+    layout's CSS before it adds the footer); <html> and <body> may be styled only with
+    margin, padding, background, font-family and width (no display, visibility, opacity,
+    colour, font size or height that the footer would inherit or be clipped by); no
+    element before it may be positioned, transformed or pulled down over it.
+    Sources: GBA decision 19/2021 ("zorg dat het voldoende duidelijk is voor de
+    betrokkenen hoe zij zich kunnen uitschrijven"; an opt-out that cannot be seen is none);
+    GDPR Art. 12(2) (facilitate the exercise of rights); ePrivacy Art. 13(4); SPEC rule 4.
+    """
+    from . import messages
+
+    at = page.rfind("<div " + messages.FOOTER_MARK)
+    if at < 0:
+        return []  # system_footer_problems says it is missing
+    reader = _BeforeFooter()
+    reader.feed(page[:at])
+    problems = sorted(reader.problems)
+    leftover = reader.rawdata
+    if reader.cdata_elem:
+        problems.append(
+            f"the system footer ends up inside <{reader.cdata_elem}>, which is never shown: "
+            f"close it in {_LAYOUT} (SPEC rule 4)"
+        )
+    elif "<!--" in leftover or "<![" in leftover:
+        problems.append(
+            "the system footer ends up inside an HTML comment, which is never shown: close the "
+            f"comment (-->) in {_LAYOUT} (SPEC rule 4)"
+        )
+    elif leftover.strip():
+        problems.append(
+            f"the system footer ends up inside an unfinished tag: correct {_LAYOUT} (SPEC rule 4)"
+        )
+    around = [(tag, attrs) for tag, attrs in reader.stack if tag not in ("html", "body")]
+    # Outlook reads the insides of conditional comments (<!--[if mso]>…<![endif]-->) as
+    # HTML: an element opened there and left open would wrap the footer in Outlook only.
+    outlook = _BeforeFooter()
+    outlook.feed(_CONDITIONAL.sub(r"\1", page[:at]))
+    in_outlook = [(t, a) for t, a in outlook.stack if t not in ("html", "body")]
+    if in_outlook and not around:
+        tag, attrs = in_outlook[-1]
+        problems.append(
+            f"in Outlook the system footer ends up inside <{tag}>, opened in a conditional "
+            f"comment (<!--[if mso]>) of {_LAYOUT} and never closed: close it in the same "
+            "kind of comment before the end of the layout (SPEC rule 4)"
+        )
+        problems += sorted(outlook.problems - reader.problems)
+    if around:
+        tag, attrs = around[-1]
+        shown = f"<{tag}{' style=' + repr(attrs['style']) if attrs.get('style') else ''}>"
+        problems.append(
+            f"the system footer ends up inside {shown}, which {_LAYOUT} leaves open: the footer "
+            "must be the last thing in <body>, outside every other element; close every "
+            "element in the layout (SPEC rule 4)"
+        )
+    return problems
+
+
+class _BeforeFooter(HTMLParser):
+    """Reads the HTML before the footer: the elements still open where it starts, and
+    whatever could hide or cover it."""
+
+    def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.links, self.phrases = links, phrases
-        self.stack: list[tuple[str, bool]] = []
-        self.hidden_pieces: set[str] = set()
-
-    def _hidden(self) -> bool:
-        return bool(self.stack) and self.stack[-1][1]
+        self.stack: list[tuple[str, dict]] = []
+        self.problems: set[str] = set()
 
     def handle_starttag(self, tag, attrs):
-        values = dict(attrs)
-        hides = (
-            tag in _NEVER_SHOWN
-            or "hidden" in values
-            or (values.get("aria-hidden") or "").lower() == "true"
-            or bool(_HIDING_STYLE.search(values.get("style") or ""))
-        )
-        hidden = self._hidden() or hides
-        if tag == "a" and hidden and values.get("href") in self.links:
-            self.hidden_pieces.add("a link to unsubscribe or to the preferences")
+        values = {name: value or "" for name, value in attrs}
+        style = values.get("style", "")
+        if tag in _NOT_IN_A_LAYOUT:
+            what = "a stylesheet" if tag in ("style", "link") else "an element mail clients hide"
+            self.problems.add(
+                f"the HTML part holds <{tag}> ({what}), which could hide or restyle the "
+                f"system footer: remove it from {_LAYOUT}; put styles inline or in the "
+                "layout's <style>, which the app inlines before it adds the footer (SPEC rule 4)"
+            )
+        if tag in ("html", "body"):
+            self._page_element(tag, values, style)
+        elif _COVERS.search(style):
+            self.problems.add(
+                f"an element of the layout is positioned, transformed or given a negative "
+                f"margin ({style.strip()[:80]}) and could be drawn over the system footer: "
+                f"remove position, z-index, transform and negative margins from {_LAYOUT} "
+                "(SPEC rule 4)"
+            )
         if tag not in _VOID:
-            self.stack.append((tag, hidden))
+            self.stack.append((tag, values))
+
+    def _page_element(self, tag: str, values: dict, style: str) -> None:
+        for attribute in ("hidden", "aria-hidden", "inert"):
+            if attribute in values:
+                self.problems.add(
+                    f"<{tag}> has the {attribute} attribute, which hides the whole message, "
+                    f"footer included: remove it from {_LAYOUT} (SPEC rule 4)"
+                )
+        for declaration in style.split(";"):
+            name, colon, value = declaration.partition(":")
+            name = name.strip()
+            if colon and name and not _PAGE_STYLE_ALLOWED.fullmatch(name):
+                self.problems.add(
+                    f"the layout styles <{tag}> with {name}:{value.strip()}, which the system "
+                    f"footer inside it would inherit or be hidden by: in {_LAYOUT}, give <html> "
+                    "and <body> only margin, padding, background, font-family and width, and "
+                    "put text colour and size on an element inside (as .wrap does) (SPEC rule 4)"
+                )
 
     def handle_endtag(self, tag):
         for depth in range(len(self.stack) - 1, -1, -1):
@@ -613,29 +779,324 @@ class _HiddenFooter(HTMLParser):
                 del self.stack[depth:]
                 return
 
+
+# --- Rule 4 (the author's content): one way to opt out, the system's; no tracking -----
+#
+# What the author (and the layout) put in a message may not undo the footer: no second,
+# harder way to opt out, no link that looks like the unsubscribe link but goes elsewhere,
+# no tracking image and no redirecting link (the privacy notice promises "no tracking
+# pixels, no rewritten links"). Author images that track are removed when the body is
+# rendered (messages.render_body); everything else here refuses the send.
+
+# Words that speak of opting out, in English, Dutch and French.
+_OPT_OUT_WORDS = re.compile(
+    r"unsubscri|opt(?:ing)?[- ]?out|stop (?:receiving|getting)|be removed from|remove you from"
+    r"|no longer (?:wish|want) to receive"
+    r"|afmeld|af (?:te )?melden|meld (?:je|u|uzelf) (?:\w+ ){0,3}af\b"
+    r"|uitschrijv|uit (?:te )?schrijven"
+    r"|schrijf (?:je|u) (?:\w+ ){0,3}uit\b|opzeggen|geen (?:\w+ ){0,4}meer (?:ontvangen|krijgen)"
+    r"|d[ée]sinscri|d[ée]sabonn|ne (?:plus|pas) recevoir|ne souhaitez plus recevoir"
+    r"|vous retirer de",
+    re.IGNORECASE,
+)
+# Other channels or places than the system's online opt-out.
+_OTHER_CHANNEL = re.compile(
+    r"\bcall(?:ing)?\b|\bphon(?:e|ing)\b|telephone|customer (?:service|care|support)|help ?desk"
+    r"|support team|write to|by (?:post|letter|mail|phone)|a letter|(?:our|the|a) (?:shop|store)\b"
+    r"|\breply\b|e-?mail us|mail us|contact (?:us|our)|text (?:us|stop)|\bsms\b"
+    r"|\bbel(?:len)?\b|\bbelt\b|telefo|klantendienst|klantenservice|schrijf (?:ons|naar)"
+    r"|per (?:post|brief)"
+    r"|een brief|(?:de|onze|een) winkel|verkooppunt|filiaal|beantwoord|antwoord op deze|mail ons"
+    r"|stuur ons|contact op|\bappel(?:ez|er|ant)?\b|t[ée]l[ée]phon|service client|par courrier"
+    r"|par (?:la )?poste|par lettre|une lettre|[ée]crivez|en magasin|point de vente|r[ée]pondez"
+    r"|r[ée]pondant|contactez|envoyez-nous|par sms",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_GBA = "GBA decision 19/2021; GDPR Art. 12(2); SPEC rule 4"
+
+# Link shorteners, redirectors and mailing tools' click trackers: the reader is sent
+# through someone else's server, which records the click.
+_REDIRECT_HOSTS = {
+    "bit.ly", "bitly.com", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "buff.ly", "is.gd",
+    "v.gd", "rebrand.ly", "lnkd.in", "cutt.ly", "shorturl.at", "rb.gy", "t.ly", "tiny.cc",
+    "bl.ink", "s.id", "clck.ru", "trib.al", "fb.me", "amzn.to", "mailchi.mp", "eepurl.com",
+    "list-manage.com", "sendgrid.net", "mandrillapp.com", "mjt.lu", "hubspotlinks.com",
+    "safelinks.protection.outlook.com", "l.facebook.com", "lm.facebook.com", "out.reddit.com",
+    "href.li", "urldefense.com", "urldefense.proofpoint.com", "email.mg.mailgun.org",
+}  # fmt: skip
+_REDIRECT_LABELS = {"click", "clicks", "track", "tracking", "trk", "redirect", "redir"}
+_REDIRECT_PARAMS = {
+    "url", "u", "redirect", "redirect_url", "redirect_uri", "redirecturl", "redir", "goto",
+    "dest", "destination", "target", "link", "out", "continue", "return_url", "returnurl",
+    "forward",
+}  # fmt: skip
+_REDIRECT_PATH = re.compile(r"/(?:track|tracking|trk|clicks?|redirect|redir)(?:[/?.;]|$)", re.I)
+# Hosts that serve open-tracking images (analytics, advertising, mailing tools).
+_TRACKER_HOSTS = {
+    "google-analytics.com", "doubleclick.net", "googletagmanager.com", "facebook.com",
+    "facebook.net", "mailtrack.io", "list-manage.com", "mandrillapp.com", "sendgrid.net",
+    "hubspot.com", "hubspotemail.net", "mixpanel.com", "segment.io", "pixel.wp.com",
+    "stats.wp.com", "bat.bing.com", "mailgun.org", "mjt.lu", "mailjet.com", "sendinblue.com",
+    "brevo.com", "klaviyo.com", "exacttarget.com", "pardot.com", "omtrdc.net", "hotjar.com",
+}  # fmt: skip
+_TRACKER_PATH = re.compile(
+    r"/(?:open|opens|pixel|track|tracking|beacon|trk|1x1|o)(?:[/?.]|$)|[?&](?:open|pixel)=", re.I
+)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:px)?\s*$", re.IGNORECASE)
+_STYLE_SIZE = re.compile(r"(?:^|;)\s*(?:max-)?(width|height)\s*:\s*(\d+(?:\.\d+)?)px", re.I)
+
+
+def _host_in(host: str, hosts) -> bool:
+    host = (host or "").lower().rstrip(".")
+    return any(host == h or host.endswith("." + h) for h in hosts)
+
+
+def is_tracking_image(src: str, width: str | None = None, height: str | None = None) -> bool:
+    """An image whose purpose is to record that the message was opened: tiny (a side of at
+    most 2 pixels: the 1x1 "open pixel"), or served by an analytics, advertising or
+    mailing tool's tracker, or at a tracking path (/open, /pixel, /track, /beacon).
+    Source: SPEC "Every marketing message" ("No tracking: no open pixel"); the privacy
+    notice ("no tracking pixels"); ePrivacy Art. 5(3) (reading from the terminal needs
+    consent); EDPB Guidelines 2/2023 on Art. 5(3) (tracking pixels in email).
+    """
+    for size in (width, height):
+        found = _SIZE.match(size or "")
+        if found and float(found.group(1)) <= 2:
+            return True
+    parts = urlsplit((src or "").strip())
+    if parts.scheme not in ("http", "https", ""):
+        return False
+    return _host_in(parts.hostname or "", _TRACKER_HOSTS) or bool(
+        _TRACKER_PATH.search(parts.path + ("?" + parts.query if parts.query else ""))
+    )
+
+
+def is_redirecting_link(href: str) -> bool:
+    """A link that sends the reader through another server before the real page: a link
+    shortener (bit.ly, …), a mailing tool's click tracker, a /track/ or /click path, or
+    another URL carried in a parameter (?url=, ?redirect=, ?u=https…). The privacy notice
+    promises "no rewritten links": links go to the author's URLs unchanged.
+    Source: SPEC "Every marketing message" ("links go to the author's URLs unchanged");
+    the privacy notice; GDPR Art. 5(1)(a) (transparency) and Art. 13.
+    """
+    parts = urlsplit((href or "").strip())
+    if parts.scheme not in ("http", "https"):
+        return False
+    host = (parts.hostname or "").lower()
+    if _host_in(host, _REDIRECT_HOSTS) or host.split(".")[0] in _REDIRECT_LABELS:
+        return True
+    if _REDIRECT_PATH.search(parts.path):
+        return True
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name.lower() in _REDIRECT_PARAMS and value:
+            return True
+        if re.match(r"(?:https?:|www\.)", value.strip(), re.IGNORECASE):
+            return True
+    return False
+
+
+def other_opt_out_ways(text: str) -> list[str]:
+    """The sentences of `text` that offer another way to opt out than the system's online
+    one: by phone, customer service, post, in a shop, by replying, by SMS ("to
+    unsubscribe, call our customer service", "bel onze klantendienst om je af te melden",
+    "pour vous désinscrire, appelez notre service clientèle").
+    Source: GBA decision 19/2021 ("U kan dus niet vereisen dat de betrokkenen daartoe
+    contact opnemen met de klantendienst of zich tot één van uw verkooppunten wenden";
+    the opt-out must be online, in the medium used); GDPR Art. 12(2); SPEC rule 4
+    ("never 'call customer service'").
+    """
+    found = []
+    for sentence in _SENTENCE_END.split(text or ""):
+        sentence = " ".join(sentence.split())
+        if _OPT_OUT_WORDS.search(sentence) and _OTHER_CHANNEL.search(sentence):
+            if sentence not in found:
+                found.append(sentence)
+    return found
+
+
+def is_lookalike_opt_out_link(href: str, label: str, system_links: set[str]) -> bool:
+    """A link whose words (or address) say unsubscribe, afmelden, uitschrijven,
+    désinscrire, désabonner… but that does not go to the system's own unsubscribe or
+    preferences page: it leads the reader to a page that records nothing.
+    Source: GBA decision 19/2021 ("zorg dat het voldoende duidelijk is … hoe zij zich
+    kunnen uitschrijven"); GDPR Art. 12(2); SPEC rule 4.
+    """
+    if href in system_links:
+        return False
+    address = urlsplit(href or "")
+    says = _OPT_OUT_WORDS.search(label or "") or _OPT_OUT_WORDS.search(
+        (address.path + " " + address.query).replace("-", " ").replace("_", " ")
+    )
+    return bool(says) or bool(re.search(r"optout|opt-out|unsubscribe", href or "", re.I))
+
+
+class _Content(HTMLParser):
+    """The links, images and readable text of the HTML before the system footer."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links: list[list[str]] = []  # [href, words]
+        self.images: list[dict] = []
+        self.text: list[str] = []
+        self.skip = 0  # inside <head>, <style>, <title>…
+        self.open_link: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        values = {name: value or "" for name, value in attrs}
+        if tag in ("head", "style", "script", "title", "template"):
+            self.skip += 1
+        elif tag == "a":
+            self.open_link = [values.get("href", ""), ""]
+            self.links.append(self.open_link)
+        elif tag == "img":
+            self.images.append(values)
+            if self.open_link is not None:
+                self.open_link[1] += " " + values.get("alt", "")
+        if tag in ("p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "td", "table"):
+            self.text.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("head", "style", "script", "title", "template") and self.skip:
+            self.skip -= 1
+        elif tag == "a":
+            self.open_link = None
+        if tag in ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "td", "table"):
+            self.text.append("\n")
+
     def handle_data(self, data):
-        if self._hidden() and any(p in data for p in self.phrases):
-            self.hidden_pieces.add("the reason line")
+        if self.skip:
+            return
+        self.text.append(data)
+        if self.open_link is not None:
+            self.open_link[1] += data
 
 
-def _hidden_footer_problems(parsed, page: str) -> list[str]:
-    """In the HTML part, the footer's links and reason line must be visible: a footer that
-    is there but hidden offers no opt-out. Sources: SPEC rule 4 ("in both parts");
-    GBA 19/2021 (an easy, visible way to opt out); ePrivacy Art. 13(4)."""
-    from . import i18n
+def author_content_problems(page: str, text: str | None, system_links: set[str]) -> list[str]:
+    """What the author's text or the layout adds that undoes the footer or the no-tracking
+    promise: another way to opt out (`other_opt_out_ways`), a look-alike unsubscribe link
+    (`is_lookalike_opt_out_link`), a tracking image (`is_tracking_image`) or a redirecting
+    link (`is_redirecting_link`). Read on the HTML part before the system footer, and on
+    the text part before its footer. Sources: as each function; SPEC rule 4.
+    """
+    from . import messages
 
-    language = i18n.normalize_locale(parsed.get("Content-Language"))
-    phrases = footer_reason_phrases(language) if language else ()
-    links = {_angle_url(parsed.get("List-Help") or "")}
-    links |= set(_ANGLED.findall(_unfold(parsed.get("List-Unsubscribe") or "")))
-    finder = _HiddenFooter({link for link in links if link}, phrases)
-    finder.feed(page)
-    finder.close()
-    return [
-        f"the HTML part hides {piece} (display:none, hidden, zero size or opacity): keep the "
-        "system footer visible in templates/email/layout.html (SPEC rule 4)"
-        for piece in sorted(finder.hidden_pieces)
-    ]
+    at = page.rfind("<div " + messages.FOOTER_MARK)
+    content = _Content()
+    content.feed(page[:at] if at >= 0 else page)
+    content.close()
+    problems = []
+    written = "".join(content.text)
+    if text is not None:
+        cut = text.rfind(messages.TEXT_FOOTER_START)
+        written += "\n" + (text[:cut] if cut >= 0 else text)
+    for sentence in other_opt_out_ways(written):
+        problems.append(
+            f"the message offers another way to unsubscribe (\u201c{sentence[:160]}\u201d): "
+            "remove that sentence from the message text (or the layout); opting out is done "
+            "online, with the footer's link, never by phone, customer service, post, a shop or "
+            f"a reply ({_GBA})"
+        )
+    for href, words in content.links:
+        words = " ".join(words.split())
+        if is_lookalike_opt_out_link(href, words, system_links):
+            problems.append(
+                f"the link \u201c{words[:80] or href}\u201d looks like an unsubscribe link but "
+                f"goes to {href[:120]}, not to the system's unsubscribe page: remove it from the "
+                f"message text (or the layout); the footer's link is the way to unsubscribe "
+                f"({_GBA})"
+            )
+        elif is_redirecting_link(href):
+            problems.append(
+                f"the link to {href[:120]} goes through a redirector or click tracker: link "
+                "to the page itself (the privacy notice promises no tracking and no rewritten "
+                "links; SPEC \u201cEvery marketing message\u201d)"
+            )
+    for image in content.images:
+        if is_tracking_image(image.get("src", ""), image.get("width"), image.get("height")) or (
+            any(float(v) <= 2 for _n, v in _STYLE_SIZE.findall(image.get("style", "")))
+        ):
+            problems.append(
+                f"the HTML part holds a tracking image ({image.get('src', '')[:120]}): remove "
+                f"it from {_LAYOUT} (images the author adds that track are removed "
+                "automatically; the privacy notice promises no tracking pixels; ePrivacy "
+                "Art. 5(3))"
+            )
+    return problems
+
+
+def _message_links(parsed) -> set[str]:
+    """The message's own unsubscribe and preferences links, from its headers."""
+    found = {_angle_url(parsed.get("List-Help") or "")}
+    found |= set(_ANGLED.findall(_unfold(parsed.get("List-Unsubscribe") or "")))
+    return {link for link in found if link}
+
+
+# --- Soft opt-in: the existing-customer exception covers the business's own products ---
+
+
+def own_domains(config) -> set[str]:
+    """The organisation's own domains: BASE_URL's host, the sender address's domain and
+    NEWSLETTER_OWN_DOMAINS (subdomains of each count as own)."""
+    from email.utils import parseaddr
+
+    sender = config.get("MAIL_DEFAULT_SENDER") or ""
+    sender = sender[1] if isinstance(sender, list | tuple) else parseaddr(sender)[1]
+    found = {urlsplit(str(config.get("BASE_URL") or "")).hostname or ""}
+    found.add(sender.rpartition("@")[2])
+    found |= {str(d).strip().lower().removeprefix("www.") for d in config.get("OWN_DOMAINS") or []}
+    return {d.lower() for d in found if d}
+
+
+def foreign_link_hosts(body_html: str, own: set[str]) -> list[str]:
+    """The hosts of the body's links that are not the organisation's own."""
+    content = _Content()
+    content.feed(body_html)
+    content.close()
+    hosts = set()
+    for href, _words in content.links:
+        parts = urlsplit(href.strip())
+        host = (parts.hostname or "").lower()
+        if parts.scheme in ("http", "https") and host and not _host_in(host, own):
+            hosts.add(host)
+    return sorted(hosts)
+
+
+def soft_opt_in_problems(topic: Topic, body_html: str, customers: int, config) -> list[str]:
+    """A campaign that reaches existing customers without their consent (the soft opt-in)
+    may advertise only the business's own similar products: its topic must have its
+    product range written down, and its text may not link to another company's site.
+
+    Refused, not merely warned about: the exception has no room for an admin's judgment
+    ("U mag dus geen reclame (mee)sturen van een ander bedrijf"); a domain that is the
+    organisation's own goes in NEWSLETTER_OWN_DOMAINS, a setting with an owner, not a
+    checkbox ticked under time pressure. `customers`: how many of the recipients are
+    there on the existing-customer basis (none: nothing to check).
+    Sources: ePrivacy Directive Art. 13(2) ("its own similar products or services");
+    Dutch Tw 11.7(3); Belgian KB 4-4-2003 art. 1; seed
+    "direct-marketing-existing-customers"; checklist E1; SPEC rule 1.
+    """
+    if not customers or not topic.own_similar_products:
+        return []
+    problems = []
+    if not (topic.product_range or "").strip():
+        problems.append(
+            f"the topic \u201c{topic.name}\u201d goes to {customers} existing customer(s) "
+            "without their consent, but its product range is not written down: describe the "
+            "products it is about (admin, Topics, Edit, or flask topics create … "
+            "--product-range) (ePrivacy Art. 13(2): own similar products only)"
+        )
+    foreign = foreign_link_hosts(body_html, own_domains(config))
+    if foreign:
+        problems.append(
+            f"this campaign goes to {customers} existing customer(s) without their consent "
+            f"and links to other companies' sites ({', '.join(foreign[:10])}): the "
+            "existing-customer exception covers only your own similar products (\u201cU mag "
+            "dus geen reclame (mee)sturen van een ander bedrijf\u201d); remove those links, "
+            "send it to a consent-only topic, or, if a domain is your own, add it to "
+            "NEWSLETTER_OWN_DOMAINS (ePrivacy Art. 13(2); Tw 11.7(3); KB 4-4-2003 art. 1)"
+        )
+    return problems
 
 
 # --- Rule 5: opt-out means purge: see subscriptions.erase(), which every opt-out uses --

@@ -46,6 +46,9 @@ DEFAULTS: dict[str, object] = {
     "CONTROLLER_CONTACT": None,  # privacy contact; unset: the sender address
     "DPO_CONTACT": None,  # the data protection officer, if there is one
     "PROCESSORS": [],  # [{"name", "purpose", "country"}] (optional "safeguard", "host")
+    # Domains that are the organisation's own beside BASE_URL's and the sender's (links to
+    # them are not "another company" in a soft-opt-in campaign; issue 13).
+    "OWN_DOMAINS": [],
     "RECONSENT_INTERVAL_DAYS": 730,
     "RECONSENT_GRACE_DAYS": 30,
     "CONFIRM_MAX_AGE_HOURS": 48,

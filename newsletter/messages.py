@@ -30,7 +30,7 @@ import markdown
 import nh3
 from babel.dates import format_date
 from flask import current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, get_locale, gettext
 from markupsafe import Markup
 
 from . import links, tokens
@@ -89,9 +89,44 @@ def sample_recipient(locale: str = "en") -> Recipient:
 
 
 def render_body(body_markdown: str) -> str:
-    """Markdown to sanitised HTML: no script, no event handlers, no javascript: URLs."""
+    """Markdown to sanitised HTML: no script, no event handlers, no javascript: URLs, and
+    no tracking images (removed: `compliance.is_tracking_image`; docs/SENDING.md)."""
     raw = markdown.markdown(body_markdown or "", extensions=["extra", "sane_lists"])
-    return nh3.clean(raw, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES)
+    clean = nh3.clean(
+        raw, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES
+    )
+    return _IMAGE.sub(_without_tracking, clean)
+
+
+_IMAGE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r'([a-zA-Z-]+)="([^"]*)"')
+
+
+def _without_tracking(found: re.Match) -> str:
+    """An image as nh3 wrote it (attributes double-quoted), or nothing when it tracks."""
+    from .compliance import is_tracking_image
+
+    values = {name.lower(): html.unescape(value) for name, value in _ATTRIBUTE.findall(found[0])}
+    if is_tracking_image(values.get("src", ""), values.get("width"), values.get("height")):
+        return ""
+    return found[0]
+
+
+def tracking_images_removed(body_markdown: str) -> list[str]:
+    """The addresses of the tracking images `render_body` leaves out of this text (the
+    compose preview names them)."""
+    from .compliance import is_tracking_image
+
+    raw = markdown.markdown(body_markdown or "", extensions=["extra", "sane_lists"])
+    clean = nh3.clean(
+        raw, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES
+    )
+    removed = []
+    for tag in _IMAGE.findall(clean):
+        values = {n.lower(): html.unescape(v) for n, v in _ATTRIBUTE.findall(tag)}
+        if is_tracking_image(values.get("src", ""), values.get("width"), values.get("height")):
+            removed.append(values.get("src", ""))
+    return removed
 
 
 class _TextConverter(HTMLParser):
@@ -165,7 +200,40 @@ def _markers() -> dict[str, str]:
     return {name: f"NLSLOT{nonce}{name.replace('_', '')}" for name in SLOTS}
 
 
+class _SystemOnly:
+    """What a layout gets in place of a footer value: the footer is the system's, so a
+    layout that prints one (an old layout with its own, perhaps hidden, footer) cannot
+    be used, and says so in plain words."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _refuse(self):
+        raise MessageError(
+            f"templates/email/layout.html or layout.txt prints {{{{ {self.name} }}}}: the "
+            "footer (reason line, unsubscribe and preferences links, sender's name and "
+            "address) is added by the system after the layout's content, in a block the "
+            "layout cannot hide or restyle; remove the layout's own footer (SPEC rule 4)"
+        )
+
+    def __str__(self):
+        self._refuse()
+
+    def __html__(self):
+        self._refuse()
+
+
+_SYSTEM_ONLY = ("reason", "unsubscribe_url", "preferences_url")
+
+
 def _render_layout(campaign: Campaign, body_html: str, markers: dict[str, str]) -> tuple[str, str]:
+    """The layout around the author's content, then the system footer after it.
+
+    The layout's CSS is inlined (css-inline drops every <style> and <link>, and re-writes
+    the page as a well-formed tree, so nothing the layout leaves open or commented out
+    reaches past its own </body>); only then is the footer placed, as the last thing in
+    <body>, with its own inline styles. No selector of the layout ever applies to it.
+    """
     config = current_app.config
     context = {
         "subject": campaign.subject,
@@ -173,12 +241,122 @@ def _render_layout(campaign: Campaign, body_html: str, markers: dict[str, str]) 
         "organization_name": config["ORGANIZATION_NAME"],
         "organization_address": config["ORGANIZATION_ADDRESS"],
         "privacy_url": links.privacy_url(),
-        **markers,
+        **{name: _SystemOnly(name) for name in _SYSTEM_ONLY},
     }
     page = render_template("email/layout.html", content=Markup(body_html), **context)
     page = css_inline.inline(page, load_remote_stylesheets=False)
+    values = {name: markers[name] for name in SLOTS}
+    page = _place_footer(page, footer_html(values))
     text = render_template("email/layout.txt", content=html_to_text(body_html), **context)
+    text = text.rstrip() + "\n\n" + footer_text(values)
     return page, text
+
+
+# --- the system footer -------------------------------------------------------------------
+
+# The footer block: a fixed structure with its own inline styles (dark grey on white,
+# 14 px: a contrast of 12.6:1; links 7.6:1, WCAG AA asks 4.5:1). The check in
+# compliance.py requires this block verbatim, as the last thing in <body>.
+FOOTER_MARK = 'data-newsletter-footer="system"'
+FOOTER_TEXT_COLOR, FOOTER_BACKGROUND, FOOTER_LINK_COLOR = "#333333", "#ffffff", "#1a4fa0"
+FOOTER_FONT_PX = 14
+_PINNED = (
+    f"font-family:Arial,Helvetica,sans-serif;font-size:{FOOTER_FONT_PX}px;line-height:1.5;"
+    f"color:{FOOTER_TEXT_COLOR};"
+)
+FOOTER_BOX_STYLE = (
+    f"display:block;visibility:visible;opacity:1;{_PINNED}margin:16px 0 0 0;padding:16px;"
+    f"background-color:{FOOTER_BACKGROUND};text-align:left;"
+)
+FOOTER_P_STYLE = f"{_PINNED}margin:0 0 8px 0;"
+FOOTER_A_STYLE = (
+    f"color:{FOOTER_LINK_COLOR};font-size:{FOOTER_FONT_PX}px;text-decoration:underline;"
+)
+TEXT_FOOTER_START = "-- \n"  # the usual signature separator: the text part's footer follows
+
+
+def _footer_words() -> dict[str, str]:
+    """The footer's fixed words and the sender's identity, escaped for HTML."""
+    config = current_app.config
+    return {
+        "unsubscribe": gettext("Unsubscribe from all marketing"),
+        "preferences": gettext("Manage my preferences"),
+        "privacy": gettext("Privacy notice"),
+        "privacy_url": links.privacy_url(),
+        "identity": f"{config['ORGANIZATION_NAME']}, {config['ORGANIZATION_ADDRESS']}",
+    }
+
+
+def footer_html(values: dict[str, str]) -> str:
+    """The system footer's HTML block; `values` are the per-recipient values (HTML-escaped
+    or placeholders). Call it inside `force_locale`."""
+    words = {k: html.escape(v) for k, v in _footer_words().items()}
+    a = FOOTER_A_STYLE
+    return (
+        f'<div {FOOTER_MARK} lang="{html.escape(str(get_locale()))}" style="{FOOTER_BOX_STYLE}">'
+        f'<p style="{FOOTER_P_STYLE}">{values["reason"]}</p>'
+        f'<p style="{FOOTER_P_STYLE}">'
+        f'<a href="{values["unsubscribe_url"]}" style="{a}">{words["unsubscribe"]}</a> \u00b7 '
+        f'<a href="{values["preferences_url"]}" style="{a}">{words["preferences"]}</a> \u00b7 '
+        f'<a href="{words["privacy_url"]}" style="{a}">{words["privacy"]}</a></p>'
+        f'<p style="{FOOTER_P_STYLE}">{words["identity"]}</p>'
+        "</div>"
+    )
+
+
+def footer_text(values: dict[str, str]) -> str:
+    """The system footer of the text part (the values as they are, not escaped)."""
+    words = _footer_words()
+    return (
+        f"{TEXT_FOOTER_START}{values['reason']}\n\n"
+        f"{words['unsubscribe']}: {values['unsubscribe_url']}\n"
+        f"{words['preferences']}: {values['preferences_url']}\n"
+        f"{words['privacy']}: {words['privacy_url']}\n\n"
+        f"{words['identity']}\n"
+    )
+
+
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def _place_footer(page: str, footer: str) -> str:
+    """The footer as the last thing in <body> (css-inline always writes one)."""
+    ends = list(_BODY_END.finditer(page))
+    at = ends[-1].start() if ends else len(page)
+    return page[:at] + footer + page[at:]
+
+
+_FOOTER_PATTERNS: dict[tuple, tuple[re.Pattern, re.Pattern]] = {}
+
+
+def footer_patterns(language: str) -> tuple[re.Pattern, re.Pattern]:
+    """(HTML, text) patterns of the system footer in `language`, with the per-recipient
+    values as named groups: what the rule-4 check requires, verbatim."""
+    config = current_app.config
+    key = (language, config["ORGANIZATION_NAME"], config["ORGANIZATION_ADDRESS"])
+    key += (links.privacy_url(),)
+    found = _FOOTER_PATTERNS.get(key)
+    if found is None:
+        marks = {name: f"NLFOOTER{name.replace('_', '')}MARK" for name in SLOTS}
+        with force_locale(language):
+            page, text = footer_html(marks), footer_text(marks)
+        html_groups = {"reason": "[^<>]*", "unsubscribe_url": '[^"<>]*'}
+        html_groups["preferences_url"] = '[^"<>]*'
+        found = (
+            re.compile(_with_groups(page, marks, html_groups)),
+            re.compile(_with_groups(text, marks, dict.fromkeys(SLOTS, "[^\n]*"))),
+        )
+        if len(_FOOTER_PATTERNS) > 64:
+            _FOOTER_PATTERNS.clear()
+        _FOOTER_PATTERNS[key] = found
+    return found
+
+
+def _with_groups(text: str, marks: dict[str, str], groups: dict[str, str]) -> str:
+    pattern = re.escape(text)
+    for name, mark in marks.items():
+        pattern = pattern.replace(re.escape(mark), f"(?P<{name}>{groups[name]})", 1)
+    return pattern
 
 
 # --- headers -----------------------------------------------------------------------------

@@ -99,6 +99,9 @@ class Topic(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     own_similar_products: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the own-similar-products topic is about, written down when it is marked so
+    # (the existing-customer exception covers only products like those bought).
+    product_range: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

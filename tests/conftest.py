@@ -154,9 +154,20 @@ def mail_html(message) -> str:
 
 @pytest.fixture
 def make_topic(app):
-    def make(slug: str, name: str | None = None, own_similar_products: bool = False) -> Topic:
+    def make(
+        slug: str,
+        name: str | None = None,
+        own_similar_products: bool = False,
+        product_range: str | None = None,
+    ) -> Topic:
+        # An own-similar-products topic has its product range written down (issue 13).
+        if product_range is None:
+            product_range = "Garden tools and plants" if own_similar_products else ""
         topic = Topic(
-            slug=slug, name=name or slug.title(), own_similar_products=own_similar_products
+            slug=slug,
+            name=name or slug.title(),
+            own_similar_products=own_similar_products,
+            product_range=product_range,
         )
         db.session.add(topic)
         db.session.commit()

@@ -39,7 +39,13 @@ def test_dashboard_counts_subscribers_per_topic_and_status(
 
 def test_create_topic_from_the_admin(admin_client):
     response = admin_client.post(
-        "/admin/topics", data={"slug": "offers", "name": "Offers", "own_similar_products": "y"}
+        "/admin/topics",
+        data={
+            "slug": "offers",
+            "name": "Offers",
+            "own_similar_products": "y",
+            "product_range": "Garden tools and plants",
+        },
     )
     assert response.status_code == 302
     topic = db.session.scalar(select(Topic).where(Topic.slug == "offers"))
@@ -66,7 +72,12 @@ def test_edit_topic_changes_name_and_flag_but_never_the_slug(admin_client):
     assert "cannot change" in page.text
     response = admin_client.post(
         f"/admin/topics/{topic.id}",
-        data={"slug": "renamed", "name": "Monthly news", "own_similar_products": "y"},
+        data={
+            "slug": "renamed",
+            "name": "Monthly news",
+            "own_similar_products": "y",
+            "product_range": "Garden tools and plants",
+        },
     )
     assert response.status_code == 302
     db.session.expire_all()

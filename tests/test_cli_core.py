@@ -55,7 +55,16 @@ def test_outbox_list_and_show(runner, client, outbox):
 
 def test_topics_create_with_own_similar_products_flag(runner):
     result = runner.invoke(
-        args=["topics", "create", "offers", "--name", "Offers", "--own-similar-products"]
+        args=[
+            "topics",
+            "create",
+            "offers",
+            "--name",
+            "Offers",
+            "--own-similar-products",
+            "--product-range",
+            "Garden tools and plants",
+        ]
     )
     assert result.exit_code == 0, result.output
     topic = db.session.scalar(select(Topic).where(Topic.slug == "offers"))

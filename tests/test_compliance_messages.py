@@ -64,16 +64,24 @@ def test_check_marketing_parts_applies_rule_4_to_the_texts_of_a_built_message(ap
         f"a line is longer than 998 octets: {CHANGED} (RFC 5322 2.1.1)"
     ]
     assert both(text=built.text.replace(preferences, "")) == [
-        f"the text part lacks the preferences link: {FOOTER}"
+        f"the text part lacks the preferences link: {FOOTER}",
+        "the system footer of the text part does not link to this message's own unsubscribe "
+        f"and preferences pages: {FOOTER}",
     ]
     assert both(page=built.page.replace(f'href="{unsubscribe}"', f'title="{unsubscribe}"')) == [
-        f"the unsubscribe link is not a clickable link in the HTML part: {FOOTER}"
+        "the HTML part does not carry the system footer as the app writes it (in en, with its "
+        f"own styles): {FOOTER}",
+        f"the unsubscribe link is not a clickable link in the HTML part: {FOOTER}",
     ]
     assert both(page=built.page.replace("You receive this email because", "Hi")) == [
         "the HTML part does not say, in the recipient's language (en), why the person "
-        f"receives it: {FOOTER} (SPEC rule 4, GBA 19/2021)"
+        f"receives it: {FOOTER} (SPEC rule 4, GBA 19/2021)",
+        "the system footer of the HTML part has no reason line in en (why the person receives "
+        f"it): {FOOTER} (SPEC rule 4, GBA 19/2021)",
     ]
     name = app.config["ORGANIZATION_NAME"]
     assert both(text=built.text.replace(name, "Someone")) == [
-        f"the text part lacks the sender's name and postal address: {FOOTER} (ePrivacy Art. 13(4))"
+        f"the text part lacks the sender's name and postal address: {FOOTER} (ePrivacy Art. 13(4))",
+        "the text part does not carry the system footer as the app writes it (in en, with its "
+        f"own styles): {FOOTER}",
     ]

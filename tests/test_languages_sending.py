@@ -206,15 +206,23 @@ def test_footer_reason_phrases_are_each_languages_own(app):
 
 @pytest.mark.parametrize("language", ["nl", "fr", "en"])
 def test_check_marketing_message_refuses_a_removed_footer_reason_in_each_language(
-    app, tmp_path, make_campaign, language
+    app, make_campaign, language
 ):
-    """The layout without the reason line: refused, whatever sentence the author typed."""
-    use_layout(app, tmp_path, text=lambda t: t.replace("{{ reason }}", ""))
+    """The footer's reason line gone from the text part: refused, whatever sentence the
+    author typed (since issue 13 the footer is the system's, so only a message changed
+    after it was built can lose it)."""
     campaign = make_campaign(body="You receive this email because you are great.")
-    problems = campaigns.message_problems(campaign, language)
+    prepared = messages.prepare(campaign, locale=language)
+    built = prepared.compose(messages.sample_recipient(language))
+    reason = prepared.reason(messages.sample_recipient(language))
+    problems = compliance.check_marketing_parts(
+        built.head, built.text.replace(reason, ""), built.page
+    )
     assert problems == [
         f"the text part does not say, in the recipient's language ({language}), why the "
-        f"person receives it: {compliance._FOOTER} (SPEC rule 4, GBA 19/2021)"
+        f"person receives it: {compliance._FOOTER} (SPEC rule 4, GBA 19/2021)",
+        f"the system footer of the text part has no reason line in {language} (why the person "
+        f"receives it): {compliance._FOOTER} (SPEC rule 4, GBA 19/2021)",
     ]
 
 
@@ -222,19 +230,10 @@ def test_check_marketing_message_refuses_a_removed_footer_reason_in_each_languag
 def test_check_marketing_message_refuses_a_hidden_footer_in_each_language(
     app, tmp_path, make_campaign, language
 ):
-    use_layout(
-        app,
-        tmp_path,
-        html=lambda t: t.replace(
-            '<div class="footer">', '<div class="footer" style="display:none">'
-        ),
-    )
+    use_layout(app, tmp_path, html=lambda t: t.replace("<body>", '<body style="display:none">'))
     problems = campaigns.message_problems(make_campaign(), language)
-    assert [p.split(" (")[0] for p in problems] == [
-        "the HTML part hides a link to unsubscribe or to the preferences",
-        "the HTML part hides the reason line",
-    ]
-    assert "keep the system footer visible in templates/email/layout.html" in problems[0]
+    assert [p.split(",")[0] for p in problems] == ["the layout styles <body> with display:none"]
+    assert "in templates/email/layout.html, give <html> and <body> only margin" in problems[0]
 
 
 def test_a_visible_footer_passes_in_each_language(make_campaign):
@@ -250,7 +249,7 @@ def test_preview_test_send_and_send_refuse_the_same_in_each_language(
     app, tmp_path, make_campaign, three_languages, outbox
 ):
     campaign = make_campaign()
-    use_layout(app, tmp_path, text=lambda t: t.replace("{{ reason }}", ""))
+    use_layout(app, tmp_path, html=lambda t: t.replace("<body>", '<body style="font-size:1px">'))
     with pytest.raises(campaigns.CampaignError) as refused:
         campaigns.start_sending(campaign)
     db.session.rollback()
@@ -258,7 +257,7 @@ def test_preview_test_send_and_send_refuse_the_same_in_each_language(
         shown = campaigns.preview_message(campaign, person)
         assert shown.language == language
         [problem] = shown.problems
-        assert f"in the recipient's language ({language})" in problem
+        assert problem.startswith("the layout styles <body> with font-size:1px")
         assert f"{i18n.LANGUAGES[language]} ({language}): {problem}" in str(refused.value)
         assert campaigns.preview_message(campaign, None, language).problems == [problem]
         with pytest.raises(campaigns.CampaignError, match=re.escape(problem)):
@@ -275,14 +274,13 @@ def test_the_sender_refuses_a_footer_lost_after_the_start_in_each_language(
 ):
     campaigns.start_sending(make_campaign())
     db.session.commit()
-    use_layout(app, tmp_path, text=lambda t: t.replace("{{ reason }}", ""))
+    use_layout(app, tmp_path, html=lambda t: t.replace("<body>", '<body style="color:#fff">'))
     counts = sending.send_pending("test-worker")
     assert counts == {"batches": 1, "failed": 3}
     errors = db.session.execute(select(Subscriber.locale, Delivery.last_error).join(Delivery)).all()
-    for language, error in errors:
-        assert error.startswith(
-            f"refused: the text part does not say, in the recipient's language ({language})"
-        )
+    assert sorted(language for language, _error in errors) == ["en", "fr", "nl"]
+    for _language, error in errors:
+        assert error.startswith("refused: the layout styles <body> with color:#fff")
 
 
 # --- https, and the loopback exception ---------------------------------------------------

@@ -192,15 +192,38 @@ def test_message_ids_are_unique_and_carry_a_domain(make_campaign, make_subscribe
     assert all(i.endswith("@news.example.test>") for i in ids)
 
 
-def test_send_is_refused_when_the_layout_drops_the_footer(app, make_campaign, make_subscriber):
+def test_a_layout_without_a_footer_still_sends_the_system_footer(
+    app, make_campaign, make_subscriber
+):
+    """Issue 13: the footer is the system's; a bare layout cannot drop it."""
     make_subscriber("ann@example.org")
     campaign = make_campaign()
-    broken = DictLoader(
+    bare = DictLoader(
         {"email/layout.html": "<p>{{ content }}</p>", "email/layout.txt": "{{ content }}"}
     )
-    app.jinja_loader = ChoiceLoader([broken, app.jinja_loader])
+    app.jinja_loader = ChoiceLoader([bare, app.jinja_loader])
     app.jinja_env.loader = app.jinja_loader
-    with pytest.raises(campaigns.CampaignError, match="lacks the unsubscribe-from-all link"):
+    send_all(campaign)
+    [raw] = raw_messages()
+    message = parse(raw)
+    assert compliance.check_marketing_message(raw) == []
+    for part in (mail_text(message), mail_html(message)):
+        assert "Unsubscribe from all marketing" in part
+        assert "You receive this email because you subscribed" in part
+
+
+def test_send_is_refused_when_the_layout_prints_its_own_footer(app, make_campaign, make_subscriber):
+    make_subscriber("ann@example.org")
+    campaign = make_campaign()
+    own = DictLoader(
+        {
+            "email/layout.html": '<p>{{ content }}</p><p style="display:none">{{ reason }}</p>',
+            "email/layout.txt": "{{ content }}",
+        }
+    )
+    app.jinja_loader = ChoiceLoader([own, app.jinja_loader])
+    app.jinja_env.loader = app.jinja_loader
+    with pytest.raises(campaigns.CampaignError, match=r"prints \{\{ reason \}\}"):
         campaigns.start_sending(campaign)
     db.session.rollback()
     assert db.session.get(Campaign, campaign.id).status == CampaignStatus.DRAFT

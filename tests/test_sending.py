@@ -363,8 +363,8 @@ def test_rule_4_check_refuses_a_later_message_that_lacks_a_link(
     assert counts == {"batches": 1, "sent": 3, "failed": 1}
     assert received_by(smtp_server) == ["p0@example.org", "p1@example.org", "p3@example.org"]
     error = db.session.scalar(select(Delivery.last_error).where(Delivery.status == "failed"))
-    assert (
-        error == f"refused: the text part lacks the unsubscribe-from-all link: {compliance._FOOTER}"
+    assert error.startswith(
+        f"refused: the text part lacks the unsubscribe-from-all link: {compliance._FOOTER}"
     )
 
 

@@ -1,4 +1,4 @@
-"""flask topics create SLUG --name NAME [--own-similar-products] | list"""
+"""flask topics create SLUG --name NAME [--own-similar-products --product-range TEXT] | list"""
 
 from __future__ import annotations
 
@@ -16,27 +16,52 @@ topics = AppGroup("topics", help="Topics (lists) people subscribe to.")
 @topics.command("create")
 @click.argument("slug")
 @click.option("--name", required=True)
+@click.option("--description", default="", help="Shown to subscribers beside the topic.")
 @click.option(
     "--own-similar-products",
     is_flag=True,
-    help="About the business's own similar products: may go to existing customers.",
+    help="About the business's own similar products: may go to existing customers "
+    "without consent. Needs --product-range.",
 )
-def create(slug: str, name: str, own_similar_products: bool) -> None:
-    """Create a topic."""
+@click.option(
+    "--product-range",
+    default="",
+    metavar="TEXT",
+    help="With --own-similar-products: the products this topic is about, in words "
+    "(e.g. 'garden tools, plants and seeds sold in our shop').",
+)
+def create(
+    slug: str, name: str, description: str, own_similar_products: bool, product_range: str
+) -> None:
+    """Create a topic (audit-logged)."""
+    if own_similar_products and not product_range.strip():
+        raise click.UsageError(
+            "--own-similar-products needs --product-range TEXT: write down the products this "
+            "topic is about (only products like those your customers bought may be mailed to "
+            "them without consent, ePrivacy Art. 13(2)). Nothing was created."
+        )
+    if product_range.strip() and not own_similar_products:
+        raise click.UsageError(
+            "--product-range is for a topic marked --own-similar-products. Nothing was created."
+        )
     try:
-        topic_rules.create_topic(slug, name, own_similar_products)
+        topic_rules.create_topic(
+            slug, name, own_similar_products, description, product_range, actor="cli"
+        )
     except topic_rules.TopicError as exc:
-        raise click.ClickException(str(exc)) from exc
+        db.session.rollback()
+        raise click.ClickException(f"{exc} Nothing was created.") from exc
     db.session.commit()
     click.echo(slug)
 
 
 @topics.command("list")
 def list_topics() -> None:
-    """One topic per line: slug, name, own-similar-products flag."""
+    """One topic per line: slug, name, own-similar-products flag, product range."""
     for topic in db.session.scalars(select(Topic).order_by(Topic.id)):
         flag = "own-similar-products" if topic.own_similar_products else ""
-        click.echo(f"{topic.slug}\t{topic.name}\t{flag}")
+        line = f"{topic.slug}\t{topic.name}\t{flag}"
+        click.echo(f"{line}\t{topic.product_range}" if topic.product_range else line)
 
 
 COMMANDS = [topics]

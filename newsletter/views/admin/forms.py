@@ -40,6 +40,10 @@ class TopicForm(FlaskForm):
     own_similar_products = BooleanField(
         "About our own similar products (may go to existing customers without consent)"
     )
+    product_range = TextAreaField(
+        "Product range (required when about our own similar products)",
+        validators=[Optional(), Length(max=2000)],
+    )
 
 
 class EraseForm(FlaskForm):

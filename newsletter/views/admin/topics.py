@@ -1,11 +1,12 @@
-"""Topics: list, create, edit (name, description, own-similar-products flag)."""
+"""Topics: list, create, edit (name, description, own-similar-products flag and product
+range). The domain functions write the audit entries (who, when, what changed)."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from ... import audit, listings
+from ... import listings
 from ... import topics as topic_domain
 from ...extensions import db
 from ...models import Topic
@@ -30,12 +31,13 @@ def topic_create():
                 form.name.data,
                 form.own_similar_products.data,
                 form.description.data,
+                form.product_range.data,
+                actor=current_user,
             )
         except topic_domain.TopicError as exc:
             db.session.rollback()
-            form.slug.errors.append(str(exc))
+            _show_error(form, exc)
         else:
-            audit.record(current_user, audit.TOPIC_CREATE, topic.slug)
             db.session.commit()
             flash(f"Topic “{topic.name}” created.")
             return redirect(url_for("admin.topics"))
@@ -50,16 +52,30 @@ def topic_edit(topic_id: int):
     if form.validate_on_submit():
         try:
             changes = topic_domain.update_topic(
-                topic, form.name.data, form.own_similar_products.data, form.description.data
+                topic,
+                form.name.data,
+                form.own_similar_products.data,
+                form.description.data,
+                form.product_range.data,
+                actor=current_user,
             )
         except topic_domain.TopicError as exc:
             db.session.rollback()
-            form.name.errors.append(str(exc))
+            _show_error(form, exc, slug_field=False)
         else:
-            if changes:
-                audit.record(current_user, audit.TOPIC_EDIT, topic.slug, changes=changes)
             db.session.commit()
             flash("Topic saved." if changes else "Nothing changed.")
             return redirect(url_for("admin.topics"))
     status = 400 if form.errors else 200
     return render_template("admin/topic_edit.html", topic=topic, form=form), status
+
+
+def _show_error(form: TopicForm, exc: Exception, slug_field: bool = True) -> None:
+    """The domain's refusal beside the field it is about."""
+    message = str(exc)
+    if "product range" in message:
+        form.product_range.errors.append(message)
+    elif slug_field and ("slug" in message.lower()):
+        form.slug.errors.append(message)
+    else:
+        form.name.errors.append(message)

@@ -4,8 +4,8 @@ A subscriber's new address waits in `address_change` until the confirmation link
 to it is used (a new double opt-in, GDPR Art. 16 with Art. 7(1)); the row is deleted on
 confirmation, on erasure and by the purge of unconfirmed signups.
 
-Revision ID: 0007
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-10 10:00:00
 
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0007"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
