@@ -15,7 +15,9 @@ import re
 
 import pytest
 
-from newsletter import compliance, periods
+from newsletter import compliance, periods, tokens
+from newsletter.clock import utcnow
+from newsletter.extensions import db
 from tests.conftest import free_port
 from tests.flask_process import clean_env, flask, wait_for, wait_until_serving
 from tests.live import browser_page, serve
@@ -287,3 +289,27 @@ def test_worker_and_flask_run_log_the_warnings_at_start(tmp_path):
         wait_until_serving(f"http://127.0.0.1:{port}/privacy", server, run_log)
         wait_for(lambda: mailto in run_log.read_text(), 10, "flask run's warning", run_log)
     assert contact in run_log.read_text()
+
+
+RECONSENT_WORDS = {
+    "en": "We ask again every 2 years. Press the button to stay subscribed. If you do nothing, "
+    "we stop and delete your address 30 days after we asked.",
+    "nl": "We vragen het opnieuw om de 2 jaar. Druk op de knop om ingeschreven te blijven. Doet "
+    "u niets, dan stoppen we en wissen we uw adres 30 dagen na onze vraag.",
+    "fr": "Nous vous reposons la question tous les 2 ans. Appuyez sur le bouton pour rester "
+    "inscrit. Si vous ne faites rien, nous arrêtons et effaçons votre adresse 30 jours après "
+    "notre demande.",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "nl", "fr"])
+def test_reconsent_page_shows_periods_in_years_and_months(app, client, make_subscriber, lang):
+    """The re-consent page, in the subscriber's language: "every 2 years", not 730 days."""
+    person = make_subscriber(f"{lang}@example.be")
+    person.locale = lang
+    person.reconsent_requested_at = utcnow()
+    db.session.commit()
+    token = tokens.sign(tokens.RECONSENT, person.public_id)
+    page = text_of(client.get(f"/reconsent/{token}"))
+    assert RECONSENT_WORDS[lang] in page
+    assert "730" not in page

@@ -16,6 +16,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 from flask import current_app, make_response, render_template
+from flask_babel import get_locale
 
 from .. import compliance, periods, records
 from ..i18n import select_locale
@@ -89,6 +90,12 @@ def notice_transfers(facts: dict) -> list[dict]:
             }
         )
     return shown
+
+
+@bp.app_template_global("period")
+def period_in_words(key: str) -> str:
+    """`{{ period('KEY') }}` in any page: the configured period in the page's language."""
+    return periods.config_period(current_app.config, key, str(get_locale()))
 
 
 @bp.get("/privacy")
