@@ -1500,3 +1500,87 @@ def rectification_applies_at_once(field: str) -> bool:
     ePrivacy Art. 13(1) (consent of the holder of the address), Art. 32; SPEC rule 1.
     """
     return field in RECTIFIABLE_AT_ONCE
+
+
+# --- Notice and plumbing: the contact and the mailto opt-out must reach someone ----------
+# (issue 13, problem 7). Warnings for the operator (the admin's dashboard, and the log of
+# `flask worker` and `flask run` at start), not blocks: only the operator can tell whether
+# a person reads a mailbox.
+
+# Local parts that say "nobody reads this" (case-insensitive, a "+tag" ignored): noreply,
+# no-reply, no_reply, donotreply, do-not-reply, dontreply; in Dutch and French
+# niet-antwoorden, geen-antwoord, ne-pas-repondre (also inside a longer name:
+# newsletter-noreply@).
+_NOREPLY_LOCAL_PART = re.compile(
+    r"(no|do[-_.]?not|dont)[-_.]?reply|niet[-_.]?(be)?antwoorden|geen[-_.]?antwoord"
+    r"|ne[-_.]?pas[-_.]?r[eé]pondre",
+    re.IGNORECASE,
+)
+
+
+def looks_unread(address: str) -> bool:
+    """Does the local part of `address` say that nobody reads it (noreply@, no-reply@,
+    donotreply@ ...)?"""
+    local = address.strip().rpartition("@")[0].split("+", 1)[0].strip("<\"' ")
+    return bool(_NOREPLY_LOCAL_PART.search(local))
+
+
+def privacy_contact_unread(config, contact: str) -> str | None:
+    """A warning when the privacy notice's contact looks like a mailbox nobody reads.
+
+    GDPR Art. 13(1)(a) (the notice gives the controller's contact details) and Art. 12(2)
+    (the controller facilitates the exercise of the rights): a `noreply@` address, the
+    usual sender of a newsletter and the notice's contact when NEWSLETTER_CONTROLLER_CONTACT
+    is unset, promises an answer that never comes. None when the contact looks read.
+    """
+    if not looks_unread(contact):
+        return None
+    if config.get("CONTROLLER_CONTACT"):
+        where = "NEWSLETTER_CONTROLLER_CONTACT is"
+    else:
+        where = "NEWSLETTER_CONTROLLER_CONTACT is unset, so the privacy notice falls back to"
+    return (
+        f"{where} {contact}, an address that says nobody reads it: people are told to write "
+        "there to exercise their rights (GDPR Art. 12(2), 13(1)(a)). Set "
+        "NEWSLETTER_CONTROLLER_CONTACT to a mailbox that a person reads, e.g. "
+        "privacy@your-domain."
+    )
+
+
+def unsubscribe_mailto_unread(config, mailto_address: str, mailbox_polled: bool) -> str | None:
+    """A warning when the `mailto:` in every message's List-Unsubscribe reaches nobody.
+
+    Every message advertises, beside the one-click https link, `mailto:ADDRESS?subject=
+    unsubscribe TOKEN` (messages.unsubscribe_mailto). RFC 2369 §3.2: List-Unsubscribe
+    "describes the command (preferably using mail) to directly unsubscribe the user";
+    RFC 8058 §3.1: beside its one HTTPS URI the field "MAY contain other non-HTTP/S URIs
+    such as MAILTO:", which mail clients without one-click use. Each URI is a promise
+    that using it unsubscribes: GDPR Art. 21(2)-(3) (an objection stops the processing)
+    and the GBA (decision 19/2021; an opt-out offered must work, online, in the medium
+    used) make a mailto that nothing reads an objection ignored. The app honours those
+    mails itself only when it polls the mailbox they arrive in (NEWSLETTER_BOUNCE_MAILBOX_*,
+    newsletter/inbound.py) and the mailto points at it (NEWSLETTER_UNSUBSCRIBE_MAILTO).
+
+    `mailbox_polled`: a bounce mailbox is configured (inbound.configured()). None when
+    the mailto is read by the app; otherwise the warning in plain words.
+    """
+    if not mailbox_polled:
+        return (
+            f"Every message offers unsubscribing by mail to {mailto_address}, but the app "
+            "reads no mailbox, so those requests are never honoured. Set "
+            "NEWSLETTER_BOUNCE_MAILBOX_PROTOCOL, _HOST, _USERNAME and _PASSWORD to the "
+            "mailbox that receives them (and NEWSLETTER_UNSUBSCRIBE_MAILTO to its address): "
+            "the worker then honours each request within minutes. Until then a person must "
+            f"act on every mail to {mailto_address} within two days (RFC 2369, RFC 8058, "
+            "GDPR Art. 21(3))."
+        )
+    if not config.get("UNSUBSCRIBE_MAILTO"):
+        return (
+            f"Every message offers unsubscribing by mail to {mailto_address} (the default: "
+            "NEWSLETTER_UNSUBSCRIBE_MAILTO is unset), but the app reads the mailbox of "
+            f"NEWSLETTER_BOUNCE_MAILBOX_HOST ({config.get('BOUNCE_MAILBOX_HOST')}), which "
+            f"may not be where {mailto_address} is delivered. Set "
+            "NEWSLETTER_UNSUBSCRIBE_MAILTO to the address of the polled mailbox (or to "
+            f"{mailto_address} once it delivers there)."
+        )
+    return None

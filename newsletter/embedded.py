@@ -105,6 +105,9 @@ def start_for_flask_run(app: Flask) -> EmbeddedWorker | None:
     """Start the embedded worker when `app` is being served by `flask run` (else None)."""
     if not serving_flask_run():
         return None
+    from .plumbing import log_operator_warnings
+
+    log_operator_warnings(app, "flask run")  # a mailto nobody reads, a noreply contact
     if not enabled(app):
         click.echo(
             " * NEWSLETTER_EMBEDDED_WORKER is off: run `flask worker` to send mail", err=True

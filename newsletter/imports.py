@@ -44,7 +44,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from . import audit, compliance, i18n, subscriptions
+from . import audit, compliance, i18n
 from .addresses import InvalidAddress, address_hash, normalise
 from .clock import as_utc, utcnow
 from .defaults import DEFAULT_TOPIC_SLUG

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from . import compliance
+from . import compliance, periods
 from .extensions import db
 from .mailer import envelope_sender
 from .models import Topic
@@ -261,24 +261,14 @@ def categories(config) -> tuple[list[Category], list[str]]:
 
 def period(config, key: str) -> str:
     """A configured period in years, months or days, with the exact value and its key."""
-    unit = "hours" if key.endswith("_HOURS") else "days"
     value = int(config[key])
-    if unit == "hours":
-        words = f"{value} hour{'s' * (value != 1)}"
-    else:
-        words = in_words(value)
-    return f"{words} (`{key}` = {value})"
+    return f"{periods.config_period(config, key, 'en')} (`{key}` = {value})"
 
 
 def in_words(days: int) -> str:
-    """730 → "2 years", 90 → "3 months", 45 → "45 days" (near-whole years/months only)."""
-    years = round(days / 365.25)
-    if years and abs(days - years * 365.25) <= 1.5:
-        return f"{years} year{'s' * (years != 1)}"
-    months = round(days / 30.44)
-    if months and abs(days - months * 30.44) <= 1.5:
-        return f"{months} month{'s' * (months != 1)}"
-    return f"{days} day{'s' * (days != 1)}"
+    """730 → "2 years", 90 → "3 months", 45 → "45 days": `periods.days_in_words` in
+    English, the one function that writes every period shown to a person."""
+    return periods.days_in_words(days, "en")
 
 
 # --- processors and recipients -----------------------------------------------------------

@@ -188,8 +188,8 @@ def test_record_follows_the_configured_periods_and_topics(runner, make_topic):
 
 @pytest.mark.parametrize(
     ("days", "words"),
-    [(730, "2 years"), (1826, "5 years"), (365, "1 year"), (90, "3 months"), (30, "1 month")]
-    + [(45, "45 days"), (1, "1 day"), (3653, "10 years")],
+    [(730, "2 years"), (1826, "5 years"), (365, "1 year"), (90, "3 months"), (30, "30 days")]
+    + [(45, "45 days"), (1, "1 day"), (3653, "10 years"), (548, "1 year and 6 months")],
 )
 def test_periods_are_written_in_years_and_months(days, words):
     assert records.in_words(days) == words

@@ -8,7 +8,7 @@ import threading
 import click
 from flask import current_app
 
-from .. import scheduler, sending
+from .. import plumbing, scheduler, sending
 
 
 @click.command("worker")
@@ -30,6 +30,7 @@ def worker() -> None:
     signal.signal(signal.SIGINT, request_stop)
     jobs = scheduler.start_scheduler(app)
     click.echo("worker started", err=True)
+    plumbing.log_operator_warnings(app, "flask worker")  # a mailto nobody reads, ...
     try:
         sending.run_worker(app, stop)
     finally:
