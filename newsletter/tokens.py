@@ -3,6 +3,11 @@
 Tokens carry the subscriber's opaque public id, never the address. They are signed
 with SECRET_KEY and still accepted under SECRET_KEY_FALLBACKS, so rotating the key
 breaks no link already sent. Unsubscribe and preference tokens never expire.
+
+The links of an admin's test send carry a token of their own purpose, `test`, and no
+public id: `[link, language]` (link "unsubscribe" or "preferences"). Under its own salt
+it can never be read as a real subscriber's link; its pages say that nothing was changed
+(subscriptions.link_target, compliance.check_test_message).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 RECONSENT = "reconsent"
 BOUNCE = "bounce"  # a delivery's id in its VERP envelope sender (newsletter.bounces)
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT, BOUNCE)
+TEST = "test"  # the inert links of a test send: [link, language], no subscriber
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT, BOUNCE, TEST)
 
 
 class InvalidToken(Exception):
