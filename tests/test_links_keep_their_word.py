@@ -251,8 +251,11 @@ def test_opt_out_link_reaches_current_subscription_of_a_reimported_customer(
 
     def import_customer(purchased):
         path = tmp_path / f"customers-{purchased:%Y%m%d}.csv"
+        # optout_offered: the evidence an existing-customer row needs (docs/IMPORTS.md).
+        offered = "webshop checkout: unticked box 'No offers by email'"
         path.write_text(
-            f"email,topics,purchased_at,locale\n{address},offers,{purchased:%Y-%m-%d},{language}\n"
+            "email,topics,purchased_at,optout_offered,locale\n"
+            f'{address},offers,{purchased:%Y-%m-%d},"{offered}",{language}\n'
         )
         args = ["subscribers", "import", str(path), "--basis", "existing-customer"]
         args += ["--source", "shop checkout, our own customers", "--own-contacts"]
