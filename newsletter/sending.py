@@ -315,11 +315,16 @@ class _ReplyReader:
     """
 
     def __init__(self, sock):
-        import ssl  # here, not at the top: only the BDAT window reads TLS this way
+        import select  # here, not at the top: only the BDAT window reads this way
+        import ssl
 
         self.sock = sock
         self.tls = isinstance(sock, ssl.SSLSocket)
         self.would_block = (BlockingIOError, ssl.SSLWantReadError)
+        # A socket with a timeout (MAIL_TIMEOUT) waits out the timeout on "would
+        # block", MSG_DONTWAIT or not: ask poll(2) first whether anything has arrived.
+        self.poller = select.poll()
+        self.poller.register(sock, select.POLLIN)
         self.buffer = bytearray()
         self.lines: list[bytes] = []  # the lines so far of a reply not yet complete
         self.replies: collections.deque = collections.deque()
@@ -330,15 +335,17 @@ class _ReplyReader:
         """Take the replies that have arrived, never waiting."""
         while not self.closed:
             try:
-                if self.tls:
+                if self.tls:  # TLS may hold a record poll(2) cannot see; or half of one
                     timeout = self.sock.gettimeout()
                     self.sock.settimeout(0)
                     try:
                         data = self.sock.recv(65536)
                     finally:
                         self.sock.settimeout(timeout)
+                elif self.poller.poll(0):
+                    data = self.sock.recv(65536)
                 else:
-                    data = self.sock.recv(65536, socket.MSG_DONTWAIT)
+                    return
             except self.would_block:
                 return
             except OSError as exc:
