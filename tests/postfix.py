@@ -101,6 +101,14 @@ virtual_uid_maps = static:{uid}
 virtual_gid_maps = static:{gid}
 virtual_mailbox_limit = 0
 message_size_limit = 52428800
+smtpd_recipient_restrictions = check_recipient_access regexp:{root}/etc/recipients
+"""
+
+# As bench/sink.py does: a recipient whose local part starts with `reject` is refused at
+# RCPT with 550, one starting with `defer` with 450 (for tests of the error paths).
+RECIPIENTS = """\
+/^reject/ 550 5.1.1 no such user
+/^defer/ 450 4.2.0 try again later
 """
 
 
@@ -149,6 +157,7 @@ class PostfixInstance:
         )
         main += "".join(f"{name} = {value}\n" for name, value in self.extra.items())
         (etc / "main.cf").write_text(main)
+        (etc / "recipients").write_text(RECIPIENTS)
         (etc / "master.cf").write_text(MASTER_CF.format(listen=f"{self.host}:{self.port}"))
         for name in ("spool", "data", "mail"):
             (self.root / name).mkdir()

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
+import multiprocessing
 import os
+import pickle
+import queue
+import signal
+import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -61,7 +69,12 @@ def create(subject: str, body_file: Path, topic_slug: str, preheader: str) -> No
 @campaign.command("send")
 @click.argument("campaign_id", type=int)
 @click.option("--wait", is_flag=True, help="Send it now in the foreground, then report.")
-def send(campaign_id: int, wait: bool) -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    help="With --wait: sending processes (default: NEWSLETTER_SEND_PROCESSES, or one per CPU).",
+)
+def send(campaign_id: int, wait: bool, processes: int | None) -> None:
     """Queue a campaign for the workers (or, with --wait, send it here)."""
     row = _campaign(campaign_id)
     try:
@@ -71,9 +84,187 @@ def send(campaign_id: int, wait: bool) -> None:
     db.session.commit()
     click.echo(f"campaign {row.id}: {total} recipients queued")
     if wait:
-        sending.send_pending(f"cli:{os.getpid()}", until_idle=True, campaign_id=row.id)
-        db.session.refresh(row)
-        click.echo(json.dumps(domain.campaign_status(row)))
+        _send_here(row, total, processes or send_processes())
+
+
+# --- send --wait: the sending loop in this process and, on a larger list, in helpers ----
+
+
+def send_processes() -> int:
+    """How many processes `campaign send --wait` sends with: NEWSLETTER_SEND_PROCESSES,
+    or one per CPU this process may run on."""
+    configured = current_app.config.get("SEND_PROCESSES")
+    if configured:
+        return max(1, int(configured))
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _send_here(row: Campaign, total: int, processes: int) -> None:
+    """Send the campaign with `processes` processes: this one and helpers it starts.
+
+    Every process runs `sending.send_pending` for this campaign, the loop of `flask
+    worker`: the claims with leases give each delivery to one process (the same
+    exactly-once guarantee as several workers), and each message's recipient is
+    re-checked right before its hand-off. No more helpers than there are batches
+    beyond the first; NEWSLETTER_SEND_RATE is shared out, so the command as a whole
+    sends at most that many messages a second.
+    """
+    config = current_app.config
+    batch_size = int(config.get("SEND_BATCH_SIZE") or sending.DEFAULT_BATCH_SIZE)
+    helpers = max(0, min(processes, math.ceil(total / batch_size)) - 1)
+    rate = float(config.get("SEND_RATE") or 0)
+    own_rate = rate / (helpers + 1) if rate else 0
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        click.echo(f"stopping ({signal.Signals(signum).name})", err=True)
+        stop.set()
+        for process in started:
+            process.terminate()  # SIGTERM: a helper finishes its message, then stops
+
+    started = _start_helpers(helpers, row.id, own_rate)
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    progress = _Progress(row.id, total) if sys.stdout.isatty() else None
+    try:
+        if started:
+            click.echo(f"sending with {len(started) + 1} processes", err=True)
+        config_rate, config["SEND_RATE"] = config.get("SEND_RATE"), own_rate
+        try:
+            mine = sending.send_pending(
+                f"cli:{os.getpid()}", until_idle=True, stop_event=stop, campaign_id=row.id
+            )
+        finally:
+            config["SEND_RATE"] = config_rate
+        shares = [mine.get("sent", 0)]
+        failures = []
+        for process, results in started.items():
+            process.join()
+            counts = _result(results) if process.exitcode == 0 else None
+            if counts is not None:
+                shares.append(counts.get("sent", 0))
+            elif not (stop.is_set() and process.exitcode == -signal.SIGTERM):
+                failures.append(process.exitcode)  # (stopped before it began: no failure)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if progress is not None:
+            progress.close()
+    db.session.expire_all()
+    row = db.session.get(Campaign, row.id)
+    domain.finish_if_done(row)
+    db.session.commit()
+    if len(shares) > 1:
+        click.echo(f"sent by {len(shares)} processes: " + " + ".join(map(str, shares)))
+    for code in failures:
+        click.echo(
+            f"a sending process ended with exit code {code}: the batch it held returns to "
+            "the queue when its lease runs out (NEWSLETTER_SEND_LEASE_SECONDS), and "
+            "`flask worker` sends it then",
+            err=True,
+        )
+    if stop.is_set():
+        click.echo(
+            "stopped: the messages not tried are back in the queue; `flask worker` sends them",
+            err=True,
+        )
+    click.echo(json.dumps(domain.campaign_status(row)))
+    if failures or stop.is_set():
+        sys.exit(1)
+
+
+def _start_helpers(count: int, campaign_id: int, rate: float) -> dict:
+    """`count` helper processes (spawned: a fresh interpreter each, as on every
+    platform), each sending this campaign; {process: its result queue}."""
+    if not count:
+        return {}
+    context = multiprocessing.get_context("spawn")
+    config = _picklable({**current_app.config, "SEND_RATE": rate})
+    started = {}
+    for _ in range(count):
+        results = context.Queue()
+        process = context.Process(
+            target=_helper, args=(config, campaign_id, results), name="campaign-send"
+        )
+        process.start()
+        started[process] = results
+    return started
+
+
+def _result(results) -> dict | None:
+    try:
+        return results.get(timeout=5)
+    except queue.Empty:
+        return None
+
+
+def _picklable(config: dict) -> dict:
+    """The app's configuration, as a helper builds the same app from it."""
+    kept = {}
+    for name, value in config.items():
+        try:
+            pickle.dumps(value)
+        except Exception:  # noqa: S112 - an object only this process can use: left out
+            continue
+        kept[name] = value
+    return kept
+
+
+def _helper(config: dict, campaign_id: int, results) -> None:
+    """A helper process of `campaign send --wait`: the sending loop for one campaign.
+    SIGTERM or SIGINT: it finishes the message in hand, returns the untried rest of its
+    batch to the queue and stops (as `flask worker` does)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    from .. import create_app
+
+    app = create_app(config)
+    with app.app_context():
+        try:
+            counts = sending.send_pending(
+                sending.new_worker_id(), until_idle=True, stop_event=stop, campaign_id=campaign_id
+            )
+        finally:
+            db.session.remove()
+    results.put(counts)
+
+
+class _Progress:
+    """A progress bar on a terminal: the campaign's counts, read every half second by a
+    thread of its own (with its own database session)."""
+
+    def __init__(self, campaign_id: int, total: int):
+        self.app = current_app._get_current_object()
+        self.campaign_id = campaign_id
+        self.bar = click.progressbar(length=total, label=f"campaign {campaign_id}")
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        shown = 0
+        with self.app.app_context():
+            try:
+                while True:
+                    finished = self.done.wait(0.5)
+                    row = db.session.get(Campaign, self.campaign_id)
+                    db.session.refresh(row)
+                    status = domain.campaign_status(row)
+                    now = status["total"] - status["queued"]
+                    self.bar.update(now - shown)
+                    shown = now
+                    if finished:
+                        return
+            finally:
+                db.session.remove()
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        self.bar.render_finish()
+        click.echo()
 
 
 @campaign.command("schedule")
