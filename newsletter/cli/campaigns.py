@@ -139,13 +139,24 @@ def _send_here(row: Campaign, total: int, processes: int) -> None:
             config["SEND_RATE"] = config_rate
         shares = [mine.get("sent", 0)]
         failures = []
-        for process, results in started.items():
+        for process, (ready, _) in started.items():
+            if not ready.is_set():
+                # Nothing left to claim and this helper is still starting: it would only
+                # find the queue empty. (Should it have just claimed a batch, it returns
+                # the batch to the queue on SIGTERM, and the sweep below sends it.)
+                process.terminate()
+        for process, (_, results) in started.items():
             process.join()
             counts = _result(results) if process.exitcode == 0 else None
             if counts is not None:
                 shares.append(counts.get("sent", 0))
-            elif not (stop.is_set() and process.exitcode == -signal.SIGTERM):
-                failures.append(process.exitcode)  # (stopped before it began: no failure)
+            elif process.exitcode != -signal.SIGTERM:  # (stopped by us before it began)
+                failures.append(process.exitcode)
+        if not stop.is_set():  # what a helper returned to the queue when it stopped
+            swept = sending.send_pending(
+                f"cli:{os.getpid()}", until_idle=True, stop_event=stop, campaign_id=row.id
+            )
+            shares[0] += swept.get("sent", 0)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -176,19 +187,20 @@ def _send_here(row: Campaign, total: int, processes: int) -> None:
 
 def _start_helpers(count: int, campaign_id: int, rate: float) -> dict:
     """`count` helper processes (spawned: a fresh interpreter each, as on every
-    platform), each sending this campaign; {process: its result queue}."""
+    platform), each sending this campaign; {process: (its "sending" event, its result
+    queue)}."""
     if not count:
         return {}
     context = multiprocessing.get_context("spawn")
     config = _picklable({**current_app.config, "SEND_RATE": rate})
     started = {}
     for _ in range(count):
-        results = context.Queue()
+        ready, results = context.Event(), context.Queue()
         process = context.Process(
-            target=_helper, args=(config, campaign_id, results), name="campaign-send"
+            target=_helper, args=(config, campaign_id, ready, results), name="campaign-send"
         )
         process.start()
-        started[process] = results
+        started[process] = (ready, results)
     return started
 
 
@@ -211,7 +223,7 @@ def _picklable(config: dict) -> dict:
     return kept
 
 
-def _helper(config: dict, campaign_id: int, results) -> None:
+def _helper(config: dict, campaign_id: int, ready, results) -> None:
     """A helper process of `campaign send --wait`: the sending loop for one campaign.
     SIGTERM or SIGINT: it finishes the message in hand, returns the untried rest of its
     batch to the queue and stops (as `flask worker` does)."""
@@ -222,6 +234,7 @@ def _helper(config: dict, campaign_id: int, results) -> None:
 
     app = create_app(config)
     with app.app_context():
+        ready.set()
         try:
             counts = sending.send_pending(
                 sending.new_worker_id(), until_idle=True, stop_event=stop, campaign_id=campaign_id
