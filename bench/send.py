@@ -652,6 +652,12 @@ def measure_sending(args, database: Database, server, dkim_key: str) -> dict:
                 _smtplib_loop, server.host, server.port, sender, raw, count, connections,
                 f"s{rep}",
             )  # fmt: skip
+            if args.cli and connections > 1:  # for the command's one-process run
+                _pause(args)
+                server.reset()
+                run["baseline_rate_1"] = baseline(
+                    _smtplib_loop, server.host, server.port, sender, raw, count, 1, f"o{rep}"
+                )
             _pause(args)
             server.reset()
             run["wire_rate"] = baseline(
@@ -676,7 +682,9 @@ def measure_sending(args, database: Database, server, dkim_key: str) -> dict:
                     stats = server.stats(figures["total"])
                     exact = stats["messages"] == figures["total"] == stats["recipients"]
                     figures["every_recipient_once"] = exact and stats["duplicates"] == 0
-                    figures["send_ratio"] = figures["send_rate"] / run["baseline_rate"]
+                    one = label == "cli_1" and run.get("baseline_rate_1")
+                    figures["send_ratio"] = figures["send_rate"] / (one or run["baseline_rate"])
+                    figures["baseline"] = "1 connection" if one else f"{connections} connections"
                     run[label] = figures
                     _clear_deliveries(config)
                 run["cli_ratio"] = run["cli"]["rate"] / run["cli_1"]["rate"]
@@ -690,6 +698,11 @@ def measure_sending(args, database: Database, server, dkim_key: str) -> dict:
 def _rep_line(run: dict) -> str:
     parts = [
         f"smtplib baseline {run['baseline_rate']:,.0f} msg/s",
+        *(
+            [f"with 1 connection {run['baseline_rate_1']:,.0f} msg/s"]
+            if "baseline_rate_1" in run
+            else []
+        ),
         f"wire baseline {run['wire_rate']:,.0f} msg/s",
     ]
     if "rate" in run:
@@ -709,7 +722,7 @@ def _rep_line(run: dict) -> str:
                 f"{cli['command'].split(' campaign')[0]}... --wait "
                 f"{'--processes 1' if label == 'cli_1' else '(default)'}: whole "
                 f"{cli['rate']:,.0f} msg/s, sending {cli['send_rate']:,.0f} msg/s "
-                f"(x{cli['send_ratio']:.2f} smtplib), exactly once: "
+                f"(x{cli['send_ratio']:.2f} smtplib, {cli['baseline']}), exactly once: "
                 f"{cli['every_recipient_once']}"
             )
     if "cli_ratio" in run:
@@ -729,6 +742,7 @@ def _medians(reps: list[dict], message_bytes: int) -> dict:
     figures = {
         "message_bytes": message_bytes,
         "baseline_rate": median("baseline_rate"),
+        "baseline_rate_1": median("baseline_rate_1"),
         "wire_rate": median("wire_rate"),
         "reps": reps,
     }
@@ -747,6 +761,7 @@ def _medians(reps: list[dict], message_bytes: int) -> dict:
                 "rate": median("rate", label),
                 "send_rate": median("send_rate", label),
                 "send_ratio": median("send_ratio", label),
+                "baseline": reps[0][label]["baseline"],
                 "every_recipient_once": all(r[label]["every_recipient_once"] for r in reps),
             }
         figures["cli_ratio"] = median("cli_ratio")
@@ -877,6 +892,11 @@ def print_summary(report: dict) -> None:
             f"   {mode} (medians of {reps}, through {report['mta']}): smtplib baseline "
             f"{figures['baseline_rate']:,.0f} msg/s | wire baseline {figures['wire_rate']:,.0f} "
             "msg/s"
+            + (
+                f" | smtplib baseline, 1 connection {figures['baseline_rate_1']:,.0f} msg/s"
+                if figures.get("baseline_rate_1")
+                else ""
+            )
         )
         if "end_to_end_rate" in figures:
             print(
@@ -893,7 +913,8 @@ def print_summary(report: dict) -> None:
                 print(
                     f"     campaign send --wait, {name}: whole command {cli['rate']:,.0f} "
                     f"msg/s | sending phase {cli['send_rate']:,.0f} msg/s, "
-                    f"x{cli['send_ratio']:.2f} the smtplib baseline | every recipient once: "
+                    f"x{cli['send_ratio']:.2f} the smtplib baseline "
+                    f"({cli['baseline']}) | every recipient once: "
                     f"{cli['every_recipient_once']}"
                 )
         if "cli_ratio" in figures:
