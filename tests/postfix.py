@@ -62,6 +62,7 @@ discard   unix  -       -       n       -       -       discard
 virtual   unix  -       n       n       -       -       virtual
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
@@ -135,10 +136,16 @@ class PostfixInstance:
     """One private Postfix on 127.0.0.1:`port`, in a temporary directory (removed by
     `stop`). See the module docstring."""
 
-    def __init__(self, port: int | None = None, main_cf_extra: dict[str, str] | None = None):
+    def __init__(
+        self,
+        port: int | None = None,
+        main_cf_extra: dict[str, str] | None = None,
+        tls: bool = False,
+    ):
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.extra = main_cf_extra or {}
+        self.tls = tls  # STARTTLS offered, with a self-signed certificate made here
         self.root: Path | None = None
 
     # --- life cycle
@@ -155,6 +162,8 @@ class PostfixInstance:
         main = MAIN_CF.format(
             root=self.root, daemons=DAEMON_DIRECTORY, uid=owner.pw_uid, gid=owner.pw_gid
         )
+        if self.tls:
+            main += _tls_settings(etc)
         main += "".join(f"{name} = {value}\n" for name, value in self.extra.items())
         (etc / "main.cf").write_text(main)
         (etc / "recipients").write_text(RECIPIENTS)
@@ -255,6 +264,45 @@ class PostfixInstance:
             return (self.root / "maillog").read_text(errors="replace")
         except (OSError, TypeError):
             return ""
+
+
+def _tls_settings(etc: Path) -> str:
+    """A key and a self-signed certificate for STARTTLS, and the main.cf lines for them."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mta.postfix.test")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    pem = etc / "smtpd.pem"
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        + certificate.public_bytes(serialization.Encoding.PEM)
+    )
+    pem.chmod(0o600)
+    return (
+        f"smtpd_tls_chain_files = {pem}\n"
+        "smtpd_tls_security_level = may\n"
+        "smtpd_tls_received_header = yes\n"
+    )
 
 
 def _alive(pid: int) -> bool:

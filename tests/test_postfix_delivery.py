@@ -119,3 +119,33 @@ def test_refusals_in_the_middle_of_the_window_concern_their_own_message_only(
     ok = {address for address in people if address.startswith("reader")}
     assert mta.wait_for(36) == dict.fromkeys(ok, 1)
     assert db.session.get(Campaign, campaign.id).status == CampaignStatus.SENDING  # 2 deferred
+
+
+@pytest.fixture
+def tls_mta():
+    reason = postfix.available()
+    if reason:
+        pytest.skip(reason)
+    with postfix.PostfixInstance(tls=True) as instance:
+        yield instance
+
+
+def test_starttls_with_the_window_delivers_each_message_once(
+    app, make_subscriber, make_campaign, tls_mta
+):
+    """MAIL_USE_TLS against a relay offering STARTTLS (a self-signed certificate, as
+    smtplib does not verify it by default): the window reads its replies through TLS."""
+    app.config.update(MAIL_SERVER=tls_mta.host, MAIL_PORT=tls_mta.port, MAIL_USE_TLS=True)
+    people = _people(make_subscriber, 60)
+    campaign = make_campaign(subject="Over TLS", body="Hello, privately.")
+    campaigns.start_sending(campaign)
+    db.session.commit()
+
+    counts = sending.send_pending("w")
+
+    assert counts == {"batches": 1, "sent": 60}
+    assert tls_mta.wait_for(60) == dict.fromkeys(people, 1)
+    for path in tls_mta.maildir_files():
+        message = _parsed(path)
+        assert "with ESMTPS" in message["Received"], "sent over TLS"
+        assert FOOTERS[people[message["Delivered-To"].lower()]] in mail_text(message)
