@@ -1,23 +1,37 @@
-"""Sending benchmark: the real sending path against a bare smtplib loop, in one run.
+"""Sending benchmark: the real sending path against two baselines, in one run.
 
     python -m bench.send                       # 100,000 subscribers, SQLite, 2 workers
     python -m bench.send --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    python -m bench.send --mta postfix --n 5000 --dkim off --cli   # through real Postfix
     python -m bench.send --rss-check           # peak RSS at N and 10 N only
 
 What one run does (docs/PERFORMANCE.md has the figures and the reasoning):
 
 1. Creates a fresh database (a SQLite file, or a private PostgreSQL database next to
    `--database-url`) with N active subscribers, inserted in bulk, and times that.
-2. Starts the fast SMTP sink (bench/sink.py) in its own process.
+2. Starts the SMTP server: the fast sink (bench/sink.py) in its own process, or with
+   `--mta postfix` a private Postfix on loopback (tests/postfix.py: Debian's Postfix,
+   maildir delivery; needs root).
 3. For DKIM off, then on (an RSA-2048 key generated for the run), `--reps` times:
-   - baseline: one process, one smtplib connection, `sendmail` of pre-built bytes (a
-     real message of this campaign) to the same sink, `--baseline-messages` times;
+   - smtplib baseline: `--workers` processes (one with `--smtplib-connections 1`), one
+     smtplib connection each, `sendmail` of pre-built bytes (a real message of this
+     campaign) in a tight loop, `--baseline-messages` in all (default: N);
+   - wire baseline (the limit): as many processes and connections, each writing the
+     same pre-built bytes through the project's own transport (`sending.SmtpTransport`:
+     PIPELINING, BDAT, the same SMTP_WINDOW): what the wire and the server allow when
+     nothing is built, checked or recorded;
    - end-to-end: a campaign is created and queued exactly as `flask campaign send` does
      (`campaigns.start_sending`, in a process of its own), then `--workers` processes
      each run `sending.send_pending`, the loop of `flask worker`, until nothing is left.
-     The rate is messages accepted by the sink / wall time from "go" to the last worker
-     done; the sink's per-recipient count must show every recipient exactly once.
-   Medians of the reps are reported, with the ratio end-to-end / baseline.
+     The rate is messages accepted / wall time from "go" to the last worker done; the
+     server's per-recipient count must show every recipient exactly once;
+   - with `--cli`: the command people type, `flask campaign send ID --wait`, in a
+     process of its own, with `--processes 1` and with its default (one per CPU); rate
+     of the whole command (interpreter start, queueing, sending) and of its sending
+     phase (from its "recipients queued" line to its report).
+   Medians of the reps are reported, with the ratios to each baseline of the same rep.
+   Through Postfix, each run starts with Postfix's queue empty (its deliveries of the
+   run before are waited for).
 4. Peak RSS per worker process (VmHWM) at N and at 10 N (`--rss-scale`), with the
    sending path's transport replaced by one that discards the bytes (`--rss-check`
    mode, no sink), and the peak of the process that queued the campaign.
@@ -29,6 +43,7 @@ What one run does (docs/PERFORMANCE.md has the figures and the reasoning):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -281,16 +296,143 @@ def prebuilt_message(config: dict) -> tuple[str, bytes]:
         return prepared.envelope_from, prepared.build(recipient, unique="c1.d1")
 
 
-def baseline(host: str, port: int, sender: str, raw: bytes, count: int) -> float:
-    """Messages a second of a tight smtplib loop sending the same bytes."""
-    connection = smtplib.SMTP(host, port)
+def _mail_config(host: str, port: int) -> dict:
+    return {
+        "MAIL_SERVER": host,
+        "MAIL_PORT": port,
+        "MAIL_USE_SSL": False,
+        "MAIL_USE_TLS": False,
+        "MAIL_TIMEOUT": 60,
+        "MAIL_USERNAME": None,
+        "MAIL_PASSWORD": None,
+    }
+
+
+def _smtplib_loop(host: str, port: int, sender: str, raw: bytes, count: int, tag: str, ready, go,
+                  results) -> None:  # fmt: skip
+    """One connection, `sendmail` of the same bytes `count` times (smtplib baseline)."""
+    connection = smtplib.SMTP(host, port, timeout=60)
     connection.ehlo()
+    ready.put(os.getpid())
+    go.wait()
     started = time.perf_counter()
     for number in range(count):
-        connection.sendmail(sender, [f"base{number}@bench.example.org"], raw)
+        connection.sendmail(sender, [f"base{tag}.{number}@bench.example.org"], raw)
     elapsed = time.perf_counter() - started
     connection.quit()
-    return count / elapsed
+    results.put({"seconds": elapsed, "errors": 0})
+
+
+def _wire_loop(host: str, port: int, sender: str, raw: bytes, count: int, tag: str, ready, go,
+               results) -> None:  # fmt: skip
+    """One connection of the project's transport writing the same bytes `count` times:
+    PIPELINING and BDAT with the same window as the sender (the wire baseline)."""
+    from newsletter import sending
+
+    transport = sending.SmtpTransport(_mail_config(host, port))
+    transport.send(sender, f"wire{tag}.first@bench.example.org", "", raw, None)  # connect
+    errors = sum(exc is not None for _, exc in transport.flush())
+    ready.put(os.getpid())
+    go.wait()
+    started = time.perf_counter()
+    for number in range(count):
+        outcomes = transport.send(sender, f"wire{tag}.{number}@bench.example.org", "", raw, 0)
+        errors += sum(exc is not None for _, exc in outcomes)
+    errors += sum(exc is not None for _, exc in transport.flush())
+    elapsed = time.perf_counter() - started
+    transport.close()
+    results.put({"seconds": elapsed, "errors": errors})
+
+
+def baseline(loop, host: str, port: int, sender: str, raw: bytes, count: int,
+             connections: int, tag: str) -> float:  # fmt: skip
+    """Messages a second of `connections` processes running `loop` (one connection
+    each) on `count` messages in all; wall time from "go" to the last one done."""
+    share = -(-count // connections)
+    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
+    processes = [
+        SPAWN.Process(
+            target=loop, args=(host, port, sender, raw, share, f"{tag}.{i}", ready, go, results)
+        )
+        for i in range(connections)
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=120)
+    started = time.perf_counter()
+    go.set()
+    outcomes = [results.get(timeout=3600) for _ in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    errors = sum(o["errors"] for o in outcomes)
+    if errors:
+        raise RuntimeError(f"{loop.__name__}: {errors} messages not accepted")
+    return share * connections / elapsed
+
+
+# --- the command people type ---------------------------------------------------------------
+
+
+def _create_draft(config: dict, results) -> None:
+    from sqlalchemy import select
+
+    from newsletter import campaigns
+    from newsletter.extensions import db
+    from newsletter.models import Topic
+
+    app = _quiet_app(config)
+    with app.app_context():
+        topic = db.session.scalar(select(Topic).where(Topic.slug == "newsletter"))
+        campaign = campaigns.create_campaign(SUBJECT, BODY, topic, created_by="bench")
+        db.session.commit()
+        results.put({"campaign_id": campaign.id})
+
+
+def run_cli(config: dict, batch_size: int | None, processes: int | None) -> dict:
+    """`flask campaign send ID --wait` (with `--processes` when given) in a new process,
+    as people run it (SEND_BATCH_SIZE: the app's default unless `batch_size`); rates of
+    the whole command and of its sending phase."""
+    campaign_id = _run_in_process(_create_draft, config)["campaign_id"]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSLETTER_")}
+    settings = {**config, "SEND_BATCH_SIZE": batch_size} if batch_size else config
+    for key, value in settings.items():
+        if value is not None:
+            env[f"NEWSLETTER_{key}"] = value if isinstance(value, str) else json.dumps(value)
+    env["PYTHONPATH"] = str(ROOT)
+    command = [sys.executable, "-m", "flask", "--app", "app", "campaign", "send",
+               str(campaign_id), "--wait"]  # fmt: skip
+    if processes:
+        command += ["--processes", str(processes)]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    queued_at = reported_at = None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if queued_at is None and "recipients queued" in line:
+            queued_at = time.perf_counter()
+        if line.startswith("{"):
+            reported_at = time.perf_counter()
+    errors = process.stderr.read()
+    code = process.wait()
+    ended = time.perf_counter()
+    if code != 0 or queued_at is None or reported_at is None:
+        raise RuntimeError(f"campaign send --wait failed ({code}): {''.join(lines)}{errors}")
+    report = json.loads(lines[-1])
+    return {
+        "command": " ".join(command[2:]),
+        "total": report["total"],
+        "sent": report["sent"],
+        "seconds": ended - started,
+        "send_seconds": reported_at - queued_at,
+        "rate": report["sent"] / (ended - started),
+        "send_rate": report["sent"] / (reported_at - queued_at),
+        "output": "".join(line for line in lines if not line.startswith("{")).strip(),
+    }
 
 
 # --- signup latency ----------------------------------------------------------------------
@@ -443,46 +585,188 @@ def make_dkim_key(directory: Path) -> str:
     return str(path)
 
 
-def measure_sending(args, database: Database, sink: SinkProcess, dkim_key: str) -> dict:
-    """Baseline and end-to-end, DKIM off and on, `args.reps` times each."""
+class SinkServer:
+    """The fast sink as the bench's SMTP server."""
+
+    name = "sink"
+
+    def __init__(self, sink: SinkProcess):
+        self.sink, self.host, self.port = sink, sink.host, sink.port
+
+    def reset(self) -> None:
+        self.sink.reset()
+
+    def stats(self, expected: int) -> dict:
+        return self.sink.stats()
+
+
+class PostfixServer:
+    """A private Postfix on loopback (tests/postfix.py) as the bench's SMTP server: it
+    accepts into its queue and delivers to a maildir behind the sender's back, so each
+    run waits for the previous run's deliveries, and counts from the maildir."""
+
+    name = "postfix"
+
+    def __init__(self, instance):
+        self.instance, self.host, self.port = instance, instance.host, instance.port
+
+    def reset(self) -> None:
+        deadline = time.monotonic() + 1800
+        while not self.instance.queue_is_empty() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for path in self.instance.maildir_files():
+            path.unlink()
+
+    def stats(self, expected: int) -> dict:
+        counts = self.instance.wait_for(expected, timeout=1800)
+        campaign = {a: n for a, n in counts.items() if a.startswith("reader")}
+        return {
+            "messages": sum(campaign.values()),
+            "recipients": len(campaign),
+            "duplicates": sum(n - 1 for n in campaign.values()),
+            "cpu_us": 0,
+        }
+
+
+def _pause(args) -> None:
+    if args.pause:
+        time.sleep(args.pause)
+
+
+def measure_sending(args, database: Database, server, dkim_key: str) -> dict:
+    """The baselines, end-to-end and (with --cli) the command, DKIM off and on,
+    `args.reps` times each."""
     results = {}
+    connections = args.smtplib_connections or args.workers
+    count = args.baseline_messages or args.n
     for mode, key in (("dkim_off", None), ("dkim_on", dkim_key)):
         if args.dkim != "both" and args.dkim != mode.split("_")[1]:
             continue
-        config = app_config(database.url, (sink.host, sink.port), key)
+        config = app_config(database.url, (server.host, server.port), key)
         sender, raw = prebuilt_message(config)
         reps = []
         for rep in range(args.reps):
-            base = baseline(sink.host, sink.port, sender, raw, args.baseline_messages)
-            sink.reset()
-            run = send_campaign(config, args.workers, args.batch_size)
-            stats = sink.stats()
-            run |= {"baseline_rate": base, "ratio": run["rate"] / base, "sink": stats}
-            run["sink_cpu_us_per_message"] = stats["cpu_us"] / max(stats["messages"], 1)
-            exact = stats["messages"] == run["total"] == stats["recipients"]
-            run["every_recipient_once"] = exact and stats["duplicates"] == 0
-            reps.append(run)
-            _clear_deliveries(config)
-            print(
-                f"  {mode} rep {rep + 1}: end-to-end {run['rate']:,.0f} msg/s, baseline "
-                f"{base:,.0f} msg/s, ratio {run['ratio']:.2f}, queued in "
-                f"{run['queue_seconds']:.1f} s, worker RSS {run['worker_rss_mb']} MB, "
-                f"CPU a message: workers {run['worker_cpu_us_per_message']:.0f} us, sink "
-                f"{run['sink_cpu_us_per_message']:.0f} us, "
-                f"exactly once: {run['every_recipient_once']}",
-                flush=True,
+            run: dict = {}
+            server.reset()
+            run["baseline_rate"] = baseline(
+                _smtplib_loop, server.host, server.port, sender, raw, count, connections,
+                f"s{rep}",
+            )  # fmt: skip
+            if args.cli and connections > 1:  # for the command's one-process run
+                _pause(args)
+                server.reset()
+                run["baseline_rate_1"] = baseline(
+                    _smtplib_loop, server.host, server.port, sender, raw, count, 1, f"o{rep}"
+                )
+            _pause(args)
+            server.reset()
+            run["wire_rate"] = baseline(
+                _wire_loop, server.host, server.port, sender, raw, count, args.workers, f"w{rep}"
             )
-        results[mode] = {
-            "message_bytes": len(raw),
-            "end_to_end_rate": statistics.median(r["rate"] for r in reps),
-            "baseline_rate": statistics.median(r["baseline_rate"] for r in reps),
-            "ratio": statistics.median(r["ratio"] for r in reps),
-            "queue_seconds": statistics.median(r["queue_seconds"] for r in reps),
+            if not args.no_workers:
+                _pause(args)
+                server.reset()
+                run |= send_campaign(config, args.workers, args.batch_size)
+                stats = server.stats(run["total"])
+                run |= {"ratio": run["rate"] / run["baseline_rate"], "sink": stats}
+                run["wire_ratio"] = run["rate"] / run["wire_rate"]
+                run["sink_cpu_us_per_message"] = stats["cpu_us"] / max(stats["messages"], 1)
+                exact = stats["messages"] == run["total"] == stats["recipients"]
+                run["every_recipient_once"] = exact and stats["duplicates"] == 0
+                _clear_deliveries(config)
+            if args.cli:
+                for label, processes in (("cli_1", 1), ("cli", args.cli_processes)):
+                    _pause(args)
+                    server.reset()
+                    figures = run_cli(config, args.cli_batch_size, processes)
+                    stats = server.stats(figures["total"])
+                    exact = stats["messages"] == figures["total"] == stats["recipients"]
+                    figures["every_recipient_once"] = exact and stats["duplicates"] == 0
+                    one = label == "cli_1" and run.get("baseline_rate_1")
+                    figures["send_ratio"] = figures["send_rate"] / (one or run["baseline_rate"])
+                    figures["baseline"] = "1 connection" if one else f"{connections} connections"
+                    run[label] = figures
+                    _clear_deliveries(config)
+                run["cli_ratio"] = run["cli"]["rate"] / run["cli_1"]["rate"]
+                run["cli_send_ratio"] = run["cli"]["send_rate"] / run["cli_1"]["send_rate"]
+            reps.append(run)
+            print(f"  {mode} rep {rep + 1}: {_rep_line(run)}", flush=True)
+        results[mode] = _medians(reps, len(raw))
+    return results
+
+
+def _rep_line(run: dict) -> str:
+    parts = [
+        f"smtplib baseline {run['baseline_rate']:,.0f} msg/s",
+        *(
+            [f"with 1 connection {run['baseline_rate_1']:,.0f} msg/s"]
+            if "baseline_rate_1" in run
+            else []
+        ),
+        f"wire baseline {run['wire_rate']:,.0f} msg/s",
+    ]
+    if "rate" in run:
+        parts += [
+            f"end-to-end {run['rate']:,.0f} msg/s (x{run['ratio']:.2f} smtplib, "
+            f"x{run['wire_ratio']:.2f} wire)",
+            f"queued in {run['queue_seconds']:.1f} s",
+            f"worker RSS {run['worker_rss_mb']} MB",
+            f"CPU a message: workers {run['worker_cpu_us_per_message']:.0f} us, sink "
+            f"{run['sink_cpu_us_per_message']:.0f} us",
+            f"exactly once: {run['every_recipient_once']}",
+        ]
+    for label in ("cli_1", "cli"):
+        if label in run:
+            cli = run[label]
+            parts.append(
+                f"{cli['command'].split(' campaign')[0]}... --wait "
+                f"{'--processes 1' if label == 'cli_1' else '(default)'}: whole "
+                f"{cli['rate']:,.0f} msg/s, sending {cli['send_rate']:,.0f} msg/s "
+                f"(x{cli['send_ratio']:.2f} smtplib, {cli['baseline']}), exactly once: "
+                f"{cli['every_recipient_once']}"
+            )
+    if "cli_ratio" in run:
+        parts.append(
+            f"command default / one process: x{run['cli_ratio']:.2f} whole, "
+            f"x{run['cli_send_ratio']:.2f} sending"
+        )
+    return "; ".join(parts)
+
+
+def _medians(reps: list[dict], message_bytes: int) -> dict:
+    def median(key: str, label: str | None = None):
+        values = [(r[label] if label else r).get(key) for r in reps if not label or label in r]
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    figures = {
+        "message_bytes": message_bytes,
+        "baseline_rate": median("baseline_rate"),
+        "baseline_rate_1": median("baseline_rate_1"),
+        "wire_rate": median("wire_rate"),
+        "reps": reps,
+    }
+    if "rate" in reps[0]:
+        figures |= {
+            "end_to_end_rate": median("rate"),
+            "ratio": median("ratio"),
+            "wire_ratio": median("wire_ratio"),
+            "queue_seconds": median("queue_seconds"),
             "worker_rss_mb_max": max(max(r["worker_rss_mb"]) for r in reps),
             "every_recipient_once": all(r["every_recipient_once"] for r in reps),
-            "reps": reps,
         }
-    return results
+    if "cli" in reps[0]:
+        for label in ("cli_1", "cli"):
+            figures[label] = {
+                "rate": median("rate", label),
+                "send_rate": median("send_rate", label),
+                "send_ratio": median("send_ratio", label),
+                "baseline": reps[0][label]["baseline"],
+                "every_recipient_once": all(r[label]["every_recipient_once"] for r in reps),
+            }
+        figures["cli_ratio"] = median("cli_ratio")
+        figures["cli_send_ratio"] = median("cli_send_ratio")
+    return figures
 
 
 def measure_rss(args, database: Database) -> dict:
@@ -505,13 +789,42 @@ def measure_rss(args, database: Database) -> dict:
     return figures
 
 
+@contextlib.contextmanager
+def _server(name: str):
+    if name == "postfix":
+        from tests.postfix import PostfixInstance
+
+        with PostfixInstance() as instance:
+            yield PostfixServer(instance)
+    else:
+        with SinkProcess() as sink:
+            yield SinkServer(sink)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description="Sending benchmark (see module docstring).")
     parser.add_argument("--n", type=int, default=100_000, help="subscribers")
     parser.add_argument("--workers", type=int, default=2, help="sending processes")
     parser.add_argument("--batch-size", type=int, default=500, help="deliveries per claim")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--baseline-messages", type=int, default=20_000)
+    parser.add_argument(
+        "--baseline-messages", type=int, help="messages of each baseline, in all (default: N)"
+    )
+    parser.add_argument(
+        "--smtplib-connections",
+        type=int,
+        help="processes of the smtplib baseline (default: --workers)",
+    )
+    parser.add_argument("--mta", choices=("sink", "postfix"), default="sink")
+    parser.add_argument("--no-workers", action="store_true", help="no flask-worker run")
+    parser.add_argument("--cli", action="store_true", help="also time campaign send --wait")
+    parser.add_argument(
+        "--cli-processes", type=int, help="--processes of the second command run (default: its own)"
+    )
+    parser.add_argument(
+        "--cli-batch-size", type=int, help="SEND_BATCH_SIZE of the command (default: the app's)"
+    )
+    parser.add_argument("--pause", type=float, default=0, help="seconds between runs")
     parser.add_argument("--dkim", choices=("both", "off", "on"), default="both")
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite file)")
     parser.add_argument("--rss-check", action="store_true", help="only the RSS figures")
@@ -537,6 +850,7 @@ def main(argv=None) -> dict:
         "n": args.n,
         "workers": args.workers,
         "batch_size": args.batch_size,
+        "mta": args.mta,
     }
     print(report["machine"], flush=True)
     with tempfile.TemporaryDirectory(prefix="nl-bench-") as tmp:
@@ -546,12 +860,12 @@ def main(argv=None) -> dict:
             if not args.rss_check:
                 _, report["fill_seconds"] = database.fresh(args.n)
                 print(f"  {args.n:,} subscribers inserted in {report['fill_seconds']:.1f} s")
-                with SinkProcess() as sink:
+                with _server(args.mta) as server:
                     report["sending"] = measure_sending(
-                        args, database, sink, make_dkim_key(workdir)
+                        args, database, server, make_dkim_key(workdir)
                     )
                     if not args.no_signup:
-                        config = app_config(database.url, (sink.host, sink.port), None)
+                        config = app_config(database.url, (server.host, server.port), None)
                         report["signup"] = signup_latency(
                             config,
                             args.signup_clients,
@@ -573,13 +887,42 @@ def print_summary(report: dict) -> None:
     """The figures of the run, the way docs/PERFORMANCE.md quotes them."""
     print(f"\n== {report['command']}\n   {report['machine']}, database {report['database']}")
     for mode, figures in report.get("sending", {}).items():
+        reps = len(figures["reps"])
         print(
-            f"   {mode}: end-to-end {figures['end_to_end_rate']:,.0f} msg/s | baseline "
-            f"{figures['baseline_rate']:,.0f} msg/s | ratio {figures['ratio']:.2f} "
-            f"(median of {len(figures['reps'])}) | queue {figures['queue_seconds']:.1f} s | "
-            f"worker peak RSS {figures['worker_rss_mb_max']} MB | "
-            f"every recipient once: {figures['every_recipient_once']}"
+            f"   {mode} (medians of {reps}, through {report['mta']}): smtplib baseline "
+            f"{figures['baseline_rate']:,.0f} msg/s | wire baseline {figures['wire_rate']:,.0f} "
+            "msg/s"
+            + (
+                f" | smtplib baseline, 1 connection {figures['baseline_rate_1']:,.0f} msg/s"
+                if figures.get("baseline_rate_1")
+                else ""
+            )
         )
+        if "end_to_end_rate" in figures:
+            print(
+                f"     {report['workers']} workers: end-to-end {figures['end_to_end_rate']:,.0f} "
+                f"msg/s | x{figures['ratio']:.2f} the smtplib baseline | "
+                f"x{figures['wire_ratio']:.2f} the wire baseline | queue "
+                f"{figures['queue_seconds']:.1f} s | worker peak RSS "
+                f"{figures['worker_rss_mb_max']} MB | every recipient once: "
+                f"{figures['every_recipient_once']}"
+            )
+        for label, name in (("cli_1", "--processes 1"), ("cli", "default processes")):
+            if label in figures:
+                cli = figures[label]
+                print(
+                    f"     campaign send --wait, {name}: whole command {cli['rate']:,.0f} "
+                    f"msg/s | sending phase {cli['send_rate']:,.0f} msg/s, "
+                    f"x{cli['send_ratio']:.2f} the smtplib baseline "
+                    f"({cli['baseline']}) | every recipient once: "
+                    f"{cli['every_recipient_once']}"
+                )
+        if "cli_ratio" in figures:
+            print(
+                f"     campaign send --wait, default / one process: "
+                f"x{figures['cli_ratio']:.2f} whole command, "
+                f"x{figures['cli_send_ratio']:.2f} sending phase"
+            )
     if "signup" in report:
         s = report["signup"]
         print(

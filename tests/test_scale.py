@@ -151,19 +151,22 @@ def test_a_connection_lost_mid_window_defers_only_the_unanswered(
 
     counts = sending.send_pending("w")
 
-    assert counts == {"batches": 1, "sent": 2, "deferred": 2}
-    rows = db.session.execute(
-        select(Subscriber.email, Delivery.status)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .order_by(Subscriber.email)
-    ).all()
-    assert rows == [
-        ("a@example.org", DeliveryStatus.SENT),
-        ("b@example.org", DeliveryStatus.SENT),
-        ("c@example.org", DeliveryStatus.DEFERRED),
-        ("drop@example.org", DeliveryStatus.DEFERRED),
-    ]
-    assert sink.stats()["messages"] == 2
+    rows = dict(
+        db.session.execute(
+            select(Subscriber.email, Delivery.status).join(
+                Subscriber, Subscriber.id == Delivery.subscriber_id
+            )
+        ).all()
+    )
+    assert rows["a@example.org"] == rows["b@example.org"] == DeliveryStatus.SENT
+    assert rows["drop@example.org"] == DeliveryStatus.DEFERRED
+    # c was either on the wire when the connection went (no reply: deferred) or, the
+    # window being a sliding one, written after the loss was seen, on a new connection
+    # (sent). Either way the database says "sent" for exactly what the server took.
+    assert rows["c@example.org"] in (DeliveryStatus.SENT, DeliveryStatus.DEFERRED)
+    sent = sorted(address for address, status in rows.items() if status == DeliveryStatus.SENT)
+    assert counts["sent"] == len(sent) == sink.stats()["messages"]
+    assert counts["deferred"] == len(rows) - len(sent)
 
 
 def test_queueing_on_postgresql_leaves_fresh_planner_statistics_for_the_claims(
