@@ -1659,6 +1659,32 @@ def rectification_applies_at_once(field: str) -> bool:
     return field in RECTIFIABLE_AT_ONCE
 
 
+# How long the link mailed to the current address to approve an address change is valid.
+ADDRESS_APPROVAL_MAX_AGE_HOURS = 1
+# Who may ask the new address to confirm at once: the admin, who acts on the person's
+# own request and checks who is asking (as for an export from the admin).
+ADDRESS_CHANGE_APPROVED_BY = ("current-address", "admin")
+
+
+def address_change_first_approved_by_current_address(requested_by: str) -> bool:
+    """Must the current address approve an address change before the new address is asked?
+
+    Yes when the change is asked from the preferences page (`requested_by` "subscriber"):
+    that page opens from a link in every newsletter, and a newsletter is forwarded. Whoever
+    holds the link could otherwise move the subscription to an address they read, then get
+    the person's mail and, through the "download my data" link mailed to the (new)
+    address, their data (IP addresses included). So a short-lived link
+    (ADDRESS_APPROVAL_MAX_AGE_HOURS) is mailed to the current address first, naming the
+    new one; only once it is used does the new address get its confirmation link (a new
+    double opt-in, `rectification_applies_at_once`). No for the admin ("admin"): the admin
+    acts on the person's request and checks their identity (GDPR Art. 12(6)).
+    Sources: GDPR Art. 5(1)(f) (integrity and confidentiality), Art. 16 (rectification
+    at the data subject's request, not a third party's), Art. 32 (security of
+    processing), Art. 12(6); SPEC rule 1 (no mail without the holder's consent).
+    """
+    return requested_by != "admin"
+
+
 # --- Notice and plumbing: the contact and the mailto opt-out must reach someone ----------
 # (issue 13, problem 7). Warnings for the operator (the admin's dashboard, and the log of
 # `flask worker` and `flask run` at start), not blocks: only the operator can tell whether
