@@ -1588,9 +1588,18 @@ ACCESS_EXPORT_SECTIONS = (
     "objections",
     "rights_requests",
     "pending_address_changes",
+    "lapsed_bases",
+    "retired_public_ids",
     "held_under_hash",
 )
-FORMER_EXPORT_SECTIONS = ("consent_events", "objections", "rights_requests", "held_under_hash")
+FORMER_EXPORT_SECTIONS = (
+    "consent_events",
+    "objections",
+    "rights_requests",
+    "lapsed_bases",
+    "retired_public_ids",
+    "held_under_hash",
+)
 
 
 def access_export_complete(data: dict, former: bool = False) -> list[str]:
@@ -1600,7 +1609,8 @@ def access_export_complete(data: dict, former: bool = False) -> list[str]:
     subscriptions, consent events with their evidence, deliveries with the (redacted)
     SMTP replies, bounce events, the outbox copies of mails to them, objections and
     suppression rows, rights requests, a pending address change, and what is kept under
-    the keyed hash. A former subscriber's holds what is still kept under the hash.
+    the keyed hash (the markers of a lapsed basis, the retired public ids of older
+    links). A former subscriber's holds what is still kept under the hash.
     Sources: GDPR Art. 15(1) (access to "the personal data"), 15(3) (a copy of the data
     undergoing processing), 12(1) (concise, intelligible, plain language); EDPB
     Guidelines 01/2022 on the right of access §§ 35-36 (all data, also pseudonymised
