@@ -1588,9 +1588,18 @@ ACCESS_EXPORT_SECTIONS = (
     "objections",
     "rights_requests",
     "pending_address_changes",
+    "lapsed_bases",
+    "retired_public_ids",
     "held_under_hash",
 )
-FORMER_EXPORT_SECTIONS = ("consent_events", "objections", "rights_requests", "held_under_hash")
+FORMER_EXPORT_SECTIONS = (
+    "consent_events",
+    "objections",
+    "rights_requests",
+    "lapsed_bases",
+    "retired_public_ids",
+    "held_under_hash",
+)
 
 
 def access_export_complete(data: dict, former: bool = False) -> list[str]:
@@ -1600,7 +1609,8 @@ def access_export_complete(data: dict, former: bool = False) -> list[str]:
     subscriptions, consent events with their evidence, deliveries with the (redacted)
     SMTP replies, bounce events, the outbox copies of mails to them, objections and
     suppression rows, rights requests, a pending address change, and what is kept under
-    the keyed hash. A former subscriber's holds what is still kept under the hash.
+    the keyed hash (the markers of a lapsed basis, the retired public ids of older
+    links). A former subscriber's holds what is still kept under the hash.
     Sources: GDPR Art. 15(1) (access to "the personal data"), 15(3) (a copy of the data
     undergoing processing), 12(1) (concise, intelligible, plain language); EDPB
     Guidelines 01/2022 on the right of access §§ 35-36 (all data, also pseudonymised
@@ -1657,6 +1667,32 @@ def rectification_applies_at_once(field: str) -> bool:
     ePrivacy Art. 13(1) (consent of the holder of the address), Art. 32; SPEC rule 1.
     """
     return field in RECTIFIABLE_AT_ONCE
+
+
+# How long the link mailed to the current address to approve an address change is valid.
+ADDRESS_APPROVAL_MAX_AGE_HOURS = 1
+# Who may ask the new address to confirm at once: the admin, who acts on the person's
+# own request and checks who is asking (as for an export from the admin).
+ADDRESS_CHANGE_APPROVED_BY = ("current-address", "admin")
+
+
+def address_change_first_approved_by_current_address(requested_by: str) -> bool:
+    """Must the current address approve an address change before the new address is asked?
+
+    Yes when the change is asked from the preferences page (`requested_by` "subscriber"):
+    that page opens from a link in every newsletter, and a newsletter is forwarded. Whoever
+    holds the link could otherwise move the subscription to an address they read, then get
+    the person's mail and, through the "download my data" link mailed to the (new)
+    address, their data (IP addresses included). So a short-lived link
+    (ADDRESS_APPROVAL_MAX_AGE_HOURS) is mailed to the current address first, naming the
+    new one; only once it is used does the new address get its confirmation link (a new
+    double opt-in, `rectification_applies_at_once`). No for the admin ("admin"): the admin
+    acts on the person's request and checks their identity (GDPR Art. 12(6)).
+    Sources: GDPR Art. 5(1)(f) (integrity and confidentiality), Art. 16 (rectification
+    at the data subject's request, not a third party's), Art. 32 (security of
+    processing), Art. 12(6); SPEC rule 1 (no mail without the holder's consent).
+    """
+    return requested_by != "admin"
 
 
 # --- Notice and plumbing: the contact and the mailto opt-out must reach someone ----------

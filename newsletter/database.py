@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import click
 from flask import Flask
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import Session
@@ -45,7 +46,36 @@ def init_database(app: Flask) -> None:
     if not event.contains(Session, "after_commit", _checkpoint_after_erasure):
         event.listen(Session, "after_commit", _checkpoint_after_erasure)
     if app.config["AUTO_UPGRADE_SQLITE"]:
-        _upgrade_new_sqlite(app)
+        if _loading_for_an_app_command():
+            _upgrade_when_the_command_runs(app)
+        else:
+            _upgrade_new_sqlite(app)
+
+
+def _loading_for_an_app_command() -> bool:
+    """Is the app being loaded by `flask` to find one of its own commands (`flask db …`,
+    `flask admin …`), before the command's name is known to us?
+
+    Flask loads the app while the root `flask` context is current for an app command;
+    built-in commands (`flask run`, `flask shell`) load it inside their own context, and
+    gunicorn or the tests outside any."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.parent is None
+
+
+def _upgrade_when_the_command_runs(app: Flask) -> None:
+    """Upgrade a new SQLite file once `flask` looks up the command to run, unless it is
+    `flask db …`: `flask db upgrade` creates the database itself, and must not find it
+    created first (with the "Created a new database… Next:" lines printed before its own
+    output). Flask looks app commands up on `app.cli`, an object of this app alone."""
+    look_up = app.cli.get_command
+
+    def get_command(ctx: click.Context, name: str):
+        if name != "db":
+            _upgrade_new_sqlite(app)  # returns at once once the file has its tables
+        return look_up(ctx, name)
+
+    app.cli.get_command = get_command
 
 
 def _upgrade_new_sqlite(app: Flask) -> None:

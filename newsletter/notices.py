@@ -81,3 +81,24 @@ def send_address_confirmation(to: str, locale: str, confirm_url: str, max_age_ho
         max_age_hours=max_age_hours,
         privacy_url=links.privacy_url(),
     )
+
+
+def send_address_approval(
+    to: str, locale: str, new_address: str, approve_url: str, max_age_minutes: int
+) -> None:
+    """The current address is asked to approve a change to `new_address` before the new
+    address gets anything (`compliance.address_change_first_approved_by_current_address`;
+    GDPR Art. 5(1)(f), 16, 32): a forwarded preferences link is not enough."""
+    send_system_mail(
+        "address_approve",
+        to,
+        lazy_gettext(
+            "Do you want to change your address for %(org)s?",
+            org=current_app.config["ORGANIZATION_NAME"],
+        ),
+        locale=locale,
+        new_address=new_address,
+        approve_url=approve_url,
+        max_age_minutes=max_age_minutes,
+        privacy_url=links.privacy_url(),
+    )

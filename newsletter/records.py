@@ -142,11 +142,12 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
     ),
     "address_change": (
         (SUBSCRIBERS,),
-        "a new address a subscriber asked for (rectification), until its confirmation link "
-        "is used: the new address and when it was asked",
+        "a new address a subscriber asked for (rectification), until the current address "
+        "approved it and its confirmation link is used: the new address and when it was "
+        "asked (or approved)",
         lambda c: (
-            f"until confirmed, at most {period(c, 'CONFIRM_MAX_AGE_HOURS')}; deleted on "
-            "confirmation and on erasure"
+            f"until confirmed, at most {period(c, 'CONFIRM_MAX_AGE_HOURS')} after the request "
+            "or its approval; deleted on confirmation and on erasure"
         ),
         None,
     ),

@@ -6,9 +6,10 @@ a link mailed to the address, `completed_at` set when it is used), "admin", "cli
 "api:<token name>" for objections recorded through the API.
 
 A former subscriber's access request is answered from what is still kept under the
-keyed hash of the address (`export_former`): consent events, suppression rows and
-rights requests. Delivery records and bounce events of an erased person hold neither
-the address nor its hash: they cannot be tied to anyone any more.
+keyed hash of the address (`export_former`): consent events, suppression rows, rights
+requests, the markers of a lapsed basis and the retired public ids of older links.
+Delivery records and bounce events of an erased person hold neither the address nor its
+hash: they cannot be tied to anyone any more.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from .models import (
     Channel,
     ConsentEvent,
     Delivery,
+    LapsedBasis,
+    RetiredPublicId,
     RightsRequest,
     Subscriber,
     Subscription,
@@ -67,7 +70,8 @@ def export_subject(subscriber: Subscriber) -> dict:
     data.update(_held_under_hash(digest))
     data["held_under_hash"]["note"] = gettext(
         "Besides what is listed above, we keep under this code the consent events, "
-        "suppression entries and rights requests listed here."
+        "suppression entries, rights requests, random ids of older links and markers of "
+        "a lapsed customer basis listed here."
     )
     _require_complete(data, former=False)
     return data
@@ -120,12 +124,41 @@ def _bounce_events(delivery_ids: list[int]) -> list[dict]:
 
 
 def _held_under_hash(digest: str) -> dict:
-    """The objections, rights requests and the hash itself: kept after an erasure too."""
+    """The objections, rights requests, the markers of a lapsed basis, the retired public
+    ids of older links (also those of the addresses this one replaced) and the hash
+    itself: kept after an erasure too."""
+    hashes = _linked_hashes(digest)
     return {
         "objections": _objections(digest),
         "rights_requests": _rights_requests(digest),
+        "lapsed_bases": _lapsed_bases(hashes),
+        "retired_public_ids": _retired_public_ids(hashes),
         "held_under_hash": {"address_hash": digest},
     }
+
+
+def _lapsed_bases(hashes: list[str]) -> list[dict]:
+    return [
+        {
+            "basis": marker.basis,
+            "evidence_date": marker.evidence_date.isoformat() if marker.evidence_date else None,
+            "lapsed_at": marker.lapsed_at.isoformat(),
+        }
+        for marker in db.session.scalars(
+            select(LapsedBasis).where(LapsedBasis.address_hash.in_(hashes)).order_by(LapsedBasis.id)
+        )
+    ]
+
+
+def _retired_public_ids(hashes: list[str]) -> list[dict]:
+    return [
+        {"public_id": row.public_id, "retired_at": row.retired_at.isoformat()}
+        for row in db.session.scalars(
+            select(RetiredPublicId)
+            .where(RetiredPublicId.address_hash.in_(hashes))
+            .order_by(RetiredPublicId.retired_at, RetiredPublicId.public_id)
+        )
+    ]
 
 
 def _require_complete(data: dict, former: bool) -> None:
@@ -165,13 +198,23 @@ def export_former(email: str) -> dict:
     data = {"email": address, "subscriber": None}
     data["consent_events"] = [subscriptions._event_json(e) for e in events]
     data.update(_held_under_hash(digest))
-    anything = data["consent_events"] or data["objections"] or data["rights_requests"]
+    anything = any(
+        data[section]
+        for section in (
+            "consent_events",
+            "objections",
+            "rights_requests",
+            "lapsed_bases",
+            "retired_public_ids",
+        )
+    )
     data["held_under_hash"]["note"] = (
         gettext(
             "This address has no subscription with us. We hold no address, name or "
             "subscription for it: only what is listed here, under a one-way code of the "
-            "address (the consent evidence, the suppression list, the rights requests). "
-            "Records of messages sent no longer name this address."
+            "address (the consent evidence, the suppression list, the rights requests, "
+            "the random ids of the links in older messages and the markers of a lapsed "
+            "customer basis). Records of messages sent no longer name this address."
         )
         if anything
         else gettext("We hold nothing about this address.")

@@ -689,32 +689,45 @@ def rectify(subscriber: Subscriber, evidence: Evidence, name=None, locale=None) 
 
 
 def correct_details(
-    subscriber: Subscriber, evidence: Evidence, *, name=None, locale=None, email=None
+    subscriber: Subscriber,
+    evidence: Evidence,
+    *,
+    name=None,
+    locale=None,
+    email=None,
+    requested_by: str = "subscriber",
 ) -> tuple[list[str], bool]:
     """Rectification (GDPR Art. 16) from the preferences page or the admin.
 
     What applies at once (`compliance.rectification_applies_at_once`: name, language)
-    changes now; a new address only gets a confirmation mail. Returns the fields changed
-    and whether a confirmation mail was asked for. Raises InvalidAddress or ValueError
-    before anything changes.
+    changes now; a new address only gets a mail (see `request_address_change`; the
+    admin passes `requested_by="admin"`). Returns the fields changed and whether an
+    address change was asked for. Raises InvalidAddress or ValueError before anything
+    changes.
     """
     if email is not None and email.strip():
         email = normalise(email)  # bad input: nothing changed yet
     changed = rectify(subscriber, evidence, name=name, locale=locale)
     asked = False
     if email and not compliance.rectification_applies_at_once("email"):
-        asked = request_address_change(subscriber, email, evidence)
+        asked = request_address_change(subscriber, email, evidence, requested_by=requested_by)
     return changed, asked
 
 
-def request_address_change(subscriber: Subscriber, new_email: str, evidence: Evidence) -> bool:
-    """Ask the new address to confirm (a new double opt-in); nothing moves before that.
+def request_address_change(
+    subscriber: Subscriber, new_email: str, evidence: Evidence, *, requested_by: str = "subscriber"
+) -> bool:
+    """Ask for an address change; nothing moves before the new address confirmed.
 
-    The old address keeps its subscription, and its mail, until the link mailed to the
-    new address is used (`confirm_address_change`). Only the latest request counts. The
-    confirmation mail is capped per address like every confirmation mail; the answer to
-    the caller is the same either way. Returns False when the address is the current one.
-    Raises InvalidAddress.
+    Asked from the preferences page (a link that may have been forwarded), the current
+    address must approve first (`compliance.address_change_first_approved_by_current_address`):
+    it gets a short-lived link naming the new address (`approve_address_change`), and only
+    then does the new address get its confirmation link. Asked by the admin (who acts on
+    the person's request), the new address gets its confirmation link at once.
+    The old address keeps its subscription, and its mail, until the new address confirms
+    (`confirm_address_change`). Only the latest request counts. Each mail is capped per
+    address like every confirmation mail; the answer to the caller is the same either
+    way. Returns False when the address is the current one. Raises InvalidAddress.
     """
     address = normalise(new_email)
     if address == subscriber.email:
@@ -724,32 +737,96 @@ def request_address_change(subscriber: Subscriber, new_email: str, evidence: Evi
     db.session.add(change)
     db.session.flush()
     record_event(subscriber, "address-change-request", evidence)  # the address is not kept
+    if compliance.address_change_first_approved_by_current_address(requested_by):
+        if _confirmation_mail_allowed(subscriber.email):
+            token = tokens.sign(tokens.ADDRESS_APPROVE, [subscriber.public_id, change.id])
+            notices.send_address_approval(
+                subscriber.email,
+                subscriber.locale,
+                address,
+                links.public_url("public.address_approve", token=token),
+                compliance.ADDRESS_APPROVAL_MAX_AGE_HOURS * 60,
+            )
+    else:
+        _mail_new_address(subscriber, change, approved_by="admin")
+    return True
+
+
+def _confirmation_mail_allowed(address: str) -> bool:
+    """Count one more confirmation mail to `address`, if its daily cap allows it."""
     digest, now = address_hash(address), utcnow()
     per_day = int(current_app.config["CONFIRM_MAILS_PER_ADDRESS"])
-    if compliance.confirmation_mail_allowed(digest, now, per_day):
-        db.session.add(ConfirmationSend(address_hash=digest, sent_at=now))
-        token = tokens.sign(tokens.ADDRESS, [subscriber.public_id, change.id])
+    if not compliance.confirmation_mail_allowed(digest, now, per_day):
+        return False
+    db.session.add(ConfirmationSend(address_hash=digest, sent_at=now))
+    return True
+
+
+def _mail_new_address(subscriber: Subscriber, change: AddressChange, approved_by: str) -> None:
+    """The new address's confirmation link (a new double opt-in); its token says who
+    approved the change (`compliance.ADDRESS_CHANGE_APPROVED_BY`)."""
+    if _confirmation_mail_allowed(change.new_email):
+        token = tokens.sign(tokens.ADDRESS, [subscriber.public_id, change.id, approved_by])
         notices.send_address_confirmation(
-            address,
+            change.new_email,
             subscriber.locale,
             links.public_url("public.address_confirm", token=token),
             int(current_app.config["CONFIRM_MAX_AGE_HOURS"]),
         )
-    return True
 
 
-def pending_address_change(token: str) -> tuple[Subscriber, AddressChange]:
-    """Read an address-confirmation link without changing anything (GET).
-
-    Raises InvalidToken, ExpiredToken or NotFound (already used, replaced or erased)."""
-    payload = tokens.verify(tokens.ADDRESS, token, _confirm_max_age())
-    if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[1], int)):
+def _change_from_token(purpose: str, token: str, max_age_seconds: int, size: int):
+    payload = tokens.verify(purpose, token, max_age_seconds)
+    if not (
+        isinstance(payload, list)
+        and len(payload) == size
+        and isinstance(payload[0], str)
+        and isinstance(payload[1], int)
+    ):
         raise tokens.InvalidToken("malformed payload")
     subscriber = subscriber_by_public_id(payload[0])
     change = db.session.get(AddressChange, payload[1])
     if subscriber is None or change is None or change.subscriber_id != subscriber.id:
         raise NotFound()
+    return subscriber, change, payload
+
+
+def change_to_approve(token: str) -> tuple[Subscriber, AddressChange]:
+    """Read the current address's approval link without changing anything (GET).
+
+    Raises InvalidToken, ExpiredToken or NotFound (replaced, done or erased)."""
+    max_age = compliance.ADDRESS_APPROVAL_MAX_AGE_HOURS * 3600
+    subscriber, change, _payload = _change_from_token(tokens.ADDRESS_APPROVE, token, max_age, 2)
     return subscriber, change
+
+
+def approve_address_change(token: str, evidence: Evidence) -> tuple[Subscriber, AddressChange]:
+    """The current address approved the change: the new address gets its confirmation
+    link now, and its confirmation window starts now (`requested_at`). Nothing moves yet.
+    Raises InvalidToken, ExpiredToken or NotFound."""
+    subscriber, change = change_to_approve(token)
+    change.requested_at = utcnow()
+    record_event(subscriber, "address-change-approved", evidence)  # the address is not kept
+    _mail_new_address(subscriber, change, approved_by="current-address")
+    db.session.flush()
+    return subscriber, change
+
+
+def pending_address_change(token: str) -> tuple[Subscriber, AddressChange]:
+    """Read an address-confirmation link without changing anything (GET).
+
+    Only a link issued after the change was approved (by the current address, or asked
+    by the admin) is accepted. Raises InvalidToken, ExpiredToken or NotFound (already
+    used, replaced or erased)."""
+    subscriber, change, _approved_by = _approved_change(token)
+    return subscriber, change
+
+
+def _approved_change(token: str) -> tuple[Subscriber, AddressChange, str]:
+    subscriber, change, payload = _change_from_token(tokens.ADDRESS, token, _confirm_max_age(), 3)
+    if payload[2] not in compliance.ADDRESS_CHANGE_APPROVED_BY:
+        raise tokens.InvalidToken("not approved")  # (links of before the approval step)
+    return subscriber, change, payload[2]
 
 
 def confirm_address_change(token: str, evidence: Evidence) -> Subscriber:
@@ -763,7 +840,7 @@ def confirm_address_change(token: str, evidence: Evidence) -> Subscriber:
     suppression, as a signup does. Raises AddressTaken when the new address already has
     its own subscription (nothing changes).
     """
-    subscriber, change = pending_address_change(token)
+    subscriber, change, approved_by = _approved_change(token)
     new_address, old_address = change.new_email, subscriber.email
     if find_subscriber(new_address) is not None:
         raise AddressTaken()
@@ -785,6 +862,7 @@ def confirm_address_change(token: str, evidence: Evidence) -> Subscriber:
         detail={
             "previous_subject_hash": old_hash,
             "method": "confirmation link mailed to the new address",
+            "approved_by": approved_by,
         },
     )
     mark_for_secure_cleanup()

@@ -34,8 +34,20 @@ BOUNCE = "bounce"  # a delivery's id in its VERP envelope sender (newsletter.bou
 EXPORT = "export"  # "download my data", mailed to the address (1 hour; issue 13)
 ADDRESS = "address"  # confirm a new address (rectification, a new double opt-in)
 TEST = "test"  # the inert links of a test send: [link, language], no subscriber
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT, BOUNCE, EXPORT, ADDRESS, TEST)
-TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS)  # links that expire
+# The current address approves an address change before the new one is asked (1 hour).
+ADDRESS_APPROVE = "address-approve"
+PURPOSES = (
+    CONFIRM,
+    UNSUBSCRIBE,
+    PREFERENCES,
+    RECONSENT,
+    BOUNCE,
+    EXPORT,
+    ADDRESS,
+    TEST,
+    ADDRESS_APPROVE,
+)
+TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS, ADDRESS_APPROVE)  # links that expire
 
 
 class InvalidToken(Exception):

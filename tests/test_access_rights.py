@@ -573,9 +573,14 @@ def test_address_change_is_a_new_double_opt_in(people_app, outbox, lang):
             "details-email": new.upper(),
         },
     )
-    # Nothing moved yet: the old address stays subscribed and keeps getting the mail.
+    # Nothing moved yet: the old address stays subscribed and keeps getting the mail. The
+    # current address approves first (tests/test_address_change_approval.py).
     db.session.expire_all()
     assert subscriptions.find_subscriber(ADDRESS).status == SubscriberStatus.ACTIVE
+    assert outbox(new) == []
+    approve = approval_path(outbox(ADDRESS)[-1])
+    page = _page(client, approve).text
+    client.post(approve, data={"csrf_token": _tokens(page)["csrf_token"]})
     [mail] = outbox(new)
     assert mail["Subject"] == TEXTS[lang]["confirm_subject"]
     assert mail["Auto-Submitted"] == "auto-generated"
@@ -595,18 +600,37 @@ def test_address_change_is_a_new_double_opt_in(people_app, outbox, lang):
     assert _file_mentions(app, ADDRESS) == []
     data = rights.export_subject(subscriptions.find_subscriber(new))
     kinds = [e["kind"] for e in data["consent_events"]]
-    assert kinds == ["signup", "confirm", "address-change-request", "address-change"]
+    assert kinds == [
+        "signup",
+        "confirm",
+        "address-change-request",
+        "address-change-approved",
+        "address-change",
+    ]
     assert db.session.scalar(select(AddressChange)) is None
     # A second use of the link finds nothing to do.
     again = client.post(link, data={"csrf_token": _tokens(page.text)["csrf_token"]})
     assert again.status_code == 404
 
 
+def approval_path(mail) -> str:
+    """The path of the link, mailed to the current address, that approves its change."""
+    return urlsplit(next(u for u in links_in(mail_text(mail)) if "/address/approve/" in u)).path
+
+
+def _admin_asks_change(person: Subscriber, new: str) -> None:
+    """An address change asked by the admin (on the person's request): the new address
+    gets its confirmation link at once (no approval step: not what these tests are about)."""
+    subscriptions.request_address_change(
+        person, new, subscriptions.Evidence("t"), requested_by="admin"
+    )
+
+
 def test_after_an_address_change_a_former_subscriber_gets_the_whole_history(
     app, make_subscriber, outbox
 ):
     person = make_subscriber(ADDRESS)
-    subscriptions.request_address_change(person, "jan@nieuw.example", subscriptions.Evidence("t"))
+    _admin_asks_change(person, "jan@nieuw.example")
     db.session.commit()
     [mail] = outbox("jan@nieuw.example")
     link = next(u for u in links_in(mail_text(mail)) if "/address/" in u)
@@ -624,7 +648,7 @@ def test_address_already_subscribed_is_not_taken_over(people_app, make_subscribe
     app = people_app
     person = make_subscriber(ADDRESS)
     make_subscriber("bob@example.be")
-    subscriptions.request_address_change(person, "bob@example.be", subscriptions.Evidence("t"))
+    _admin_asks_change(person, "bob@example.be")
     db.session.commit()
     [mail] = [m for m in outbox("bob@example.be") if "/address/" in mail_text(m)]
     link = urlsplit(next(u for u in links_in(mail_text(mail)) if "/address/" in u)).path
@@ -639,7 +663,7 @@ def test_address_already_subscribed_is_not_taken_over(people_app, make_subscribe
 
 def test_unconfirmed_address_changes_are_purged(app, make_subscriber):
     person = make_subscriber(ADDRESS)
-    subscriptions.request_address_change(person, "jan@nieuw.example", subscriptions.Evidence("t"))
+    _admin_asks_change(person, "jan@nieuw.example")
     db.session.commit()
     subscriptions.purge_unconfirmed(utcnow() + timedelta(hours=49), 48)
     db.session.commit()
@@ -649,7 +673,7 @@ def test_unconfirmed_address_changes_are_purged(app, make_subscriber):
 
 def test_erasure_with_a_pending_address_change_leaves_neither_address(app, make_subscriber, outbox):
     person = make_subscriber(ADDRESS)
-    subscriptions.request_address_change(person, "jan@nieuw.example", subscriptions.Evidence("t"))
+    _admin_asks_change(person, "jan@nieuw.example")
     db.session.commit()
     rights.request_erasure(person, channel="cli")
     db.session.commit()

@@ -321,12 +321,52 @@ def details(token: str):
     message = _("Your details are saved.") if changed else _("Nothing was changed.")
     if asked:
         message = _(
-            "We have sent a confirmation link to the new address. Until it is used, "
+            "We have sent a mail to your current address to approve the change. Once it "
+            "is approved, the new address gets a confirmation link; until that is used, "
             "your mail keeps going to your current address."
         )
         message = (_("Your details are saved.") + " " + message) if changed else message
     return _page(
         _("Your details"), message, preferences_link=url_for("public.preferences", token=token)
+    )
+
+
+@bp.route("/address/approve/<token>", methods=["GET", "POST"])
+@limiter.limit(_link_rate_limit)
+def address_approve(token: str):
+    """The current address approves an address change (the link mailed to it): GET shows
+    the new address and a button (changes nothing), POST mails the new address its
+    confirmation link (compliance.address_change_first_approved_by_current_address)."""
+    try:
+        subscriber, change = subscriptions.change_to_approve(token)
+    except tokens.ExpiredToken:
+        return _address_link_expired()
+    i18n.use_locale(subscriber.locale)
+    form = ButtonForm()
+    if request.method == "GET":
+        return render_template(
+            "public/address_approve.html", form=form, new_address=change.new_email
+        )
+    if not form.validate_on_submit():
+        return _expired_form()
+    _subscriber, change = subscriptions.approve_address_change(token, _evidence("approval link"))
+    new_address = change.new_email
+    db.session.commit()
+    return _page(
+        _("We have mailed the new address"),
+        _(
+            "We have sent a confirmation link to %(address)s. Your address changes when it "
+            "is used; until then, your mail keeps going to your current address.",
+            address=new_address,
+        ),
+    )
+
+
+def _address_link_expired():
+    return _page(
+        _("This link has expired"),
+        _("Please ask again for the change on your preferences page."),
+        410,
     )
 
 
@@ -338,11 +378,7 @@ def address_confirm(token: str):
     try:
         subscriber, _change = subscriptions.pending_address_change(token)
     except tokens.ExpiredToken:
-        return _page(
-            _("This link has expired"),
-            _("Please ask again for the change on your preferences page."),
-            410,
-        )
+        return _address_link_expired()
     i18n.use_locale(subscriber.locale)
     form = ButtonForm()
     if request.method == "GET":

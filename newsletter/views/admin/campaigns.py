@@ -148,17 +148,19 @@ def _after_save(form: CampaignForm, saved: Campaign):
 
 
 def _test_send(form: CampaignForm, saved: Campaign):
-    """Send the message as the recipient chosen under "Preview as" would get it."""
+    """Send a test in the language of the recipient chosen under "Preview as" (only the
+    language: the test names nobody, claims no consent, and its links change nothing)."""
     person, language = _sample(form.sample.data)
     language = campaigns.send_test(saved, form.test_address.data or "", person, language)
     address = normalise(form.test_address.data)  # send_test checked it
     audit.record(
         current_user, audit.CAMPAIGN_TEST_SEND, f"campaign:{saved.id}", to=address_hash(address)
     )
-    shown = dict(form.sample.choices).get(form.sample.data or "", "a sample recipient")
+    whose = f", the language of {person.email}" if person is not None else ""
     flash(
-        f"Draft saved, and a test message is on its way to {address}, "
-        f"as {shown} would get it ({i18n.LANGUAGES[language]})."
+        f"Draft saved, and a test message is on its way to {address}, in "
+        f"{i18n.LANGUAGES[language]}{whose}. Only the language is taken from the recipient "
+        "chosen: the test is marked as one, claims no consent, and its links change nothing."
     )
     return redirect(_compose_url(form, saved))
 

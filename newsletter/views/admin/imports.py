@@ -33,7 +33,7 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from ... import imports
+from ... import imports, periods
 from ...compliance import OWN_CONTACTS_DECLARATION, ComplianceError
 from ...extensions import db
 from ...models import Basis
@@ -135,7 +135,15 @@ def import_upload():
 
 
 def _upload_page(form):
-    return render_template("admin/import.html", form=form, examples=imports.EXAMPLE_FILES)
+    return render_template(
+        "admin/import.html", form=form, examples=imports.EXAMPLE_FILES, period=_period
+    )
+
+
+def _period(key: str) -> str:
+    """`{{ period('KEY') }}` in years and months, as the public pages show periods; in
+    English, the language of the admin pages (the app-wide global follows the browser)."""
+    return periods.config_period(current_app.config, key, "en")
 
 
 @bp.get("/import/example/<basis>.csv")

@@ -122,6 +122,7 @@ def subscriber_details(public_id: str):
             name=form.name.data,
             locale=form.locale.data,
             email=form.email.data,
+            requested_by="admin",  # the admin acts on the person's request, checks who asks
         )
     except (InvalidAddress, ValueError) as exc:
         db.session.rollback()
