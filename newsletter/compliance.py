@@ -9,9 +9,12 @@ test named after it in tests/test_compliance.py. docs/COMPLIANCE.md is the index
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import html
 import re
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlsplit
@@ -23,6 +26,8 @@ from .models import (
     Basis,
     Channel,
     ConfirmationSend,
+    ConsentEvent,
+    RetiredPublicId,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -324,6 +329,154 @@ def may_send_marketing(subscriber: Subscriber | None, subscription: Subscription
     return has_lawful_basis(subscriber, subscription)
 
 
+# --- Every link keeps its word: older links reach the person now, test links do nothing -
+
+
+@dataclass(frozen=True)
+class LinkPerson:
+    """Whom an unsubscribe or preferences link acts on, now."""
+
+    subscriber: Subscriber | None  # the person's subscriber now; None: nobody is subscribed
+    address_hash: str | None  # the person's keyed hash, known when the link's id is retired
+    older: bool  # the link names an earlier subscription of the person (a retired id)
+
+
+def opt_out_link_reaches_current_subscription(public_id: str) -> LinkPerson:
+    """The subscription an unsubscribe or preferences link acts on: the person's, as it is
+    now, whichever message the link came from.
+
+    A link names the subscriber it was mailed to by an opaque public id. Once that
+    subscriber is deleted (opt-out, erasure, a lapsed basis) and the person comes back
+    (a new signup, a new import) under a new id, the link of every older message must
+    still stop them: an objection covers all direct marketing, from then on (GDPR Art.
+    21(2)-(3)); the opt-out a message offers must work and say truly what it did (GBA
+    decision 19/2021; GDPR Art. 5(1)(a)); SPEC rules 3 and 4. The deleted id is kept
+    with the keyed hash of the address only (`RetiredPublicId`), and the person's current
+    subscriber is the one whose consent events carry that hash. Nobody under that hash,
+    or an id never retired: `subscriber` is None and the page says so.
+    """
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+    if subscriber is not None:
+        return LinkPerson(subscriber, None, older=False)
+    digest = db.session.scalar(
+        select(RetiredPublicId.address_hash).where(RetiredPublicId.public_id == public_id)
+    )
+    if digest is None:
+        return LinkPerson(None, None, older=False)
+    current = db.session.scalar(
+        select(Subscriber)
+        .join(ConsentEvent, ConsentEvent.subscriber_id == Subscriber.id)
+        .where(ConsentEvent.subject_hash == digest)
+        .limit(1)
+    )
+    return LinkPerson(current, digest, older=True)
+
+
+def refusal_of_test_recipient(address_hash: str, is_admin: bool) -> str | None:
+    """Why an admin's test message may not go to this address (None: it may).
+
+    A test is the campaign's message: it goes to an admin of this installation, or to an
+    address with no entry in the suppression list and objection register, on any channel.
+    An objection is absolute (GDPR Art. 21(2)-(3)) and covers every channel unless the
+    person limited it (GBA decision 19/2021); no marketing mail without a lawful basis
+    (ePrivacy Art. 13(1); SPEC rules 1 and 3). The keyed hash, never the address, is
+    looked up.
+    """
+    if is_admin:
+        return None
+    found = set(
+        db.session.scalars(
+            select(Suppression.channel).where(Suppression.address_hash == address_hash)
+        )
+    )
+    if not found:
+        return None
+    channels = ", ".join([c for c in Channel.ALL if c in found] + sorted(found - set(Channel.ALL)))
+    return (
+        f"Test address: this address has objected to marketing or is suppressed ({channels}), "
+        "so no message of a campaign goes to it, not even a test. Send the test to an "
+        "admin's address, or to one that has not objected."
+    )
+
+
+_CHECKING_TEST_MESSAGE: ContextVar[bool] = ContextVar("checking_test_message", default=False)
+
+
+def check_test_message(message) -> list[str]:
+    """Every problem that forbids sending this admin's test message (empty: fine).
+
+    A test goes through the campaign's own rule-4 check (both opt-outs, the sender, a
+    reason line in the message's language, nothing hidden), with its own reason line in
+    place of the consent or purchase one (`footer_reason_phrases` reads it while this
+    check runs). And it must say what it is and change nothing: the test prefix in the
+    subject and the test banner in both parts, no claim that the reader consented or
+    bought (nobody consented to a test: an untrue claim of consent is no evidence, GDPR
+    Art. 5(1)(a), 7(1)), and unsubscribe and preferences links that act on nobody (test
+    tokens, `tokens.TEST`), so that pressing them unsubscribes no real subscriber and
+    records nothing. Sources: SPEC rule 4 and "Every marketing message"; GBA decision
+    19/2021; GDPR Art. 5(1)(a), 7(1), 21(3). Takes raw bytes or an `email` message.
+    """
+    from . import campaigns, i18n, messages
+
+    if not isinstance(message, bytes | bytearray):
+        message = message.as_bytes(policy=message.policy.clone(max_line_length=None))
+    raw = bytes(message)
+    checking = _CHECKING_TEST_MESSAGE.set(True)
+    try:
+        problems = check_marketing_message(raw)
+    finally:
+        _CHECKING_TEST_MESSAGE.reset(checking)
+    parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+    language = i18n.normalize_locale(parsed.get("Content-Language"))
+    if language is None:
+        return problems  # reported by the rule-4 check
+    wording = campaigns.wording_of_test_send(language)
+    subject = str(email.header.make_header(email.header.decode_header(parsed["Subject"] or "")))
+    if not _unfold(subject).startswith(wording.prefix):
+        problems.append(f"the subject of a test message must start with {wording.prefix}")
+    text, page = _alternative_parts(parsed, [])
+    claims = messages.reason_phrases(language)
+    for label, part in (("text", text), ("HTML", page)):
+        shown = html.unescape(part or "")
+        if wording.banner not in shown:
+            problems.append(f"the {label} part of a test message lacks the test banner")
+        if any(claim in shown for claim in claims):
+            problems.append(
+                f"the {label} part of a test message claims that the reader consented or "
+                "bought: a test makes no such claim (GDPR Art. 5(1)(a), 7(1))"
+            )
+    links = {
+        "unsubscribe": _one_unsubscribe_link(parsed, []),
+        "preferences": _angle_url(parsed.get("List-Help") or ""),
+    }
+    for link, url in links.items():
+        if not _inert_test_link(url, link, language):
+            problems.append(
+                f"the {link} link of a test message must be a test link that changes "
+                "nothing; this one could act on a real subscription"
+            )
+    return problems
+
+
+def _inert_test_link(url: str, link: str, language: str) -> bool:
+    from . import tokens
+
+    try:
+        payload = tokens.verify(tokens.TEST, url.rsplit("/", 1)[-1])
+    except tokens.InvalidToken:
+        return False
+    return f"/{link}/" in url and payload == [link, language]
+
+
+def reason_phrases_of_test_message(language: str) -> tuple[str, ...]:
+    """The fixed words of a test message's reason line in `language` (its longest run of
+    words between the filled-in values), from the translation catalogue."""
+    from . import campaigns
+
+    line = campaigns.wording_of_test_send(language, organization="\0").reason
+    return (max(line.split("\0"), key=len).strip(),)
+
+
 # --- Double opt-in: nothing but the confirmation mail, and not too many of them --------
 
 
@@ -396,6 +549,8 @@ def footer_reason_phrases(language: str) -> tuple[str, ...]:
     """
     from . import messages
 
+    if _CHECKING_TEST_MESSAGE.get():  # check_test_message: a test's own reason line
+        return reason_phrases_of_test_message(language)
     return messages.reason_phrases(language)
 
 

@@ -63,7 +63,7 @@ def default_rows(now: datetime) -> dict[str, list[dict]]:
 
 def initial_rows(now: datetime) -> dict[str, list[dict]]:
     """The rows migration 0001 inserts, in its schema (one consent text, no language
-    column); migration 0007 gives that text its language and adds the nl and fr ones."""
+    column); migration 0008 gives that text its language and adds the nl and fr ones."""
     rows = default_rows(now)
     english = consent_text_row("en", DEFAULT_CONSENT_TEXT, now)
     del english["locale"]

@@ -2,7 +2,8 @@
 
 Personal data lives in `Subscriber`, `Subscription`, `Delivery` (by reference),
 `OutboxMessage` and `ConsentEvent` (IP, user agent). After an opt-out or erasure only
-`Suppression` and `ConsentEvent` remain, keyed by a keyed hash of the address.
+`Suppression`, `ConsentEvent` and `RetiredPublicId` remain, keyed by a keyed hash of the
+address.
 """
 
 from __future__ import annotations
@@ -141,6 +142,18 @@ class Subscriber(db.Model):
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"
     )
+
+
+class RetiredPublicId(db.Model):
+    """The public id of a subscriber who was deleted (opt-out, erasure, lapsed basis), with
+    the keyed hash of the address, never the address: the links of the older messages
+    carry this id, and they must still reach the person as they are now, after a new
+    signup or import under a new id (compliance.opt_out_link_reaches_current_subscription).
+    Kept as long as the suppression list: those links never expire."""
+
+    public_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), index=True)
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Subscription(db.Model):

@@ -38,6 +38,7 @@ from .subscriptions import (
     erase,
     mark_for_secure_cleanup,
     record_event,
+    retire_public_id,
     start_reconsent_clock,
     subscriber_by_public_id,
     topic_wording,
@@ -232,6 +233,7 @@ def _drop_customer_subscriptions(subscriber: Subscriber) -> None:
     )
     if subscriber.subscriptions:
         return
+    retire_public_id(subscriber)  # the old messages' links must reach a re-import
     db.session.execute(
         update(Delivery).where(Delivery.subscriber_id == subscriber.id).values(subscriber_id=None)
     )

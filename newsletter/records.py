@@ -151,6 +151,14 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
         ),
         None,
     ),
+    "retired_public_id": (
+        (FORMER,),
+        "the random id in the links of an erased or lapsed subscriber's older messages, with "
+        "the keyed hash of the address, so those links still reach the person as they are "
+        "now (pseudonymised)",
+        lambda c: "kept while the installation sends (unsubscribe links never expire)",
+        None,
+    ),
     "lapsed_basis": (
         (FORMER,),
         "an existing-customer basis that lapsed (the purchase too old): keyed hash of the "

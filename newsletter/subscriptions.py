@@ -7,14 +7,14 @@ and system mails leave after that commit (see mailer.send_after_commit).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext
 from sqlalchemy import delete, or_, select, update
 
-from . import compliance, i18n, links, notices, tokens
+from . import compliance, i18n, links, messages, notices, tokens
 from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
@@ -27,6 +27,7 @@ from .models import (
     ConsentText,
     Delivery,
     OutboxMessage,
+    RetiredPublicId,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -36,7 +37,42 @@ from .models import (
 
 
 class NotFound(Exception):
-    """The subscriber a valid link points to no longer exists (opted out or purged)."""
+    """The subscriber a valid link points to no longer exists (opted out or purged).
+
+    `known`: the link's person is known (its public id was retired with the keyed hash)
+    and nobody is subscribed under them now; False when nothing is known of the link.
+    """
+
+    def __init__(self, known: bool = False):
+        super().__init__("no subscription for this link")
+        self.known = known
+
+
+class InertLink(tokens.InvalidToken):
+    """The link of an admin's test send or of a preview: it acts on nobody, ever.
+
+    An InvalidToken to every caller that does not know test links (nothing is done for
+    it); the public pages answer it with "this was a test message; nothing was changed",
+    in the test's `language` (None: the visitor's)."""
+
+    def __init__(self, language: str | None):
+        super().__init__("a test message's link")
+        self.language = language
+
+
+class OptOut:
+    """What an unsubscribe-from-all link did (`OptOutResult.outcome`)."""
+
+    ERASED = "erased"  # the person's current subscriber was erased
+    NOBODY = "nobody"  # the person is known, nobody is subscribed: the objection is on record
+    UNKNOWN = "unknown"  # no subscription is known for this link: nothing was changed
+
+
+@dataclass(frozen=True)
+class OptOutResult:
+    outcome: str
+    older: bool = False  # the link came from an older subscription of the person
+    language: str | None = None  # the erased subscriber's language
 
 
 @dataclass(frozen=True)
@@ -357,15 +393,51 @@ def purge_unconfirmed(now, max_age_hours: int) -> int:
 # --- preferences and opt-out -------------------------------------------------------------
 
 
-def subscriber_from_link(purpose: str, token: str) -> Subscriber:
-    """The subscriber behind an unsubscribe or preferences link.
+def link_target(purpose: str, token: str) -> compliance.LinkPerson:
+    """Whom an unsubscribe or preferences link acts on now, without changing anything.
 
-    Raises InvalidToken (tampered, garbage) or NotFound (already gone)."""
-    public_id = tokens.verify(purpose, token)
-    subscriber = subscriber_by_public_id(public_id)
-    if subscriber is None:
-        raise NotFound()
-    return subscriber
+    A link of an older message reaches the person's current subscriber (see
+    compliance.opt_out_link_reaches_current_subscription). Raises InvalidToken (tampered,
+    garbage, another purpose) or InertLink (a test send's or a preview's link).
+    """
+    try:
+        public_id = tokens.verify(purpose, token)
+    except tokens.InvalidToken:
+        language = _test_link_language(purpose, token)
+        if language is None:
+            raise
+        raise InertLink(language) from None
+    if not isinstance(public_id, str):
+        raise tokens.InvalidToken("malformed payload")
+    if public_id == messages.SAMPLE_PUBLIC_ID:  # a preview's links
+        raise InertLink(None)
+    return compliance.opt_out_link_reaches_current_subscription(public_id)
+
+
+def _test_link_language(purpose: str, token: str) -> str | None:
+    """The language of a test send's link for this purpose, None when it is none."""
+    try:
+        payload = tokens.verify(tokens.TEST, token)
+    except tokens.InvalidToken:
+        return None
+    if not (isinstance(payload, list) and len(payload) == 2 and payload[0] == purpose):
+        return None
+    return i18n.normalize_locale(payload[1]) or i18n.DEFAULT
+
+
+def subscriber_of(target: compliance.LinkPerson) -> Subscriber:
+    """The subscriber a link acts on; NotFound when nobody is subscribed under it."""
+    if target.subscriber is None:
+        raise NotFound(known=target.address_hash is not None)
+    return target.subscriber
+
+
+def subscriber_from_link(purpose: str, token: str) -> Subscriber:
+    """The subscriber behind an unsubscribe or preferences link, as the person is now.
+
+    Raises InvalidToken (tampered, garbage), InertLink (a test link) or NotFound (nobody
+    is subscribed under it)."""
+    return subscriber_of(link_target(purpose, token))
 
 
 def update_preferences(
@@ -424,17 +496,49 @@ def update_preferences(
     return True
 
 
-def unsubscribe_all(token: str, evidence: Evidence) -> None:
+def unsubscribe_all(token: str, evidence: Evidence) -> OptOutResult:
     """Consolidated opt-out from a signed link: erasure plus an objection on every channel.
 
-    Idempotent: a link whose subscriber is already gone is a success, not an error.
-    Raises InvalidToken only for a tampered or garbage token.
+    The link of an older message erases the person's current subscriber (a later signup
+    or import). When the person is known but nobody is subscribed, the objection on every
+    channel is kept on record. Idempotent: a second use is a success that changes nothing.
+    Raises InvalidToken for a tampered or garbage token, InertLink for a test link.
     """
-    try:
-        subscriber = subscriber_from_link(tokens.UNSUBSCRIBE, token)
-    except NotFound:
+    target = link_target(tokens.UNSUBSCRIBE, token)
+    if target.subscriber is not None:
+        language = target.subscriber.locale
+        if target.older:
+            evidence = replace(evidence, source=f"{evidence.source} (older message)")
+        erase(target.subscriber, "unsubscribed", Channel.ALL, evidence)
+        return OptOutResult(OptOut.ERASED, target.older, language)
+    if target.address_hash is None:
+        return OptOutResult(OptOut.UNKNOWN)
+    _keep_objection(target.address_hash, evidence)
+    return OptOutResult(OptOut.NOBODY, older=True)
+
+
+def _keep_objection(digest: str, evidence: Evidence) -> None:
+    """Object on every channel not yet on record for this hash (an older message's
+    unsubscribe link of a person nobody is subscribed under any more)."""
+    existing = set(
+        db.session.scalars(select(Suppression.channel).where(Suppression.address_hash == digest))
+    )
+    missing = [c for c in Channel.ALL if c not in existing]
+    if not missing:
         return
-    erase(subscriber, "unsubscribed", Channel.ALL, evidence)
+    suppress(digest, "unsubscribed", missing)
+    db.session.add(
+        ConsentEvent(
+            subject_hash=digest,
+            kind="objection",
+            occurred_at=utcnow(),
+            source=f"{evidence.source} (older message)"[:200],
+            ip=evidence.ip,
+            user_agent=(evidence.user_agent or "")[:400] or None,
+            detail={"channels": missing},
+        )
+    )
+    db.session.flush()
 
 
 def suppress(digest: str, reason: str, channels) -> None:
@@ -452,11 +556,14 @@ def erase(subscriber: Subscriber, reason: str, channels, evidence: Evidence) -> 
     """Opt-out is erasure (SPEC rule 5): the address leaves every table.
 
     What stays: the keyed hash in the suppression list (so that no import or admin
-    re-adds the person) and the consent events, re-keyed to that hash. Deliveries keep
+    re-adds the person), the consent events, re-keyed to that hash, and the public id
+    with that hash (so that the links of older messages reach the person if they come
+    back: `retire_public_id`). Deliveries keep
     their status for the campaign's counts, without a subscriber. Returns the hash.
     """
     digest = address_hash(subscriber.email)
     suppress(digest, reason, channels)
+    retire_public_id(subscriber, digest)
     record_event(
         subscriber, "erase", evidence, detail={"reason": reason, "channels": list(channels)}
     )
@@ -493,6 +600,20 @@ def scrub_replies(subscriber_id: int, *addresses: str) -> None:
         if cleaned != delivery.last_error:
             delivery.last_error = cleaned
     db.session.flush()
+
+
+def retire_public_id(subscriber: Subscriber, digest: str | None = None) -> None:
+    """Keep a subscriber's public id, about to be deleted, with the keyed hash of the
+    address (never the address), so that the links of their older messages still reach
+    the person as they are now (compliance.opt_out_link_reaches_current_subscription)."""
+    if db.session.get(RetiredPublicId, subscriber.public_id) is None:
+        db.session.add(
+            RetiredPublicId(
+                public_id=subscriber.public_id,
+                address_hash=digest or address_hash(subscriber.email),
+                retired_at=utcnow(),
+            )
+        )
 
 
 def mark_for_secure_cleanup() -> None:

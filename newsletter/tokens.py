@@ -3,6 +3,11 @@
 Tokens carry the subscriber's opaque public id, never the address. They are signed
 with SECRET_KEY and still accepted under SECRET_KEY_FALLBACKS, so rotating the key
 breaks no link already sent. Unsubscribe and preference tokens never expire.
+
+The links of an admin's test send carry a token of their own purpose, `test`, and no
+public id: `[link, language]` (link "unsubscribe" or "preferences"). Under its own salt
+it can never be read as a real subscriber's link; its pages say that nothing was changed
+(subscriptions.link_target, compliance.check_test_message).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ RECONSENT = "reconsent"
 BOUNCE = "bounce"  # a delivery's id in its VERP envelope sender (newsletter.bounces)
 EXPORT = "export"  # "download my data", mailed to the address (1 hour; issue 13)
 ADDRESS = "address"  # confirm a new address (rectification, a new double opt-in)
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT, BOUNCE, EXPORT, ADDRESS)
+TEST = "test"  # the inert links of a test send: [link, language], no subscriber
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, RECONSENT, BOUNCE, EXPORT, ADDRESS, TEST)
 TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS)  # links that expire
 
 

@@ -443,7 +443,7 @@ def old_database_url(tmp_path):
 
 
 @pytest.mark.parametrize("customised", [False, True])
-def test_migration_0007_gives_existing_texts_the_default_language(old_database_url, customised):
+def test_migration_0008_gives_existing_texts_the_default_language(old_database_url, customised):
     """Existing texts become English; nl and fr are added only beside the default wording
     (a translation of a wording the operator changed would be invented)."""
     app = create_app(
@@ -455,7 +455,7 @@ def test_migration_0007_gives_existing_texts_the_default_language(old_database_u
         }
     )
     with app.app_context():
-        upgrade(directory=MIGRATIONS, revision="0006")
+        upgrade(directory=MIGRATIONS, revision="0007")
         if customised:
             db.session.execute(sa.text("UPDATE consent_text SET text = 'Our words', sha256 = 'x'"))
             db.session.commit()

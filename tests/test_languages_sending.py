@@ -53,6 +53,12 @@ FOOTER = {
     "en": ("Unsubscribe from all marketing", "You receive this email because you subscribed"),
 }
 PEOPLE = {"nl": "jan@example.be", "fr": "marie@example.be", "en": "ann@example.org"}
+# What an admin's test send says instead (no claim of consent: it is a test).
+TEST_FOOTER = {
+    "nl": "Dit is een testbericht dat een beheerder van Demo Shop stuurde",
+    "fr": "Ceci est un message de test envoyé par un administrateur de Demo Shop",
+    "en": "This is a test message sent by an administrator of Demo Shop",
+}
 
 
 @pytest.fixture
@@ -81,6 +87,19 @@ def assert_in_language(message, language: str) -> None:
         assert unsubscribe_words in part
         assert reason in part
     assert compliance.check_marketing_message(message) == []
+
+
+def assert_test_in_language(message, language: str) -> None:
+    """A received test send has its language's footer, the test's reason line instead of
+    a claim of consent, in both parts, and passes the test send's own check."""
+    unsubscribe_words, reason = FOOTER[language]
+    assert message["Content-Language"] == language
+    assert f'<html lang="{language}">' in mail_html(message)
+    for part in (mail_text(message), mail_html(message)):
+        assert unsubscribe_words in part
+        assert TEST_FOOTER[language] in part
+        assert reason not in part
+    assert compliance.check_test_message(message) == []
 
 
 def use_layout(app, tmp_path, html=None, text=None) -> None:
@@ -169,12 +188,12 @@ class TestEmbeddedDefault:
         campaign_url = answer.headers["Location"].split("?")[0]
         [dutch] = outbox("boss@shop.example")
         assert dutch["Subject"] == "[TEST] Lente"
-        assert_in_language(dutch, "nl")
+        assert_test_in_language(dutch, "nl")
         marie = three_languages["fr"]
         answer = client.post(campaign_url, data={**form, "sample": marie.public_id})
         assert answer.status_code == 302, answer.text
         french = outbox("boss@shop.example")[-1]
-        assert_in_language(french, "fr")
+        assert_test_in_language(french, "fr")
         assert marie.email not in french.as_string()  # her footer, not her address or links
         preview = client.post(
             "/admin/campaigns/preview",

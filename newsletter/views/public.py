@@ -19,7 +19,7 @@ from ..addresses import InvalidAddress
 from ..compliance import ComplianceError
 from ..extensions import csrf, db, limiter
 from ..forms import ButtonForm, DetailsForm, PreferencesForm, SignupForm
-from ..subscriptions import Evidence, NotFound
+from ..subscriptions import Evidence, InertLink, NotFound, OptOut, OptOutResult
 
 bp = Blueprint("public", __name__)
 
@@ -40,16 +40,17 @@ def _bad_link():
     )
 
 
-def _gone():
-    return _page(
-        _("You are not subscribed"),
-        _(
-            "We hold no subscription for this link: you have unsubscribed, or the signup "
-            "was never confirmed. Nothing more will be sent to you."
-        ),
-        404,
-        show_subscribe=True,
-    )
+def _gone(known: bool = False):
+    if known:  # an older message's link, and nobody is subscribed under the person now
+        message = _(
+            "Nobody is subscribed under this link any more: this address is on none of our lists."
+        )
+    else:
+        message = _(
+            "We hold no subscription for this link, so nothing was changed. If you still "
+            "receive our messages, use the unsubscribe link in the most recent one."
+        )
+    return _page(_("You are not subscribed"), message, 404, show_subscribe=True)
 
 
 @bp.errorhandler(tokens.InvalidToken)
@@ -59,9 +60,17 @@ def _invalid_token(_error):
 
 
 @bp.errorhandler(NotFound)
-def _subscriber_gone(_error):
+def _subscriber_gone(error: NotFound):
     """A valid link whose subscriber has left (opted out, purged) gets a kind 404 page."""
-    return _gone()
+    return _gone(error.known)
+
+
+@bp.errorhandler(InertLink)
+def _test_link(error: InertLink):
+    """A test send's (or a preview's) link changes nothing, and its page says so (200:
+    also the answer to a mailbox provider's one-click POST)."""
+    i18n.use_locale(error.language)
+    return render_template("public/unsubscribe_test.html"), 200
 
 
 def _expired_form():
@@ -185,8 +194,10 @@ def confirm_resend(token: str):
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 def preferences(token: str):
-    """Topics as checkboxes; no topic left means a full opt-out."""
-    subscriber = subscriptions.subscriber_from_link(tokens.PREFERENCES, token)
+    """Topics as checkboxes; no topic left means a full opt-out. The link of an older
+    message shows the person's subscription as it is now."""
+    target = subscriptions.link_target(tokens.PREFERENCES, token)
+    subscriber = subscriptions.subscriber_of(target)
     i18n.use_locale(subscriber.locale)
     form = PreferencesForm()
     form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
@@ -206,14 +217,15 @@ def preferences(token: str):
             return _preferences_page(subscriber, token, form=form, status=400)
         db.session.commit()
         if not kept:
-            return render_template("public/unsubscribed.html")
+            result = OptOutResult(OptOut.ERASED, target.older)
+            return render_template("public/unsubscribed.html", result=result)
         return _page(
             _("Your choices are saved"), _("Your lists are updated."), preferences_link=request.path
         )
     if request.method == "GET":
         form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
     status = 400 if request.method == "POST" else 200
-    return _preferences_page(subscriber, token, form=form, status=status)
+    return _preferences_page(subscriber, token, form=form, status=status, older=target.older)
 
 
 def _consent_refused(form, refused: ComplianceError) -> None:
@@ -232,7 +244,9 @@ def _details_form(subscriber) -> DetailsForm:
     return form
 
 
-def _preferences_page(subscriber, token: str, form=None, details_form=None, status=200):
+def _preferences_page(
+    subscriber, token: str, form=None, details_form=None, status=200, older=False
+):
     """The preferences page: topics, stop all, your details (Art. 16), your data (Art. 15)."""
     if form is None:
         form = PreferencesForm(formdata=None)
@@ -249,6 +263,7 @@ def _preferences_page(subscriber, token: str, form=None, details_form=None, stat
         export_form=ButtonForm(),
         details_form=details_form or _details_form(subscriber),
         unsubscribe_url=links.unsubscribe_url(subscriber.public_id),
+        older=older,
     ), status
 
 
@@ -403,17 +418,18 @@ def unsubscribe(token: str):
     """GET: one button, nothing changes. POST: consolidated opt-out and erasure.
 
     The POST is also the RFC 8058 one-click target: no cookie, no CSRF token, always
-    200 (never a redirect), idempotent.
+    200 (never a redirect), idempotent. The link of an older message acts on the
+    person's current subscription, and both pages say what the link reaches.
     """
-    try:
-        tokens.verify(tokens.UNSUBSCRIBE, token)
-    except tokens.InvalidToken:
-        return _bad_link()
     if request.method == "GET":
-        return render_template("public/unsubscribe.html", token=token)
-    subscriptions.unsubscribe_all(token, _evidence("unsubscribe link"))
+        target = subscriptions.link_target(tokens.UNSUBSCRIBE, token)
+        if target.subscriber is not None:
+            i18n.use_locale(target.subscriber.locale)
+        return render_template("public/unsubscribe.html", token=token, target=target)
+    result = subscriptions.unsubscribe_all(token, _evidence("unsubscribe link"))
     db.session.commit()
-    return render_template("public/unsubscribed.html")
+    i18n.use_locale(result.language)
+    return render_template("public/unsubscribed.html", result=result)
 
 
 # Routes owned by other modules, registered on this blueprint.

@@ -11,8 +11,8 @@ admin writes one (the consent-texts page lists the languages without a text).
 `consent_event.topic_wording`: the name and description of each list as shown when the
 consent was given. Events recorded before stay NULL ("not recorded"): nothing is made up.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-11 10:00:00
 
 """
@@ -25,8 +25,8 @@ from alembic import op
 from newsletter.defaults import DEFAULT_CONSENT_TEXTS, consent_text_row
 
 # revision identifiers, used by Alembic.
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
