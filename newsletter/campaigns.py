@@ -355,9 +355,8 @@ def recipient_for(subscriber: Subscriber, topic: Topic) -> messages.Recipient:
     """The message view of a subscriber on a topic (basis and its date for the footer)."""
     subscription = next((s for s in subscriber.subscriptions if s.topic_id == topic.id), None)
     basis = subscription.basis if subscription else Basis.CONSENT
-    since = subscription.confirmed_at if subscription else subscriber.consented_at
-    if basis == Basis.EXISTING_CUSTOMER:
-        since = subscriber.purchased_at
+    confirmed = subscription.confirmed_at if subscription else subscriber.consented_at
+    since = compliance.basis_since(basis, confirmed, subscriber.purchased_at)
     locale = i18n.normalize_locale(subscriber.locale) or i18n.DEFAULT
     return messages.Recipient(
         subscriber.email, subscriber.name, subscriber.public_id, basis, since, locale

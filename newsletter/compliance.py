@@ -233,6 +233,47 @@ def require_explicit_consent(box_ticked: bool, topics: list[str]) -> None:
         raise ComplianceError("Choose at least one list to subscribe to.")
 
 
+class ConsentTextChanged(ComplianceError):
+    """The page showed another consent text than the one shown now (`shown`)."""
+
+    def __init__(self, shown) -> None:
+        super().__init__(
+            "The consent wording has changed since the page was loaded: the new wording "
+            "is shown; please read it and tick the box again."
+        )
+        self.shown = shown
+
+
+def require_shown_consent_text(claimed_id, shown) -> None:
+    """Consent is recorded with the text the server showed, never one a client names.
+
+    `shown` is the text the server displays on that page in its language
+    (`subscriptions.displayed_consent_text`); `claimed_id` the one the submitted page
+    carried. Anything else (an older version, another language's, a forged or missing
+    value) raises ConsentTextChanged, so the form is shown again with the current text
+    instead of recording a wording the person did not see.
+    Source: GDPR Art. 7(1) (demonstrate the consent), Art. 4(11) and recital 42
+    ("informed": at least the controller's identity and purposes, in clear and plain
+    language); EDPB Guidelines 05/2020 §§ 62-64, 104-108; checklist D3; SPEC rule 2.
+    """
+    if shown is None or str(claimed_id or "").strip() != str(shown.id):
+        raise ConsentTextChanged(shown)
+
+
+def basis_since(basis: str, confirmed_at: datetime | None, purchased_at: datetime | None):
+    """Since when the basis of one subscription holds: the date a footer, the Art. 15
+    export and a preview give as "why you receive this".
+
+    Consent: the date the person confirmed (or gave, on the preferences page) consent to
+    that list; existing customer: the date of the last purchase. None: unknown.
+    Source: SPEC "Every marketing message" (the reason line: basis and date of consent);
+    GDPR Art. 7(1), 13(1)(c); ePrivacy 13(2); checklist B4.
+    """
+    if basis == Basis.EXISTING_CUSTOMER:
+        return purchased_at
+    return confirmed_at
+
+
 # --- Rule 3: objection is absolute and immediate ---------------------------------------
 
 
@@ -1268,6 +1309,27 @@ def reconsent_due(subscriber: Subscriber, now: datetime, interval_days: int) -> 
     if subscriber.status != SubscriberStatus.ACTIVE or subscriber.consented_at is None:
         return False
     return subscriber.consented_at <= now - timedelta(days=interval_days)
+
+
+def reconsent_clock_after(
+    clock: datetime | None, given_at: datetime, covers_every_consent_list: bool
+) -> datetime:
+    """The re-consent clock (`Subscriber.consented_at`) after a consent given at `given_at`.
+
+    Every consent, on every path (signup confirmation, the preferences page, a renewal,
+    an import with evidence), starts the clock when it is not running: a customer who
+    ticks a consent list on the preferences page is asked again like anyone else. The
+    clock measures the oldest consent not renewed since: a consent covering all the
+    person's consent lists moves it to the later of the two dates; one that adds lists
+    leaves an older running clock as it is (the older lists are not re-consented by it).
+    Source: SPEC rule 6; seed "ap-advertising-consent-retention" (ask again every two
+    years); EDPB Guidelines 05/2020 §110; checklist D6.
+    """
+    if clock is None:
+        return given_at
+    if covers_every_consent_list:
+        return max(clock, given_at)
+    return min(clock, given_at)
 
 
 def reconsent_lapsed(subscriber: Subscriber, now: datetime, grace_days: int) -> bool:

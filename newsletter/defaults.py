@@ -1,4 +1,4 @@
-"""What a new installation starts with. Used by the first migration and by the tests."""
+"""What a new installation starts with. Used by the migrations and by the tests."""
 
 from __future__ import annotations
 
@@ -13,10 +13,37 @@ DEFAULT_CONSENT_TEXT = (
     "I can unsubscribe at any time with the link in every message; my consent is "
     "asked again every two years."
 )
+# The same wording in each language offered (issue 13): a Dutch or French speaker's
+# consent record holds the sentence they read, not an English one.
+DEFAULT_CONSENT_TEXTS = {
+    "en": DEFAULT_CONSENT_TEXT,
+    "nl": (
+        "Ja, ik wil de nieuwsbrief per e-mail ontvangen voor de lijsten die ik heb "
+        "aangevinkt. Ik kan me op elk moment afmelden met de link in elk bericht; mijn "
+        "toestemming wordt om de twee jaar opnieuw gevraagd."
+    ),
+    "fr": (
+        "Oui, je souhaite recevoir la lettre d'information par e-mail pour les listes que "
+        "j'ai cochées. Je peux me désinscrire à tout moment grâce au lien présent dans "
+        "chaque message ; mon consentement me sera redemandé tous les deux ans."
+    ),
+}
+
+
+def consent_text_row(locale: str, text: str, now: datetime, version: int = 1) -> dict:
+    """One `consent_text` row as plain values."""
+    return {
+        "locale": locale,
+        "version": version,
+        "text": text,
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "created_at": now,
+    }
 
 
 def default_rows(now: datetime) -> dict[str, list[dict]]:
-    """The rows of a new installation, per table, as plain values (`now`: naive UTC)."""
+    """The rows of a new installation, per table, as plain values (`now`: naive UTC), for
+    the schema the models describe now (tests and benchmarks create it directly)."""
     return {
         "topic": [
             {
@@ -28,12 +55,16 @@ def default_rows(now: datetime) -> dict[str, list[dict]]:
             }
         ],
         "consent_text": [
-            {
-                "version": 1,
-                "text": DEFAULT_CONSENT_TEXT,
-                "sha256": hashlib.sha256(DEFAULT_CONSENT_TEXT.encode()).hexdigest(),
-                "created_at": now,
-            }
+            consent_text_row(locale, text, now) for locale, text in DEFAULT_CONSENT_TEXTS.items()
         ],
         "setting": [{"name": "suppression_key", "value": secrets.token_hex(32)}],
     }
+
+
+def initial_rows(now: datetime) -> dict[str, list[dict]]:
+    """The rows migration 0001 inserts, in its schema (one consent text, no language
+    column); migration 0008 gives that text its language and adds the nl and fr ones."""
+    rows = default_rows(now)
+    english = consent_text_row("en", DEFAULT_CONSENT_TEXT, now)
+    del english["locale"]
+    return {**rows, "consent_text": [english]}

@@ -43,6 +43,7 @@ class SignupForm(FlaskForm):
     )
     topics = CheckboxesField(_l("Lists"), choices=[], validate_choice=True)
     consent = BooleanField(_l("I agree"), default=False)
+    # The text the page showed; the server checks it is the one it shows now.
     consent_text_id = HiddenField()
     # Honeypot: hidden from people, filled by bots. A filled one is answered like any
     # other signup, and nothing is stored or sent.
@@ -58,7 +59,13 @@ class SignupForm(FlaskForm):
 
 
 class PreferencesForm(FlaskForm):
+    """The lists a person receives. A list added here is a consent: the box beside the
+    consent text must be ticked (checked in `subscriptions.update_preferences`)."""
+
     topics = CheckboxesField(_l("Lists"), choices=[], validate_choice=True)
+    consent = BooleanField(_l("I agree"), default=False)
+    # The text the page showed; the server checks it is the one it shows now.
+    consent_text_id = HiddenField()
 
 
 class ButtonForm(FlaskForm):

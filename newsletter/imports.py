@@ -779,12 +779,24 @@ def _update_subscriber(subscriber: Subscriber, row: _Row, ctx: _Context) -> None
             current.basis, current.confirmed_at = Basis.CONSENT, effective
     if effective is not None and subscriber.status == SubscriberStatus.PENDING:
         subscriber.status = SubscriberStatus.ACTIVE
-    if row.consented_at and (subscriber.consented_at or row.consented_at) <= row.consented_at:
-        subscriber.consented_at = row.consented_at
+    if row.consented_at:  # evidence of a consent: it starts (or keeps) the re-consent clock
+        subscriber.consented_at = compliance.reconsent_clock_after(
+            subscriber.consented_at, row.consented_at, _covers_every_consent_list(subscriber, row)
+        )
         subscriber.confirmed_at = subscriber.confirmed_at or row.consented_at
     if row.purchased_at and (subscriber.purchased_at or row.purchased_at) <= row.purchased_at:
         subscriber.purchased_at = row.purchased_at
     subscriber.name = subscriber.name or row.name
+
+
+def _covers_every_consent_list(subscriber: Subscriber, row: _Row) -> bool:
+    """Does the row's consent cover every consent list the person holds?"""
+    row_topics = {topic.id for topic in row.topics}
+    return all(
+        s.topic_id in row_topics
+        for s in subscriber.subscriptions
+        if s.basis == Basis.CONSENT and s.confirmed_at is not None
+    )
 
 
 def _insert_events(rows: list[_Row], ids: dict[str, int], ctx: _Context) -> dict[int, int]:

@@ -107,12 +107,19 @@ class Topic(db.Model):
 
 
 class ConsentText(db.Model):
-    """An exact consent wording as shown on the form. Immutable: an edit is a new version."""
+    """An exact consent wording in one language, as shown beside the box. Immutable: an
+    edit is a new version of that language's text (versions count per language)."""
+
+    __table_args__ = (
+        UniqueConstraint("locale", "version", name="uq_consent_text_locale_version"),
+        UniqueConstraint("locale", "sha256", name="uq_consent_text_locale_sha256"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, unique=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -178,6 +185,10 @@ class ConsentEvent(db.Model):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     consent_text_id: Mapped[int | None] = mapped_column(ForeignKey("consent_text.id"))
     topics: Mapped[list] = mapped_column(JSON, default=list)
+    # The lists' wording as the person saw it then ([{"slug", "name", "description"}]), so
+    # that a renamed list does not change what an old consent covers. None: not a consent
+    # given on our pages, or recorded before issue 13.
+    topic_wording: Mapped[list | None] = mapped_column(JSON)
     basis: Mapped[str | None] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(200), default="")
     ip: Mapped[str | None] = mapped_column(String(64))

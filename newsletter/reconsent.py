@@ -34,12 +34,14 @@ from .models import (
 from .subscriptions import (
     Evidence,
     NotFound,
-    current_consent_text,
+    displayed_consent_text,
     erase,
     mark_for_secure_cleanup,
     record_event,
     retire_public_id,
+    start_reconsent_clock,
     subscriber_by_public_id,
+    topic_wording,
 )
 
 log = logging.getLogger(__name__)
@@ -145,9 +147,15 @@ def subscriber_from_token(token: str) -> Subscriber:
     return subscriber
 
 
-def renew_consent(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
+def renew_consent(
+    token: str, evidence: Evidence, consent_text_id=None, language: str | None = None
+) -> tuple[Subscriber, bool]:
     """Renew consent from a re-consent link: append a "renew" event, restart the clock.
 
+    The page shows the consent text in its language (`displayed_consent_text`) beside
+    the button; the event records that text (`consent_text_id`, the one the page
+    carried, is checked as in `request_signup`: ConsentTextChanged when it is not the
+    text shown now) and the lists' wording.
     Returns the subscriber and False when there was no open request (a second press of
     the button, or a renewal already made): nothing is recorded then.
     """
@@ -155,18 +163,20 @@ def renew_consent(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
     requested_at = subscriber.reconsent_requested_at
     if requested_at is None:
         return subscriber, False
-    text = current_consent_text()
+    text = displayed_consent_text(language or subscriber.locale)
+    compliance.require_shown_consent_text(consent_text_id, text)
+    renewed = [s.topic for s in _consent_subscriptions(subscriber)]
     record_event(
         subscriber,
         "renew",
         evidence,
         consent_text_id=text.id,
-        topics=[s.topic.slug for s in _consent_subscriptions(subscriber)],
+        topics=[t.slug for t in renewed],
+        topic_wording=topic_wording(renewed),
         basis=Basis.CONSENT,
         detail={"method": "re-consent link", "requested_at": requested_at.isoformat()},
     )
-    subscriber.consented_at = utcnow()
-    subscriber.reconsent_requested_at = None
+    start_reconsent_clock(subscriber, {t.slug for t in renewed}, utcnow())
     db.session.flush()
     return subscriber, True
 

@@ -124,7 +124,8 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
     ),
     "consent_event": (
         (SUBSCRIBERS, FORMER),
-        "consent evidence (append-only): what was agreed to (text version, lists), when, "
+        "consent evidence (append-only): what was agreed to (text version and language, "
+        "lists with their names and descriptions then), when, "
         "how (event, source), IP address and user agent; keyed by the address's keyed hash",
         lambda c: (
             "while the person is subscribed; after they leave, "

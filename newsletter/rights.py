@@ -312,13 +312,17 @@ def why_you_receive(subscriber: Subscriber, subscription: Subscription) -> str:
     topic = subscription.topic.name
     if subscription.confirmed_at is None:
         return f"{topic}: not sent; waiting for you to confirm your subscription."
-    if subscription.basis == Basis.EXISTING_CUSTOMER and subscriber.purchased_at:
+    # The same date as the footer of every message (compliance.basis_since).
+    since = compliance.basis_since(
+        subscription.basis, subscription.confirmed_at, subscriber.purchased_at
+    )
+    day = f"{since:%Y-%m-%d}" if since else "a date we did not record"
+    if subscription.basis == Basis.EXISTING_CUSTOMER:
         return (
-            f"{topic}: you bought from us on {subscriber.purchased_at:%Y-%m-%d}; we may tell "
+            f"{topic}: you bought from us on {day}; we may tell "
             "customers about our own similar products until you object."
         )
-    since = subscriber.consented_at or subscription.confirmed_at
-    return f"{topic}: you gave your consent on {since:%Y-%m-%d}."
+    return f"{topic}: you gave your consent on {day}."
 
 
 def request_erasure(subscriber: Subscriber, channel: str) -> None:

@@ -87,23 +87,61 @@ class Evidence:
 # --- consent texts and topics ------------------------------------------------------------
 
 
-def current_consent_text() -> ConsentText:
-    """The consent wording shown on the signup form now (the highest version)."""
-    return db.session.scalars(select(ConsentText).order_by(ConsentText.version.desc())).first()
+def current_consent_text(locale: str | None = None) -> ConsentText | None:
+    """The newest version of the consent wording in this language (default: the default
+    language's), or None when that language has no text."""
+    language = i18n.normalize_locale(locale) or i18n.DEFAULT
+    return db.session.scalars(
+        select(ConsentText)
+        .where(ConsentText.locale == language)
+        .order_by(ConsentText.version.desc())
+    ).first()
 
 
-def add_consent_text(text: str) -> ConsentText:
-    """Store a new wording as the next version; earlier versions stay untouched."""
+def displayed_consent_text(language: str | None) -> ConsentText:
+    """The consent text a page in `language` shows beside the box, and the one its consent
+    event records: that language's current version, else the default language's (the
+    page then says that the text is in that language)."""
+    return current_consent_text(language) or current_consent_text(i18n.DEFAULT)
+
+
+def consent_text_languages_missing() -> list[str]:
+    """The languages offered that have no consent text of their own (shown the default's)."""
+    have = set(db.session.scalars(select(ConsentText.locale).distinct()))
+    return [code for code in i18n.LANGUAGES if code not in have]
+
+
+def add_consent_text(text: str, locale: str | None = None) -> ConsentText:
+    """Store a new wording as that language's next version; earlier versions stay untouched.
+
+    Raises ValueError for an empty text or a language not offered."""
+    language = i18n.normalize_locale(locale or i18n.DEFAULT)
+    if language is None:
+        raise ValueError(f"not a language offered: {locale!r}")
     text = text.strip()
+    if not text:
+        raise ValueError("the consent text is empty")
     digest = hashlib.sha256(text.encode()).hexdigest()
-    existing = db.session.scalar(select(ConsentText).where(ConsentText.sha256 == digest))
+    existing = db.session.scalar(
+        select(ConsentText).where(ConsentText.locale == language, ConsentText.sha256 == digest)
+    )
     if existing is not None:
         return existing
-    latest = current_consent_text()
-    row = ConsentText(version=(latest.version + 1) if latest else 1, text=text, sha256=digest)
+    latest = current_consent_text(language)
+    row = ConsentText(
+        locale=language,
+        version=(latest.version + 1) if latest else 1,
+        text=text,
+        sha256=digest,
+    )
     db.session.add(row)
     db.session.flush()
     return row
+
+
+def topic_wording(topics: list[Topic]) -> list[dict]:
+    """The lists' name and description as shown now, kept with a consent event."""
+    return [{"slug": t.slug, "name": t.name, "description": t.description or ""} for t in topics]
 
 
 def public_topics() -> list[Topic]:
@@ -156,13 +194,16 @@ def request_signup(
     email: str,
     topic_slugs: list[str],
     consent_given: bool,
-    consent_text_id: int,
+    consent_text_id,
     evidence: Evidence,
     name: str | None = None,
     locale: str = "en",
 ) -> None:
     """Record a pending signup and queue its confirmation mail.
 
+    `consent_text_id` is the text the page said it showed; the event records the text
+    the server shows in `locale` (`displayed_consent_text`), and a page that showed
+    another (an older version, another language's) raises ConsentTextChanged.
     Raises InvalidAddress or ComplianceError for bad input. Otherwise the outcome is the
     same for the caller whatever state the address is in (no enumeration): a new,
     pending, active or suppressed address all get a confirmation mail, within the
@@ -171,10 +212,11 @@ def request_signup(
     address = normalise(email)
     topics = topics_by_slug(topic_slugs)
     compliance.require_explicit_consent(consent_given, [t.slug for t in topics])
-    text = db.session.get(ConsentText, consent_text_id) or current_consent_text()
+    language = i18n.normalize_locale(locale) or i18n.DEFAULT  # "nl-BE" is stored "nl"
+    text = displayed_consent_text(language)
+    compliance.require_shown_consent_text(consent_text_id, text)
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
     if subscriber is None:
-        language = i18n.normalize_locale(locale) or i18n.DEFAULT  # "nl-BE" is stored "nl"
         subscriber = Subscriber(email=address, name=name or None, locale=language)
         db.session.add(subscriber)
         db.session.flush()
@@ -189,6 +231,7 @@ def request_signup(
         evidence,
         consent_text_id=text.id,
         topics=[t.slug for t in topics],
+        topic_wording=topic_wording(topics),
         basis=Basis.CONSENT,
     )
     send_confirmation(subscriber, event)
@@ -267,8 +310,7 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
             subscription.confirmed_at = now
     subscriber.status = SubscriberStatus.ACTIVE
     subscriber.confirmed_at = subscriber.confirmed_at or now
-    subscriber.consented_at = now
-    subscriber.reconsent_requested_at = None
+    start_reconsent_clock(subscriber, wanted, now)
     # A new, confirmed consent lifts an earlier email opt-out for this address.
     db.session.execute(
         delete(Suppression).where(
@@ -281,10 +323,30 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
         evidence,
         consent_text_id=signup.consent_text_id,
         topics=signup.topics,
+        topic_wording=signup.topic_wording,
         basis=Basis.CONSENT,
         detail={"signup_event_id": signup.id, "method": "double opt-in link"},
     )
     return subscriber, True
+
+
+def start_reconsent_clock(subscriber: Subscriber, consented: set[str], at) -> None:
+    """Every consent starts, or keeps running, the re-consent clock (`consented_at`).
+
+    `consented`: the slugs of the lists this consent covers, already on the subscriber.
+    A consent that covers all their consent lists ends an open re-consent request.
+    """
+    held = {
+        s.topic.slug
+        for s in subscriber.subscriptions
+        if s.basis == Basis.CONSENT and s.confirmed_at is not None
+    }
+    covers_all = held <= set(consented)
+    subscriber.consented_at = compliance.reconsent_clock_after(
+        subscriber.consented_at, at, covers_all
+    )
+    if covers_all:
+        subscriber.reconsent_requested_at = None
 
 
 def resend_confirmation(token: str) -> bool:
@@ -378,11 +440,22 @@ def subscriber_from_link(purpose: str, token: str) -> Subscriber:
     return subscriber_of(link_target(purpose, token))
 
 
-def update_preferences(subscriber: Subscriber, topic_slugs: list[str], evidence: Evidence) -> bool:
+def update_preferences(
+    subscriber: Subscriber,
+    topic_slugs: list[str],
+    evidence: Evidence,
+    consent_given: bool = False,
+    consent_text_id=None,
+    language: str | None = None,
+) -> bool:
     """Keep exactly the chosen topics. No topic left means a full opt-out (erasure).
 
     Returns False when the subscriber was erased. A topic newly ticked here is a
-    consent given through a link only the address owner has (recorded as such).
+    consent given through a link only the address owner has: like a signup it needs
+    the ticked box beside the consent text the page showed in `language`
+    (`consent_text_id`, checked as in `request_signup`), records that text and the
+    lists' wording, and starts the re-consent clock. Raises ComplianceError (nothing
+    changed) when the box was not ticked or the page showed another text.
     """
     chosen = {t.id: t for t in topics_by_slug(topic_slugs)}
     if not chosen:
@@ -393,6 +466,11 @@ def update_preferences(subscriber: Subscriber, topic_slugs: list[str], evidence:
     added = [
         t for tid, t in chosen.items() if tid not in {s.topic_id for s in subscriber.subscriptions}
     ]
+    text = None
+    if added:
+        compliance.require_explicit_consent(consent_given, [t.slug for t in added])
+        text = displayed_consent_text(language or subscriber.locale)
+        compliance.require_shown_consent_text(consent_text_id, text)
     for subscription in dropped:
         subscriber.subscriptions.remove(subscription)
     for topic in added:
@@ -406,10 +484,14 @@ def update_preferences(subscriber: Subscriber, topic_slugs: list[str], evidence:
             subscriber,
             "preferences",
             evidence,
-            consent_text_id=current_consent_text().id,
+            consent_text_id=text.id,
             topics=[t.slug for t in added],
+            topic_wording=topic_wording(added),
             basis=Basis.CONSENT,
+            detail={"method": "preferences link"},
         )
+        db.session.flush()
+        start_reconsent_clock(subscriber, {t.slug for t in added}, now)
     db.session.flush()
     return True
 
@@ -619,9 +701,15 @@ def _event_json(event: ConsentEvent) -> dict:
         "source": event.source,
         "ip": event.ip,
         "user_agent": event.user_agent,
-        "consent_text": {"version": text.version, "text": text.text, "sha256": text.sha256}
+        "consent_text": {
+            "locale": text.locale,
+            "version": text.version,
+            "text": text.text,
+            "sha256": text.sha256,
+        }
         if text
         else None,
+        "topic_wording": event.topic_wording,
         "detail": event.detail,
         "import_evidence": _import_evidence_json(event.import_evidence),
     }

@@ -20,13 +20,32 @@ def confirm_path(message) -> str:
     raise AssertionError("no confirmation link in the mail")
 
 
+def shown_consent_text_id(page: str) -> str:
+    """The consent text id a page carries in its form (the text it shows)."""
+    return re.search(r'name="consent_text_id" value="(\d+)"', page).group(1)
+
+
 def signup(
     client, email="ann@example.org", topics=("newsletter",), consent=True, headers=None, **extra
 ):
-    data = {"email": email, "topics": list(topics), "consent_text_id": "1", **extra}
+    """Post the signup form as a browser does: with the consent text the form page showed
+    in the same language (the server records only the text it shows)."""
+    data = {"email": email, "topics": list(topics), **extra}
+    if "consent_text_id" not in data:
+        page = client.get("/subscribe", headers=headers or {}).text
+        data["consent_text_id"] = shown_consent_text_id(page)
     if consent:
         data["consent"] = "y"
     return client.post("/subscribe", data=data, headers=headers or {})
+
+
+def save_preferences(client, path: str, topics, consent: bool = True, **kw):
+    """Post the preferences form as a browser does: the lists, and for a list added the
+    ticked box beside the consent text the page showed."""
+    data = {"topics": list(topics), "consent_text_id": shown_consent_text_id(client.get(path).text)}
+    if consent:
+        data["consent"] = "y"
+    return client.post(path, data=data, **kw)
 
 
 def serious_violations(page) -> list[str]:

@@ -35,7 +35,7 @@ from newsletter.models import (
     Suppression,
 )
 from tests.conftest import free_port, mail_html, mail_text
-from tests.helpers import confirm_path, links_in, signup
+from tests.helpers import confirm_path, links_in, shown_consent_text_id, signup
 from tests.smtp_sink import SmtpSink, _Handler
 from tests.timetravel import rows_mentioning, sqlite_files_mentioning
 
@@ -384,7 +384,7 @@ def _subscribed(client, outbox, lang: str, address: str = ADDRESS) -> Subscriber
         "email": address,
         "topics": ["newsletter"],
         "consent": "y",
-        "consent_text_id": "1",
+        "consent_text_id": shown_consent_text_id(page),  # the text this page shows
     }
     client.post(f"/subscribe?lang={lang}", data=data)
     confirm = confirm_path(outbox(address)[-1])

@@ -114,7 +114,7 @@ def test_subscriber_detail_shows_the_consent_history(admin_client, outbox):
     page = admin_client.get(f"/admin/subscribers/{person.public_id}").text
     assert re.search(r"<strong>signup</strong>.*<strong>confirm</strong>", page, flags=re.S)
     assert "double opt-in link" in page
-    assert "Consent text v1" in page
+    assert "Consent text en v1" in page
     assert "Export data (JSON)" in page
 
 
@@ -124,7 +124,9 @@ def test_consent_text_edit_makes_a_new_version_and_keeps_the_old(admin_client):
     response = admin_client.post("/admin/consent-texts", data={"text": "New wording, v2."})
     assert response.status_code == 302
     db.session.expire_all()
-    versions = db.session.scalars(select(ConsentText).order_by(ConsentText.version)).all()
+    versions = db.session.scalars(
+        select(ConsentText).where(ConsentText.locale == "en").order_by(ConsentText.version)
+    ).all()
     assert [(v.version, v.text) for v in versions] == [(1, old_text), (2, "New wording, v2.")]
     page = admin_client.get("/admin/consent-texts").text
     assert "Version 1" in page
@@ -132,7 +134,7 @@ def test_consent_text_edit_makes_a_new_version_and_keeps_the_old(admin_client):
     assert "New wording, v2." in admin_client.get("/subscribe").text
     same = admin_client.post("/admin/consent-texts", data={"text": "New wording, v2."})
     assert same.status_code == 302
-    assert len(db.session.scalars(select(ConsentText)).all()) == 2
+    assert len(db.session.scalars(select(ConsentText).where(ConsentText.locale == "en")).all()) == 2
     empty = admin_client.post("/admin/consent-texts", data={"text": "  "})
     assert empty.status_code == 400
     assert "cannot be empty" in empty.text
@@ -142,7 +144,7 @@ def test_reverting_to_an_old_consent_text_says_it_is_not_a_new_version(admin_cli
     old_text = subscriptions.current_consent_text().text
     admin_client.post("/admin/consent-texts", data={"text": "New wording, v2."})
     back = admin_client.post("/admin/consent-texts", data={"text": old_text}, follow_redirects=True)
-    assert "is version 1 already" in back.text
+    assert "is English version 1 already" in back.text
     assert subscriptions.current_consent_text().version == 2
 
 

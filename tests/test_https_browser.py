@@ -169,6 +169,7 @@ def test_subscriber_journey_over_https_with_csrf_on(
     visit.check_page("Your subscription")
     preferences_url = page.url
     page.check("input[name=topics][value=offers]")
+    page.check("#consent")  # adding a list is a consent: the box beside the text (issue 13)
     visit.submit("main form.card button[type=submit]")
     visit.check_page("Your choices are saved")
     slugs = {s.topic.slug for s in subscriber(address).subscriptions}

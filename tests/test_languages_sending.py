@@ -41,6 +41,7 @@ from tests.conftest import (
     mail_text,
     private_postgres_database,
 )
+from tests.helpers import shown_consent_text_id
 from tests.test_migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -462,7 +463,7 @@ def test_signup_stores_a_supported_language(app, outbox):
         "jan@example.be",
         ["newsletter"],
         True,
-        subscriptions.current_consent_text().id,
+        subscriptions.current_consent_text("nl").id,  # the text a Dutch page shows
         subscriptions.Evidence(source="test", ip="192.0.2.1", user_agent="test"),
         locale="nl_BE",
     )
@@ -476,14 +477,15 @@ def test_signup_stores_a_supported_language(app, outbox):
 def test_signup_form_with_a_regional_browser_language_is_stored_as_the_language(app, client):
     app.config["WTF_CSRF_ENABLED"] = True  # as people run it
     french = {"Accept-Language": "fr-BE,fr;q=0.9"}
-    token = csrf(client.get("/subscribe", headers=french).text)
+    page = client.get("/subscribe", headers=french).text
     answer = client.post(
         "/subscribe",
         data={
             "email": "m@example.be",
             "topics": ["newsletter"],
             "consent": "y",
-            "csrf_token": token,
+            "csrf_token": csrf(page),
+            "consent_text_id": shown_consent_text_id(page),  # the French text it shows
         },
         headers=french,
     )

@@ -16,7 +16,7 @@ from newsletter.clock import frozen, utcnow
 from newsletter.extensions import db
 from newsletter.models import Channel, ConsentEvent, Subscriber, Suppression
 from tests.conftest import mail_text
-from tests.helpers import confirm_path, links_in, signup
+from tests.helpers import confirm_path, links_in, save_preferences, signup
 
 ADDRESS = "erase.me@example.org"
 
@@ -91,7 +91,7 @@ def test_preferences_save_topics_and_none_left_is_full_opt_out(client, outbox, m
     )
     assert "Unsubscribe from all" in page.text
     assert "Download my data" in page.text
-    client.post(path, data={"topics": ["newsletter", "events"]})
+    save_preferences(client, path, ["newsletter", "events"])
     db.session.expire_all()
     assert sorted(s.topic.slug for s in subscriber.subscriptions) == ["events", "newsletter"]
     response = client.post(path, data={})

@@ -31,7 +31,7 @@ from newsletter.models import (
     Suppression,
 )
 from tests.conftest import ADMIN_EMAIL, mail_html, mail_text
-from tests.helpers import confirm_path
+from tests.helpers import confirm_path, shown_consent_text_id
 from tests.timetravel import at, rows_mentioning, run_job
 
 LANGUAGES = ("nl", "fr", "en")
@@ -115,7 +115,8 @@ def sign_up_and_confirm(client, smtp_server, address: str, language: str) -> Sub
     """The double opt-in as a person does it in a browser in `language`, CSRF on."""
     browser = {"Accept-Language": language}
     form = client.get("/subscribe", headers=browser).text
-    data = {"email": address, "topics": ["newsletter"], "consent": "y", "consent_text_id": "1"}
+    shown = shown_consent_text_id(form)  # the text this page shows, in its language
+    data = {"email": address, "topics": ["newsletter"], "consent": "y", "consent_text_id": shown}
     client.post("/subscribe", data={**data, "csrf_token": csrf(form)}, headers=browser)
     confirm = confirm_path(mails_to(smtp_server, address)[-1])
     page = client.get(confirm, headers=browser).text

@@ -16,7 +16,7 @@ from newsletter.extensions import db
 from tests.conftest import PG_URL, private_postgres_database
 
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
-BEFORE = "0007"  # the revision 0009 was tested on (see its docstring)
+BEFORE = "0008"  # the revision before 0009
 ERASED = "jan.peeters@example.be"
 
 

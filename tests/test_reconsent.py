@@ -16,7 +16,7 @@ from newsletter.models import (
     Suppression,
 )
 from tests.conftest import BASE_URL, mail_html, mail_text
-from tests.helpers import links_in
+from tests.helpers import links_in, shown_consent_text_id
 from tests.live import browser_page, serve
 from tests.timetravel import at, rows_mentioning, run_job, sqlite_files_mentioning
 
@@ -44,6 +44,12 @@ def link(message, part: str) -> str:
         if f"/{part}/" in url:
             return url.removeprefix(BASE_URL)
     raise AssertionError(f"no /{part}/ link in the mail")
+
+
+def press_keep_me_subscribed(client, path: str, **kw):
+    """As a browser: open the page, then press the button beside the text it shows."""
+    shown = shown_consent_text_id(client.get(path).text)
+    return client.post(path, data={"consent_text_id": shown}, **kw)
 
 
 def test_nothing_before_two_years_then_one_request(ann, start, outbox):
@@ -85,7 +91,7 @@ def test_renewal_records_consent_and_resets_the_clock(client, ann, start, outbox
     path = link(reconsent_mails(outbox)[0], "reconsent")
     renewed_at = start + 740 * DAY
     with at(renewed_at):
-        response = client.post(path, headers={"User-Agent": "Browser/1.0"})
+        response = press_keep_me_subscribed(client, path, headers={"User-Agent": "Browser/1.0"})
     assert response.status_code == 200
     assert "you stay subscribed" in response.text
 
@@ -113,7 +119,7 @@ def test_second_press_records_nothing_more(client, ann, start, outbox):
     run_job("reconsent-requests", start + 731 * DAY)
     path = link(reconsent_mails(outbox)[0], "reconsent")
     with at(start + 732 * DAY):
-        client.post(path)
+        press_keep_me_subscribed(client, path)
         again = client.post(path)
     assert again.status_code == 200
     kinds = db.session.scalars(select(ConsentEvent.kind)).all()

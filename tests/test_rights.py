@@ -22,7 +22,7 @@ from newsletter.models import (
     Suppression,
 )
 from tests.conftest import BASE_URL, aware, mail_text
-from tests.helpers import confirm_path, links_in, signup
+from tests.helpers import confirm_path, links_in, save_preferences, signup
 
 
 def _journey(client, outbox, make_topic, runner, tmp_path) -> Subscriber:
@@ -33,7 +33,7 @@ def _journey(client, outbox, make_topic, runner, tmp_path) -> Subscriber:
     client.post(confirm_path(outbox("ann@example.org")[0]))
     ann = subscriptions.find_subscriber("ann@example.org")
     prefs = links.preferences_url(ann.public_id).removeprefix(BASE_URL)
-    client.post(prefs, data={"topics": ["newsletter", "events"]})
+    save_preferences(client, prefs, ["newsletter", "events"])
     csv_path = tmp_path / "more.csv"
     csv_path.write_text(
         "email,topics,consented_at,consent_text_ref,consent_where,consent_how,consent_system\n"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from newsletter.defaults import default_rows
+from newsletter.defaults import initial_rows
 
 # revision identifiers, used by Alembic.
 revision = "0001"
@@ -328,7 +328,7 @@ def upgrade():
     # ### end Alembic commands ###
     # A new installation: the `newsletter` topic, consent text v1, the suppression key.
     now = datetime.now(UTC).replace(tzinfo=None)
-    for table_name, rows in default_rows(now).items():
+    for table_name, rows in initial_rows(now).items():
         columns = [sa.column(name) for name in rows[0]]
         op.bulk_insert(sa.table(table_name, *columns), rows)
 

@@ -1,9 +1,5 @@
 """Blank the addresses quoted in SMTP replies stored before the redaction existed.
 
-INTEGRATOR: this revision follows "0008", which another branch adds. It was written and
-tested on a main whose latest revision is "0007", so `down_revision` below says "0007";
-set it to "0008" when merging after that branch (the upgrade does not depend on 0008).
-
 Servers quote the recipient in their replies ("550 5.1.1 <jan@example.be>: user
 unknown"). Since issue 13 a reply is stored only after `compliance.redact_address` has
 removed the address, and erasure scrubs the replies of the person erased. Rows written
@@ -21,7 +17,7 @@ the old cells, and the WAL is folded into the file when the last connection clos
 Downgrade changes nothing: the removed addresses are not kept anywhere.
 
 Revision ID: 0009
-Revises: 0008 (tested on 0007, see above)
+Revises: 0008
 Create Date: 2026-12-02 10:00:00
 
 """
@@ -34,7 +30,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0009"
-down_revision = "0007"  # INTEGRATOR: "0008" (see the top of this file)
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -16,3 +16,6 @@ def register_commands(app: Flask) -> None:
     from .privacy import privacy  # the regulator's records; apart, so merges stay clean
 
     app.cli.add_command(privacy)
+    from .consent_texts import consent_text  # per-language consent wording (issue 13)
+
+    app.cli.add_command(consent_text)

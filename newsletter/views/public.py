@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from .. import compliance, i18n, links, rights, subscriptions, tokens
@@ -95,12 +96,25 @@ def index():
     return subscribe()
 
 
+def page_language() -> str:
+    """The language this page is shown in; its consent text is that language's."""
+    return i18n.normalize_locale(str(get_locale())) or i18n.DEFAULT
+
+
+def consent_changed(field) -> None:
+    """The consent text changed after the page was shown: the box is shown unticked again,
+    beside the new text, with this message."""
+    field.data = False
+    field.errors = [_("The consent wording has changed. Please read it and tick the box again.")]
+
+
 @bp.route("/subscribe", methods=["GET", "POST"])
 @limiter.limit(_signup_rate_limit, methods=["POST"])
 def subscribe():
     """Signup form; a valid POST gives the same answer whatever the address's state."""
     form = _signup_form()
-    consent_text = subscriptions.current_consent_text()
+    language = page_language()
+    consent_text = subscriptions.displayed_consent_text(language)
     if form.validate_on_submit():
         if not form.website.data:
             try:
@@ -108,21 +122,29 @@ def subscribe():
                     form.email.data,
                     form.topics.data,
                     form.consent.data,
-                    int(form.consent_text_id.data or consent_text.id),
+                    form.consent_text_id.data,
                     _evidence("signup form"),
                     name=form.name.data,
-                    locale=i18n.select_locale(),
+                    locale=language,
                 )
+            except compliance.ConsentTextChanged as changed:
+                db.session.rollback()
+                consent_changed(form.consent)
+                return _subscribe_page(form, changed.shown, language, 409)
             except (InvalidAddress, ComplianceError, ValueError) as exc:
                 db.session.rollback()
                 form.email.errors = [*form.email.errors, str(exc)]
-                return render_template(
-                    "public/subscribe.html", form=form, consent=consent_text
-                ), 400
+                return _subscribe_page(form, consent_text, language, 400)
             db.session.commit()
         return render_template("public/check_inbox.html")
     status = 400 if request.method == "POST" else 200
-    return render_template("public/subscribe.html", form=form, consent=consent_text), status
+    return _subscribe_page(form, consent_text, language, status)
+
+
+def _subscribe_page(form, consent_text, language: str, status: int):
+    return render_template(
+        "public/subscribe.html", form=form, consent=consent_text, language=language
+    ), status
 
 
 @bp.get("/confirm/<token>")
@@ -180,9 +202,19 @@ def preferences(token: str):
     form = PreferencesForm()
     form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
     if form.validate_on_submit():
-        kept = subscriptions.update_preferences(
-            subscriber, form.topics.data, _evidence("preferences page")
-        )
+        try:
+            kept = subscriptions.update_preferences(
+                subscriber,
+                form.topics.data,
+                _evidence("preferences page"),
+                consent_given=form.consent.data,
+                consent_text_id=form.consent_text_id.data,
+                language=page_language(),
+            )
+        except ComplianceError as refused:
+            db.session.rollback()
+            _consent_refused(form, refused)
+            return _preferences_page(subscriber, token, form=form, status=400)
         db.session.commit()
         if not kept:
             result = OptOutResult(OptOut.ERASED, target.older)
@@ -194,6 +226,14 @@ def preferences(token: str):
         form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
     status = 400 if request.method == "POST" else 200
     return _preferences_page(subscriber, token, form=form, status=status, older=target.older)
+
+
+def _consent_refused(form, refused: ComplianceError) -> None:
+    """A list was added without the ticked box, or beside a text no longer current."""
+    if isinstance(refused, compliance.ConsentTextChanged):
+        consent_changed(form.consent)
+    else:
+        form.consent.errors = [_("Please tick the box to give your consent for the lists you add.")]
 
 
 def _details_form(subscriber) -> DetailsForm:
@@ -212,9 +252,12 @@ def _preferences_page(
         form = PreferencesForm(formdata=None)
         form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
         form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
+    language = page_language()
     return render_template(
         "public/preferences.html",
         form=form,
+        consent=subscriptions.displayed_consent_text(language),
+        language=language,
         subscriber=subscriber,
         token=token,
         export_form=ButtonForm(),

@@ -3,14 +3,14 @@ scanners prefetch GETs); POST renews the consent (SPEC rule 6)."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import render_template, request
 from flask_babel import gettext as _
 
-from .. import i18n, links, tokens
+from .. import compliance, i18n, links, subscriptions, tokens
 from ..extensions import db, limiter
 from ..forms import ButtonForm
 from ..reconsent import renew_consent, subscriber_from_token
-from .public import _evidence, _expired_form, _link_rate_limit, _page, bp
+from .public import _evidence, _expired_form, _link_rate_limit, _page, bp, page_language
 
 
 def _expired():
@@ -34,12 +34,21 @@ def reconsent(token: str):
     except tokens.ExpiredToken:
         return _expired()
     i18n.use_locale(subscriber.locale)
+    return _reconsent_page(subscriber)
+
+
+def _reconsent_page(subscriber, changed: bool = False, status: int = 200):
+    """The page, with the consent text in its language beside the button."""
+    language = page_language()
     return render_template(
         "public/reconsent.html",
         form=ButtonForm(),
+        consent=subscriptions.displayed_consent_text(language),
+        language=language,
+        changed=changed,
         topics=[s.topic for s in subscriber.subscriptions if s.confirmed_at],
         unsubscribe_url=links.unsubscribe_url(subscriber.public_id),
-    )
+    ), status
 
 
 @bp.post("/reconsent/<token>")
@@ -49,9 +58,19 @@ def reconsent_post(token: str):
     if not ButtonForm().validate_on_submit():
         return _expired_form()
     try:
-        subscriber, _renewed = renew_consent(token, _evidence("re-consent page"))
+        subscriber = subscriber_from_token(token)
+        i18n.use_locale(subscriber.locale)
+        subscriber, _renewed = renew_consent(
+            token,
+            _evidence("re-consent page"),
+            consent_text_id=request.form.get("consent_text_id"),
+            language=page_language(),
+        )
     except tokens.ExpiredToken:
         return _expired()
+    except compliance.ConsentTextChanged:
+        db.session.rollback()
+        return _reconsent_page(subscriber, changed=True, status=409)
     db.session.commit()
     return _page(
         _("Thank you: you stay subscribed"),
