@@ -14,19 +14,16 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import exists, or_, select
 
-from . import compliance, links, notices, tokens
+from . import compliance, links, notices, people, tokens
 from .addresses import address_hash
 from .clock import utcnow
 from .extensions import db
 from .models import (
     Basis,
     Channel,
-    ConsentEvent,
-    Delivery,
     LapsedBasis,
-    OutboxMessage,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -36,9 +33,7 @@ from .subscriptions import (
     NotFound,
     displayed_consent_text,
     erase,
-    mark_for_secure_cleanup,
     record_event,
-    retire_public_id,
     start_reconsent_clock,
     subscriber_by_public_id,
     topic_wording,
@@ -231,20 +226,10 @@ def _drop_customer_subscriptions(subscriber: Subscriber) -> None:
     mark_basis_lapsed(
         address_hash(subscriber.email), Basis.EXISTING_CUSTOMER, subscriber.purchased_at
     )
-    if subscriber.subscriptions:
-        return
-    retire_public_id(subscriber)  # the old messages' links must reach a re-import
-    db.session.execute(
-        update(Delivery).where(Delivery.subscriber_id == subscriber.id).values(subscriber_id=None)
-    )
-    db.session.execute(
-        update(ConsentEvent)
-        .where(ConsentEvent.subscriber_id == subscriber.id)
-        .values(subscriber_id=None)
-    )
-    db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == subscriber.email))
-    db.session.delete(subscriber)
-    mark_for_secure_cleanup()
+    if not subscriber.subscriptions:
+        # Not an objection: no suppression entry; the retired id lets the old messages'
+        # links reach a re-import.
+        people.remove_person(subscriber, keep_evidence=True)
 
 
 def mark_basis_lapsed(digest: str, basis: str, evidence_date: datetime | None) -> None:

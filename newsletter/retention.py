@@ -26,7 +26,7 @@ from .models import (
     OutboxMessage,
     RightsRequest,
 )
-from .subscriptions import mark_for_secure_cleanup
+from .people import mark_for_secure_cleanup
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 
-from . import compliance, i18n, links, messages, notices, tokens
+from . import compliance, i18n, links, messages, notices, people, tokens
 from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
@@ -27,13 +27,13 @@ from .models import (
     ConsentText,
     Delivery,
     OutboxMessage,
-    RetiredPublicId,
     Subscriber,
     SubscriberStatus,
     Subscription,
     Suppression,
     Topic,
 )
+from .people import mark_for_secure_cleanup, scrub_replies, suppress
 
 
 class NotFound(Exception):
@@ -373,9 +373,7 @@ def purge_unconfirmed(now, max_age_hours: int) -> int:
         )
     )
     for subscriber in stale:
-        db.session.execute(delete(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber.id))
-        db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == subscriber.email))
-        db.session.delete(subscriber)
+        people.remove_person(subscriber, keep_evidence=False, retire_id=False)
     # Unconfirmed topic additions of active subscribers expire too.
     db.session.execute(
         delete(Subscription).where(
@@ -541,84 +539,21 @@ def _keep_objection(digest: str, evidence: Evidence) -> None:
     db.session.flush()
 
 
-def suppress(digest: str, reason: str, channels) -> None:
-    """Add (or keep) objections for an address hash on the given channels."""
-    existing = set(
-        db.session.scalars(select(Suppression.channel).where(Suppression.address_hash == digest))
-    )
-    for channel in channels:
-        if channel not in existing:
-            db.session.add(Suppression(address_hash=digest, channel=channel, reason=reason))
-    db.session.flush()
-
-
 def erase(subscriber: Subscriber, reason: str, channels, evidence: Evidence) -> str:
     """Opt-out is erasure (SPEC rule 5): the address leaves every table.
 
     What stays: the keyed hash in the suppression list (so that no import or admin
     re-adds the person), the consent events, re-keyed to that hash, and the public id
     with that hash (so that the links of older messages reach the person if they come
-    back: `retire_public_id`). Deliveries keep
-    their status for the campaign's counts, without a subscriber. Returns the hash.
+    back: `retire_public_id`). Deliveries keep their status for the campaign's counts,
+    without a subscriber (`people.remove_person` does the deleting). Returns the hash.
     """
-    digest = address_hash(subscriber.email)
-    suppress(digest, reason, channels)
-    retire_public_id(subscriber, digest)
     record_event(
         subscriber, "erase", evidence, detail={"reason": reason, "channels": list(channels)}
     )
-    db.session.execute(
-        update(ConsentEvent)
-        .where(ConsentEvent.subscriber_id == subscriber.id)
-        .values(subscriber_id=None)
+    return people.remove_person(
+        subscriber, keep_evidence=True, objection=people.Objection(reason, channels)
     )
-    # Replies stored before issue 13 may quote the address: no copy stays behind.
-    pending = [change.new_email for change in address_changes(subscriber)]
-    scrub_replies(subscriber.id, subscriber.email, *pending)
-    db.session.execute(
-        update(Delivery).where(Delivery.subscriber_id == subscriber.id).values(subscriber_id=None)
-    )
-    db.session.execute(
-        delete(OutboxMessage).where(OutboxMessage.recipient.in_([subscriber.email, *pending]))
-    )
-    db.session.execute(delete(AddressChange).where(AddressChange.subscriber_id == subscriber.id))
-    db.session.delete(subscriber)
-    db.session.flush()
-    mark_for_secure_cleanup()
-    return digest
-
-
-def scrub_replies(subscriber_id: int, *addresses: str) -> None:
-    """Remove the addresses from the stored SMTP replies of the person's deliveries."""
-    rows = db.session.scalars(
-        select(Delivery).where(
-            Delivery.subscriber_id == subscriber_id, Delivery.last_error.is_not(None)
-        )
-    )
-    for delivery in rows:
-        cleaned = compliance.redact_address(delivery.last_error, *addresses)
-        if cleaned != delivery.last_error:
-            delivery.last_error = cleaned
-    db.session.flush()
-
-
-def retire_public_id(subscriber: Subscriber, digest: str | None = None) -> None:
-    """Keep a subscriber's public id, about to be deleted, with the keyed hash of the
-    address (never the address), so that the links of their older messages still reach
-    the person as they are now (compliance.opt_out_link_reaches_current_subscription)."""
-    if db.session.get(RetiredPublicId, subscriber.public_id) is None:
-        db.session.add(
-            RetiredPublicId(
-                public_id=subscriber.public_id,
-                address_hash=digest or address_hash(subscriber.email),
-                retired_at=utcnow(),
-            )
-        )
-
-
-def mark_for_secure_cleanup() -> None:
-    """Ask for the SQLite WAL to be checkpointed after commit (see database.py)."""
-    db.session.info["secure_cleanup"] = True
 
 
 # --- access (GDPR Art. 15) ---------------------------------------------------------------
