@@ -561,20 +561,6 @@ def erase(subscriber: Subscriber, reason: str, channels, evidence: Evidence) -> 
 
 def export_data(subscriber: Subscriber) -> dict:
     """Everything held about one subscriber, as JSON-ready data."""
-    # Linked events too: those from before an address change carry the old address's hash.
-    events = db.session.scalars(
-        select(ConsentEvent)
-        .where(
-            or_(
-                ConsentEvent.subscriber_id == subscriber.id,
-                ConsentEvent.subject_hash == address_hash(subscriber.email),
-            )
-        )
-        .order_by(ConsentEvent.id)
-    )
-    deliveries = db.session.scalars(
-        select(Delivery).where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id)
-    )
     return {
         "email": subscriber.email,
         "name": subscriber.name,
@@ -585,44 +571,71 @@ def export_data(subscriber: Subscriber) -> dict:
         "confirmed_at": _iso(subscriber.confirmed_at),
         "consented_at": _iso(subscriber.consented_at),
         "purchased_at": _iso(subscriber.purchased_at),
-        "subscriptions": [
-            {
-                "topic": s.topic.slug,
-                "topic_name": s.topic.name,
-                "basis": s.basis,
-                "since": _iso(s.confirmed_at or s.created_at),
-                "confirmed": s.confirmed_at is not None,
-            }
-            for s in subscriber.subscriptions
-        ],
-        "consent_events": [_event_json(e) for e in events],
-        "deliveries": [
-            {
-                "campaign_id": d.campaign_id,
-                "status": d.status,
-                "sent_at": _iso(d.sent_at),
-                "attempts": d.attempts,
-                "smtp_reply": compliance.redact_address(d.last_error, subscriber.email),
-                "delivery_id": d.id,
-            }
-            for d in deliveries
-        ],
-        "outbox_messages": [
-            {
-                "at": _iso(m.created_at),
-                "subject": m.subject,
-                "message": m.raw.decode("utf-8", "replace"),
-            }
-            for m in db.session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.recipient == subscriber.email)
-                .order_by(OutboxMessage.id)
-            )
-        ],
+        "subscriptions": [_subscription_json(s) for s in subscriber.subscriptions],
+        "consent_events": [_event_json(e) for e in _events_of(subscriber)],
+        "deliveries": [_delivery_json(d, subscriber.email) for d in _deliveries_of(subscriber)],
+        "outbox_messages": [_outbox_json(m) for m in _outbox_of(subscriber)],
         "pending_address_changes": [
             {"new_email": c.new_email, "requested_at": _iso(c.requested_at)}
             for c in address_changes(subscriber)
         ],
+    }
+
+
+def _events_of(subscriber: Subscriber):
+    # Linked events too: those from before an address change carry the old address's hash.
+    return db.session.scalars(
+        select(ConsentEvent)
+        .where(
+            or_(
+                ConsentEvent.subscriber_id == subscriber.id,
+                ConsentEvent.subject_hash == address_hash(subscriber.email),
+            )
+        )
+        .order_by(ConsentEvent.id)
+    )
+
+
+def _deliveries_of(subscriber: Subscriber):
+    return db.session.scalars(
+        select(Delivery).where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id)
+    )
+
+
+def _outbox_of(subscriber: Subscriber):
+    return db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.recipient == subscriber.email)
+        .order_by(OutboxMessage.id)
+    )
+
+
+def _subscription_json(subscription: Subscription) -> dict:
+    return {
+        "topic": subscription.topic.slug,
+        "topic_name": subscription.topic.name,
+        "basis": subscription.basis,
+        "since": _iso(subscription.confirmed_at or subscription.created_at),
+        "confirmed": subscription.confirmed_at is not None,
+    }
+
+
+def _delivery_json(delivery: Delivery, address: str) -> dict:
+    return {
+        "campaign_id": delivery.campaign_id,
+        "status": delivery.status,
+        "sent_at": _iso(delivery.sent_at),
+        "attempts": delivery.attempts,
+        "smtp_reply": compliance.redact_address(delivery.last_error, address),
+        "delivery_id": delivery.id,
+    }
+
+
+def _outbox_json(message: OutboxMessage) -> dict:
+    return {
+        "at": _iso(message.created_at),
+        "subject": message.subject,
+        "message": message.raw.decode("utf-8", "replace"),
     }
 
 
