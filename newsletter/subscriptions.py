@@ -478,20 +478,25 @@ def update_preferences(
     if dropped:
         record_event(subscriber, "withdraw", evidence, topics=[s.topic.slug for s in dropped])
     if added:
-        record_event(
-            subscriber,
-            "preferences",
-            evidence,
-            consent_text_id=text.id,
-            topics=[t.slug for t in added],
-            topic_wording=topic_wording(added),
-            basis=Basis.CONSENT,
-            detail={"method": "preferences link"},
-        )
-        db.session.flush()
-        start_reconsent_clock(subscriber, {t.slug for t in added}, now)
+        _record_added_topics(subscriber, added, text, evidence, now)
     db.session.flush()
     return True
+
+
+def _record_added_topics(subscriber, added: list[Topic], text, evidence: Evidence, now) -> None:
+    """The consent given on the preferences page: its event, and the re-consent clock."""
+    record_event(
+        subscriber,
+        "preferences",
+        evidence,
+        consent_text_id=text.id,
+        topics=[t.slug for t in added],
+        topic_wording=topic_wording(added),
+        basis=Basis.CONSENT,
+        detail={"method": "preferences link"},
+    )
+    db.session.flush()
+    start_reconsent_clock(subscriber, {t.slug for t in added}, now)
 
 
 def unsubscribe_all(token: str, evidence: Evidence) -> OptOutResult:
