@@ -21,9 +21,10 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import compliance, dkim
+from . import compliance
 from .extensions import db
 from .models import OutboxMessage
+from .sending import signing, transports
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ _PENDING_KEY = "newsletter.outgoing"
 
 def uses_outbox() -> bool:
     """True when no SMTP server is configured: mail is kept, never sent."""
-    return not current_app.config.get("MAIL_SERVER")
+    return transports.transport_name(current_app.config) == "outbox"
 
 
 def envelope_sender() -> str:
@@ -69,7 +70,7 @@ def send_after_commit(message: EmailMessage) -> None:
 def signed_bytes(message: EmailMessage) -> bytes:
     """The message as sent: SMTP bytes, DKIM-signed when DKIM is configured."""
     raw = as_smtp_bytes(message)
-    signer = dkim.signer_from_config()
+    signer = signing.signer_from_config()
     return signer.sign(raw) if signer is not None else raw
 
 
