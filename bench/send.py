@@ -140,7 +140,9 @@ class NullTransport:
     flush_every = 0
 
     def send(self, sender: str, recipient: str, subject: str, raw: bytes, tag) -> list:
-        return [(tag, None)]
+        from newsletter.sending.transports import ACCEPTED, Outcome
+
+        return [Outcome(tag, ACCEPTED)]
 
     def flush(self) -> list:
         return []
@@ -171,11 +173,12 @@ def _worker(
     """One worker process: the loop of `flask worker` until nothing is left to send."""
     from newsletter import sending
     from newsletter.extensions import db
+    from newsletter.sending import transports
 
     config = {**config, "SEND_BATCH_SIZE": batch_size}
     app = _quiet_app(config)
     if null_transport:
-        sending.make_transport = NullTransport
+        transports.make_transport = NullTransport
     with app.app_context():
         db.session.execute(db.select(1))  # connect before the clock starts
         ready.put(os.getpid())
@@ -327,18 +330,19 @@ def _wire_loop(host: str, port: int, sender: str, raw: bytes, count: int, tag: s
                results) -> None:  # fmt: skip
     """One connection of the project's transport writing the same bytes `count` times:
     PIPELINING and BDAT with the same window as the sender (the wire baseline)."""
-    from newsletter import sending
+    from newsletter.sending.transports import ACCEPTED
+    from newsletter.sending.transports.smtp import SmtpTransport
 
-    transport = sending.SmtpTransport(_mail_config(host, port))
+    transport = SmtpTransport(_mail_config(host, port))
     transport.send(sender, f"wire{tag}.first@bench.example.org", "", raw, None)  # connect
-    errors = sum(exc is not None for _, exc in transport.flush())
+    errors = sum(o.kind != ACCEPTED for o in transport.flush())
     ready.put(os.getpid())
     go.wait()
     started = time.perf_counter()
     for number in range(count):
         outcomes = transport.send(sender, f"wire{tag}.{number}@bench.example.org", "", raw, 0)
-        errors += sum(exc is not None for _, exc in outcomes)
-    errors += sum(exc is not None for _, exc in transport.flush())
+        errors += sum(o.kind != ACCEPTED for o in outcomes)
+    errors += sum(o.kind != ACCEPTED for o in transport.flush())
     elapsed = time.perf_counter() - started
     transport.close()
     results.put({"seconds": elapsed, "errors": errors})

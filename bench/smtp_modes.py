@@ -43,7 +43,7 @@ MODES = (
 
 
 def run_mode(mode: str, host: str, port: int, sender: str, raw: bytes, count: int, tag: str):
-    from newsletter import sending
+    from newsletter.sending.transports import ACCEPTED, smtp
 
     recipients = [f"{tag}.{n}@bench.example.org" for n in range(count)]
     if mode == "smtplib":
@@ -56,8 +56,8 @@ def run_mode(mode: str, host: str, port: int, sender: str, raw: bytes, count: in
         connection.quit()
         return count / elapsed
     quickack = mode in ("bdat-sliding", "bdat-drain-quickack")
-    sending.QUICKACK = getattr(socket, "TCP_QUICKACK", None) if quickack else None
-    transport = sending.SmtpTransport(send._mail_config(host, port))
+    smtp.QUICKACK = getattr(socket, "TCP_QUICKACK", None) if quickack else None
+    transport = smtp.SmtpTransport(send._mail_config(host, port))
     transport.send(sender, f"{tag}.first@bench.example.org", "", raw, None)  # connect
     transport.flush()
     if mode == "data-pipelined":
@@ -66,10 +66,10 @@ def run_mode(mode: str, host: str, port: int, sender: str, raw: bytes, count: in
     errors = 0
     started = time.perf_counter()
     for number, recipient in enumerate(recipients, 1):
-        errors += sum(exc is not None for _, exc in transport.send(sender, recipient, "", raw, 0))
-        if drain and number % sending.SMTP_WINDOW == 0:
-            errors += sum(exc is not None for _, exc in transport.flush())
-    errors += sum(exc is not None for _, exc in transport.flush())
+        errors += sum(o.kind != ACCEPTED for o in transport.send(sender, recipient, "", raw, 0))
+        if drain and number % smtp.SMTP_WINDOW == 0:
+            errors += sum(o.kind != ACCEPTED for o in transport.flush())
+    errors += sum(o.kind != ACCEPTED for o in transport.flush())
     elapsed = time.perf_counter() - started
     transport.close()
     if errors:

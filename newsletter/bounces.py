@@ -41,6 +41,7 @@ from .models import (
     DeliveryStatus,
     Subscriber,
 )
+from .sending import retry
 
 log = logging.getLogger(__name__)
 
@@ -269,15 +270,13 @@ def _leading(delivery_ids: list[int], kinds: dict[int, set[str]], wanted: set[st
 
 def _retry(delivery: Delivery, status: str | None) -> bool:
     """Queue a soft-bounced message again with the sender's back-off (False: gave up)."""
-    from .sending import MAX_ATTEMPTS, RETRY_BASE
-
     campaign = db.session.get(Campaign, delivery.campaign_id)
-    if delivery.status != DeliveryStatus.SENT or delivery.attempts >= MAX_ATTEMPTS:
+    if delivery.status != DeliveryStatus.SENT or retry.gave_up(delivery.attempts):
         return False
     if campaign.status not in (CampaignStatus.SENDING, CampaignStatus.SENT):
         return False  # cancelled: nothing more goes out
     delivery.status = DeliveryStatus.DEFERRED
-    delivery.next_attempt_at = utcnow() + RETRY_BASE * (2 ** max(delivery.attempts - 1, 0))
+    delivery.next_attempt_at = retry.next_attempt_at(utcnow(), delivery.attempts)
     delivery.last_error = f"soft bounce {status or ''}".strip()
     if campaign.status == CampaignStatus.SENT:  # reopen, so that a worker picks it up
         campaign.status, campaign.finished_at = CampaignStatus.SENDING, None

@@ -1,10 +1,12 @@
-"""The messenger: hands finished messages to SMTP, or to the built-in outbox.
+"""System mail: hands finished messages to the transport the configuration chose
+(`sending.transports`: SMTP or the built-in outbox), the same one campaigns use.
 
 With no `MAIL_SERVER` configured every mail is stored in the `outbox_message` table (in
 the same transaction as the change that caused it) and can be read with
 `flask outbox list/show`. With a server, system mails leave only after the database
-transaction that caused them commits (STYLE: mail after commit), over Flask-Mail's
-SMTP settings. Every mail is DKIM-signed when DKIM is configured (system mails here,
+transaction that caused them commits (STYLE: mail after commit), through the SMTP
+transport (Flask-Mail's MAIL_* settings; pipelined when the server offers it). Every
+mail is DKIM-signed when DKIM is configured (system mails here,
 campaign mail in messages.py), and the outbox keeps the signed bytes, exactly as they
 would be sent.
 """
@@ -21,9 +23,10 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import compliance, dkim
+from . import compliance
 from .extensions import db
 from .models import OutboxMessage
+from .sending import signing, transports
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ _PENDING_KEY = "newsletter.outgoing"
 
 def uses_outbox() -> bool:
     """True when no SMTP server is configured: mail is kept, never sent."""
-    return not current_app.config.get("MAIL_SERVER")
+    return transports.transport_name(current_app.config) == "outbox"
 
 
 def envelope_sender() -> str:
@@ -69,7 +72,7 @@ def send_after_commit(message: EmailMessage) -> None:
 def signed_bytes(message: EmailMessage) -> bytes:
     """The message as sent: SMTP bytes, DKIM-signed when DKIM is configured."""
     raw = as_smtp_bytes(message)
-    signer = dkim.signer_from_config()
+    signer = signing.signer_from_config()
     return signer.sign(raw) if signer is not None else raw
 
 
@@ -126,18 +129,25 @@ def send_raw_after_commit(recipient: str, subject: str, raw: bytes) -> None:
 
 
 def _deliver_pending(session: Session) -> None:
+    """Hand the system mails of a committed transaction to the configured transport."""
     pending = session.info.pop(_PENDING_KEY, [])
     if not pending:
         return
+    transport = transports.make_transport()  # only SMTP queues (the outbox stores at once)
+    outcomes = []
     try:
-        with connect_smtp() as connection:
-            for recipient, raw in pending:
-                connection.sendmail(envelope_sender(), [recipient], raw)
-    except (smtplib.SMTPException, OSError) as exc:
-        # The change is committed; the person can ask again (e.g. resubmit the form).
-        # Servers quote the recipient in replies: no address reaches the log (Art. 17).
-        reply = compliance.redact_address(str(exc), *(recipient for recipient, _ in pending))
-        log.warning("system mail not delivered: %s %s", exc.__class__.__name__, reply)
+        for recipient, raw in pending:
+            outcomes += transport.send(envelope_sender(), recipient, "", raw, recipient)
+        outcomes += transport.flush()
+    finally:
+        transport.close()
+    for outcome in outcomes:
+        if outcome.kind != transports.ACCEPTED:
+            # The change is committed; the person can ask again (e.g. resubmit the form).
+            # Servers quote the recipient in replies: no address reaches the log (Art. 17).
+            reply = f"{outcome.code or ''} {outcome.text}".strip()
+            reply = compliance.redact_address(reply, outcome.tag, *outcome.quoted)
+            log.warning("system mail not delivered: %s: %s", outcome.kind, reply)
 
 
 def _drop_pending(session: Session) -> None:

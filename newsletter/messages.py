@@ -678,7 +678,7 @@ class PreparedCampaign:
 
 def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") -> PreparedCampaign:
     """Prepare a campaign once for all its messages whose footer is in `locale`."""
-    from . import dkim
+    from .sending import signing
 
     config = current_app.config
     markers = _markers()
@@ -708,7 +708,7 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
         boundary=boundary,
         domain=host_name(),
         subject=subject,
-        signer=dkim.signer_from_config(),
+        signer=signing.signer_from_config(),
         unsubscribe_prefix=_link_prefix("public.unsubscribe"),
         preferences_prefix=_link_prefix("public.preferences"),
         mailto_prefix=unsubscribe_mailto(TOKEN_MARK).removesuffix(TOKEN_MARK),

@@ -235,7 +235,7 @@ def test_dkim_header_canonicalisation_is_dkimpys(fields):
     from dkim import rfc822_parse, select_headers
     from dkim.canonicalization import Relaxed
 
-    from newsletter import dkim as signing
+    from newsletter.sending import signing
 
     head = b"".join(name + sep + value + b"\r\n" for name, sep, value in fields)
     headers, body = rfc822_parse(head + b"\r\nbody\r\n")

@@ -297,7 +297,7 @@ def test_dkim_signature_verifies_and_covers_the_listed_headers(
 def test_dkim_signature_verifies_whatever_the_line_ends(app, dkim_key):
     """The signer reads only the header block of a CRLF message; other line ends take
     dkimpy's whole-message parse. Both verify."""
-    from newsletter.dkim import DkimSigner
+    from newsletter.sending.signing import DkimSigner
 
     path, record = dkim_key
     signer = DkimSigner("shop.example", "news", path.read_bytes())

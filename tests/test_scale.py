@@ -21,6 +21,7 @@ from bench.sink import SinkProcess
 from newsletter import campaigns, sending
 from newsletter.extensions import db
 from newsletter.models import Delivery, DeliveryStatus, Subscriber
+from newsletter.sending.transports import smtp
 
 SPAWN = multiprocessing.get_context("spawn")
 RECIPIENTS = 20_000
@@ -70,11 +71,11 @@ def test_pipelined_smtp_records_refusals_like_sendmail(
     app, make_subscriber, make_campaign, chunking, monkeypatch
 ):
     """The sink offers PIPELINING, and CHUNKING or not: this goes through
-    `sending._chunk_replies` (BDAT, windowed) or `sending._send_pipelined` (two)."""
+    `smtp._chunk_replies` (BDAT, windowed) or `smtp._send_pipelined` (two)."""
     used = []
     for name in ("_chunk_replies", "_send_pipelined"):
-        real = getattr(sending, name)
-        monkeypatch.setattr(sending, name, lambda *a, _r=real, _n=name: used.append(_n) or _r(*a))
+        real = getattr(smtp, name)
+        monkeypatch.setattr(smtp, name, lambda *a, _r=real, _n=name: used.append(_n) or _r(*a))
     with SinkProcess(chunking=chunking) as sink:
         _send_to_ok_reject_and_defer(app, make_subscriber, make_campaign, sink)
     assert set(used) == {"_chunk_replies" if chunking else "_send_pipelined"}

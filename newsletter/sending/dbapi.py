@@ -20,7 +20,7 @@ import weakref
 
 from sqlalchemy import Engine
 
-from .extensions import db
+from ..extensions import db
 
 
 class Prepared:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from dkim import rfc822_parse
 from flask import current_app
 
-from .clock import utcnow
+from ..clock import utcnow
 
 SIGNED_HEADERS = (
     b"from",
