@@ -8,18 +8,13 @@ Without it every test gets its own SQLite file.
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
-import os
-import socket
 import threading
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
 from newsletter import campaigns, create_app, subscriptions
@@ -35,25 +30,14 @@ from newsletter.models import (
     Subscription,
     Topic,
 )
-
-PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
-BASE_URL = "https://news.example.test"
-
-
-@contextlib.contextmanager
-def private_postgres_database(prefix: str):
-    """A new, empty PostgreSQL database beside PG_URL's, dropped afterwards; yields its URL."""
-    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from tests.helpers import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    BASE_URL,
+    PG_URL,
+    free_port,
+    private_postgres_database,
+)
 
 
 @pytest.fixture(scope="session")
@@ -141,15 +125,6 @@ def outbox(app):
         return messages
 
     return read
-
-
-def mail_text(message) -> str:
-    """The plain-text part of a message."""
-    return message.get_body(preferencelist=("plain",)).get_content()
-
-
-def mail_html(message) -> str:
-    return message.get_body(preferencelist=("html",)).get_content()
 
 
 @pytest.fixture
@@ -268,20 +243,7 @@ def page():
         yield new_page
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def aware(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
 # --- admin ---
-
-ADMIN_EMAIL = "boss@shop.example"
-ADMIN_PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")

@@ -34,8 +34,15 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
-from tests.conftest import free_port, mail_html, mail_text
-from tests.helpers import confirm_path, links_in, shown_consent_text_id, signup
+from tests.helpers import (
+    confirm_path,
+    free_port,
+    links_in,
+    mail_html,
+    mail_text,
+    shown_consent_text_id,
+    signup,
+)
 from tests.smtp_sink import SmtpSink, _Handler
 from tests.timetravel import rows_mentioning, sqlite_files_mentioning
 
@@ -685,7 +692,7 @@ def test_erasure_with_a_pending_address_change_leaves_neither_address(app, make_
 def test_admin_corrects_the_details_and_the_log_keeps_no_values(people_app, admin_user, outbox):
     app = people_app
     from newsletter.models import AuditEntry
-    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+    from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
     admin = app.test_client()
     login = _page(admin, "/admin/login").text

@@ -10,8 +10,7 @@ import pytest
 
 from newsletter import breaches
 from newsletter.extensions import db
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.helpers import serious_violations
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, serious_violations
 
 
 @pytest.fixture

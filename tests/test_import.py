@@ -25,7 +25,7 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
-from tests.conftest import aware
+from tests.helpers import aware
 
 NOW = aware(2026, 3, 2, 12, 0)
 SOURCE = "webshop checkout 2025, newsletter box ticked"

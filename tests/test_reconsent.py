@@ -15,8 +15,7 @@ from newsletter.models import (
     Subscriber,
     Suppression,
 )
-from tests.conftest import BASE_URL, mail_html, mail_text
-from tests.helpers import links_in, shown_consent_text_id
+from tests.helpers import BASE_URL, links_in, mail_html, mail_text, shown_consent_text_id
 from tests.live import browser_page, serve
 from tests.timetravel import at, rows_mentioning, run_job, sqlite_files_mentioning
 

@@ -23,8 +23,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
 )
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, aware
-from tests.helpers import confirm_path
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, aware, confirm_path
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
