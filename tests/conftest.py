@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
+import inspect
+import re
 import threading
 from datetime import datetime
 
@@ -273,3 +276,63 @@ def admin_client(app, admin_user):
         session["_user_id"] = str(admin_user.id)
         session["_fresh"] = True
     return test_client
+
+
+# --- slices: `pytest -m browser`, `-m smtp`, `-m postgres` (markers in pyproject.toml) ---
+
+# What a test (or a fixture it uses, or a helper of its module it calls) does to need the
+# slice. Read from the code so that a new test is sliced without anyone remembering to.
+_BROWSER_CODE = re.compile(r"browser_page\(|sync_playwright|\.chromium\.launch")
+_SMTP_CODE = re.compile(
+    r"SmtpSink|FaultSink|aiosmtpd|Controller\(|smtplib\.SMTP(_SSL)?\(|PostfixInstance|EchoSink|SinkProcess"
+)
+# A skip taken when the database is not PostgreSQL: the test means something there only.
+_POSTGRES_ONLY_CODE = re.compile(
+    r"if (not PG_URL|postgres_url is None|[^\n]*!= \"postgresql\"|"
+    r"not [^\n]*startswith\(\"postgresql\"\)):\s*\n\s*pytest\.skip\("
+)
+
+
+def _source(function) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+@functools.cache
+def _code_of(function) -> str:
+    """The function's source and that of the functions of its module it calls by name."""
+    function = inspect.unwrap(function)
+    parts = [_source(function)]
+    module_globals = getattr(function, "__globals__", {})
+    for name in getattr(getattr(function, "__code__", None), "co_names", ()):
+        called = module_globals.get(name)
+        if inspect.isfunction(called) and called.__module__ == function.__module__:
+            parts.append(_source(called))
+    return "\n".join(parts)
+
+
+def _slices(item) -> set[str]:
+    if "tests/e2e/" in item.path.as_posix():
+        return {"e2e", "browser", "smtp"}
+    codes = [_code_of(item.function)] if hasattr(item, "function") else []
+    for definitions in item._fixtureinfo.name2fixturedefs.values():
+        codes += [_code_of(d.func) for d in definitions]
+    code = "\n".join(codes)
+    found = set()
+    if _BROWSER_CODE.search(code):
+        found.add("browser")
+    if _SMTP_CODE.search(code) or item.get_closest_marker("postfix"):
+        found.add("smtp")
+    params = set(map(str, getattr(getattr(item, "callspec", None), "params", {}).values()))
+    if "postgresql" in params or ("sqlite" not in params and _POSTGRES_ONLY_CODE.search(code)):
+        found.add("postgres")
+    return found
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with the slices it belongs to (see README "Test it")."""
+    for item in items:
+        for name in sorted(_slices(item) - {m.name for m in item.iter_markers()}):
+            item.add_marker(getattr(pytest.mark, name))
