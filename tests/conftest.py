@@ -88,8 +88,8 @@ def app_config(tmp_path, postgres_url):
         "ORGANIZATION_NAME": "Demo Shop",
         "ORGANIZATION_ADDRESS": "Rue de l'Exemple 1, 1000 Brussels",
         "RATELIMIT_STORAGE_URI": "memory://",
-        # Form posts in unit tests skip CSRF; tests/test_security.py and the browser
-        # tests run with it on.
+        # Form posts in unit tests skip CSRF; tests/test_admin_csrf.py,
+        # tests/test_csrf_origin.py and the browser tests (`-m browser`) run with it on.
         "WTF_CSRF_ENABLED": False,
     }
 
