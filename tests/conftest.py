@@ -27,6 +27,7 @@ from newsletter.extensions import db
 from newsletter.models import (
     Basis,
     Campaign,
+    ImportEvidence,
     OutboxMessage,
     Subscriber,
     SubscriberStatus,
@@ -175,7 +176,12 @@ def make_campaign(app):
 
 @pytest.fixture
 def make_subscriber(app):
-    """Create a subscriber directly (bypassing the journey), committed."""
+    """Create a subscriber directly (bypassing the journey), committed, with the consent
+    evidence the journey would have left: for basis consent a "signup" event with the
+    current consent text of their language and, once confirmed, its "confirm" event; for
+    basis existing-customer the "import" event and its ImportEvidence (the only way such a
+    subscriber arrives). `evidence=False` leaves the record empty, for a test about a
+    subscriber whose evidence is missing (e.g. written before evidence was kept)."""
 
     def make(
         email_address: str = "ann@example.org",
@@ -185,6 +191,7 @@ def make_subscriber(app):
         consented_at: datetime | None = None,
         purchased_at: datetime | None = None,
         name: str | None = None,
+        evidence: bool = True,
     ) -> Subscriber:
         now = utcnow()
         confirmed = now if status == SubscriberStatus.ACTIVE else None
@@ -196,15 +203,60 @@ def make_subscriber(app):
             consented_at=consented_at or confirmed,
             purchased_at=purchased_at,
         )
-        for topic in subscriptions.topics_by_slug(list(topics)):
+        chosen = subscriptions.topics_by_slug(list(topics))
+        for topic in chosen:
             subscriber.subscriptions.append(
                 Subscription(topic=topic, basis=basis, confirmed_at=confirmed)
             )
         db.session.add(subscriber)
+        db.session.flush()
+        if evidence:
+            _record_evidence(subscriber, chosen, basis, consented_at or now, purchased_at or now)
         db.session.commit()
         return subscriber
 
     return make
+
+
+def _record_evidence(subscriber, topics, basis, consented_at, purchased_at) -> None:
+    """The consent events the real journey records for such a subscriber."""
+    slugs = [t.slug for t in topics]
+    if basis == Basis.EXISTING_CUSTOMER:
+        event = subscriptions.record_event(
+            subscriber,
+            "import",
+            subscriptions.Evidence(source="import: customers.csv"),
+            topics=slugs,
+            basis=basis,
+            detail={"evidence": "purchased_at", "evidence_date": purchased_at.isoformat()},
+        )
+        event.occurred_at = purchased_at
+        db.session.add(
+            ImportEvidence(
+                consent_event_id=event.id,
+                basis=basis,
+                given_at=purchased_at,
+                optout_offered="an opt-out box at checkout",
+                declared_by=ADMIN_EMAIL,
+            )
+        )
+        return
+    text = subscriptions.displayed_consent_text(subscriber.locale)
+    fields = {
+        "consent_text_id": text.id,
+        "topics": slugs,
+        "topic_wording": subscriptions.topic_wording(topics),
+        "basis": basis,
+    }
+    web_form = subscriptions.Evidence(source="web form", ip="192.0.2.10", user_agent="Firefox")
+    signup = subscriptions.record_event(subscriber, "signup", web_form, **fields)
+    signup.occurred_at = consented_at
+    if subscriber.confirmed_at is not None:
+        detail = {"signup_event_id": signup.id, "method": "double opt-in link"}
+        confirm = subscriptions.record_event(
+            subscriber, "confirm", web_form, detail=detail, **fields
+        )
+        confirm.occurred_at = consented_at
 
 
 @pytest.fixture
