@@ -8,18 +8,16 @@ Without it every test gets its own SQLite file.
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
-import os
-import socket
+import functools
+import inspect
+import re
 import threading
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
 from newsletter import campaigns, create_app, subscriptions
@@ -29,31 +27,21 @@ from newsletter.extensions import db
 from newsletter.models import (
     Basis,
     Campaign,
+    ImportEvidence,
     OutboxMessage,
     Subscriber,
     SubscriberStatus,
     Subscription,
     Topic,
 )
-
-PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
-BASE_URL = "https://news.example.test"
-
-
-@contextlib.contextmanager
-def private_postgres_database(prefix: str):
-    """A new, empty PostgreSQL database beside PG_URL's, dropped afterwards; yields its URL."""
-    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from tests.helpers import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    BASE_URL,
+    PG_URL,
+    free_port,
+    private_postgres_database,
+)
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +89,8 @@ def app_config(tmp_path, postgres_url):
         "ORGANIZATION_NAME": "Demo Shop",
         "ORGANIZATION_ADDRESS": "Rue de l'Exemple 1, 1000 Brussels",
         "RATELIMIT_STORAGE_URI": "memory://",
-        # Form posts in unit tests skip CSRF; tests/test_security.py and the browser
-        # tests run with it on.
+        # Form posts in unit tests skip CSRF; tests/test_admin_csrf.py,
+        # tests/test_csrf_origin.py and the browser tests (`-m browser`) run with it on.
         "WTF_CSRF_ENABLED": False,
     }
 
@@ -141,15 +129,6 @@ def outbox(app):
         return messages
 
     return read
-
-
-def mail_text(message) -> str:
-    """The plain-text part of a message."""
-    return message.get_body(preferencelist=("plain",)).get_content()
-
-
-def mail_html(message) -> str:
-    return message.get_body(preferencelist=("html",)).get_content()
 
 
 @pytest.fixture
@@ -197,7 +176,12 @@ def make_campaign(app):
 
 @pytest.fixture
 def make_subscriber(app):
-    """Create a subscriber directly (bypassing the journey), committed."""
+    """Create a subscriber directly (bypassing the journey), committed, with the consent
+    evidence the journey would have left: for basis consent a "signup" event with the
+    current consent text of their language and, once confirmed, its "confirm" event; for
+    basis existing-customer the "import" event and its ImportEvidence (the only way such a
+    subscriber arrives). `evidence=False` leaves the record empty, for a test about a
+    subscriber whose evidence is missing (e.g. written before evidence was kept)."""
 
     def make(
         email_address: str = "ann@example.org",
@@ -207,6 +191,7 @@ def make_subscriber(app):
         consented_at: datetime | None = None,
         purchased_at: datetime | None = None,
         name: str | None = None,
+        evidence: bool = True,
     ) -> Subscriber:
         now = utcnow()
         confirmed = now if status == SubscriberStatus.ACTIVE else None
@@ -218,15 +203,60 @@ def make_subscriber(app):
             consented_at=consented_at or confirmed,
             purchased_at=purchased_at,
         )
-        for topic in subscriptions.topics_by_slug(list(topics)):
+        chosen = subscriptions.topics_by_slug(list(topics))
+        for topic in chosen:
             subscriber.subscriptions.append(
                 Subscription(topic=topic, basis=basis, confirmed_at=confirmed)
             )
         db.session.add(subscriber)
+        db.session.flush()
+        if evidence:
+            _record_evidence(subscriber, chosen, basis, consented_at or now, purchased_at or now)
         db.session.commit()
         return subscriber
 
     return make
+
+
+def _record_evidence(subscriber, topics, basis, consented_at, purchased_at) -> None:
+    """The consent events the real journey records for such a subscriber."""
+    slugs = [t.slug for t in topics]
+    if basis == Basis.EXISTING_CUSTOMER:
+        event = subscriptions.record_event(
+            subscriber,
+            "import",
+            subscriptions.Evidence(source="import: customers.csv"),
+            topics=slugs,
+            basis=basis,
+            detail={"evidence": "purchased_at", "evidence_date": purchased_at.isoformat()},
+        )
+        event.occurred_at = purchased_at
+        db.session.add(
+            ImportEvidence(
+                consent_event_id=event.id,
+                basis=basis,
+                given_at=purchased_at,
+                optout_offered="an opt-out box at checkout",
+                declared_by=ADMIN_EMAIL,
+            )
+        )
+        return
+    text = subscriptions.displayed_consent_text(subscriber.locale)
+    fields = {
+        "consent_text_id": text.id,
+        "topics": slugs,
+        "topic_wording": subscriptions.topic_wording(topics),
+        "basis": basis,
+    }
+    web_form = subscriptions.Evidence(source="web form", ip="192.0.2.10", user_agent="Firefox")
+    signup = subscriptions.record_event(subscriber, "signup", web_form, **fields)
+    signup.occurred_at = consented_at
+    if subscriber.confirmed_at is not None:
+        detail = {"signup_event_id": signup.id, "method": "double opt-in link"}
+        confirm = subscriptions.record_event(
+            subscriber, "confirm", web_form, detail=detail, **fields
+        )
+        confirm.occurred_at = consented_at
 
 
 @pytest.fixture
@@ -268,20 +298,7 @@ def page():
         yield new_page
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def aware(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
 # --- admin ---
-
-ADMIN_EMAIL = "boss@shop.example"
-ADMIN_PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
@@ -311,3 +328,63 @@ def admin_client(app, admin_user):
         session["_user_id"] = str(admin_user.id)
         session["_fresh"] = True
     return test_client
+
+
+# --- slices: `pytest -m browser`, `-m smtp`, `-m postgres` (markers in pyproject.toml) ---
+
+# What a test (or a fixture it uses, or a helper of its module it calls) does to need the
+# slice. Read from the code so that a new test is sliced without anyone remembering to.
+_BROWSER_CODE = re.compile(r"browser_page\(|sync_playwright|\.chromium\.launch")
+_SMTP_CODE = re.compile(
+    r"SmtpSink|FaultSink|aiosmtpd|Controller\(|smtplib\.SMTP(_SSL)?\(|PostfixInstance|EchoSink|SinkProcess"
+)
+# A skip taken when the database is not PostgreSQL: the test means something there only.
+_POSTGRES_ONLY_CODE = re.compile(
+    r"if (not PG_URL|postgres_url is None|[^\n]*!= \"postgresql\"|"
+    r"not [^\n]*startswith\(\"postgresql\"\)):\s*\n\s*pytest\.skip\("
+)
+
+
+def _source(function) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+@functools.cache
+def _code_of(function) -> str:
+    """The function's source and that of the functions of its module it calls by name."""
+    function = inspect.unwrap(function)
+    parts = [_source(function)]
+    module_globals = getattr(function, "__globals__", {})
+    for name in getattr(getattr(function, "__code__", None), "co_names", ()):
+        called = module_globals.get(name)
+        if inspect.isfunction(called) and called.__module__ == function.__module__:
+            parts.append(_source(called))
+    return "\n".join(parts)
+
+
+def _slices(item) -> set[str]:
+    if "tests/e2e/" in item.path.as_posix():
+        return {"e2e", "browser", "smtp"}
+    codes = [_code_of(item.function)] if hasattr(item, "function") else []
+    for definitions in item._fixtureinfo.name2fixturedefs.values():
+        codes += [_code_of(d.func) for d in definitions]
+    code = "\n".join(codes)
+    found = set()
+    if _BROWSER_CODE.search(code):
+        found.add("browser")
+    if _SMTP_CODE.search(code) or item.get_closest_marker("postfix"):
+        found.add("smtp")
+    params = set(map(str, getattr(getattr(item, "callspec", None), "params", {}).values()))
+    if "postgresql" in params or ("sqlite" not in params and _POSTGRES_ONLY_CODE.search(code)):
+        found.add("postgres")
+    return found
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with the slices it belongs to (see README "Test it")."""
+    for item in items:
+        for name in sorted(_slices(item) - {m.name for m in item.iter_markers()}):
+            item.add_marker(getattr(pytest.mark, name))

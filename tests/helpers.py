@@ -1,9 +1,57 @@
-"""Small helpers shared by tests (import them; fixtures live in conftest.py)."""
+"""Small helpers shared by tests (import them from here; conftest.py holds only fixtures)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import socket
+import uuid
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
+BASE_URL = "https://news.example.test"
+ADMIN_EMAIL = "boss@shop.example"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@contextlib.contextmanager
+def private_postgres_database(prefix: str):
+    """A new, empty PostgreSQL database beside PG_URL's, dropped afterwards; yields its URL."""
+    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def aware(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def mail_text(message) -> str:
+    """The plain-text part of a message."""
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def mail_html(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
 
 
 def links_in(text: str) -> list[str]:
@@ -12,8 +60,6 @@ def links_in(text: str) -> list[str]:
 
 def confirm_path(message) -> str:
     """The path of the confirmation link in a confirmation mail."""
-    from tests.conftest import mail_text
-
     for link in links_in(mail_text(message)):
         if "/confirm/" in link:
             return urlsplit(link).path

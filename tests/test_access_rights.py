@@ -34,8 +34,15 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
-from tests.conftest import free_port, mail_html, mail_text
-from tests.helpers import confirm_path, links_in, shown_consent_text_id, signup
+from tests.helpers import (
+    confirm_path,
+    free_port,
+    links_in,
+    mail_html,
+    mail_text,
+    shown_consent_text_id,
+    signup,
+)
 from tests.smtp_sink import SmtpSink, _Handler
 from tests.timetravel import rows_mentioning, sqlite_files_mentioning
 
@@ -344,7 +351,8 @@ def test_admin_answers_an_access_request_for_a_former_subscriber(admin_client, m
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
     assert response.json["subscriber"] is None
-    assert [e["kind"] for e in response.json["consent_events"]] == ["erase"]
+    kinds = [e["kind"] for e in response.json["consent_events"]]
+    assert kinds == ["signup", "confirm", "erase"]
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action.like("%access%")))
     assert entry.target == address_hash(ADDRESS)  # logged without the address
     bad = admin_client.post("/admin/subscribers/access-request", data={"email": "not one"})
@@ -641,7 +649,7 @@ def test_after_an_address_change_a_former_subscriber_gets_the_whole_history(
     db.session.commit()
     data = rights.export_former("jan@nieuw.example")
     kinds = [e["kind"] for e in data["consent_events"]]
-    assert kinds == ["address-change-request", "address-change", "erase"]
+    assert kinds == ["signup", "confirm", "address-change-request", "address-change", "erase"]
 
 
 def test_address_already_subscribed_is_not_taken_over(people_app, make_subscriber, outbox):
@@ -685,7 +693,7 @@ def test_erasure_with_a_pending_address_change_leaves_neither_address(app, make_
 def test_admin_corrects_the_details_and_the_log_keeps_no_values(people_app, admin_user, outbox):
     app = people_app
     from newsletter.models import AuditEntry
-    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+    from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
     admin = app.test_client()
     login = _page(admin, "/admin/login").text

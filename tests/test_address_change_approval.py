@@ -20,8 +20,7 @@ from newsletter import compliance, links, rights, subscriptions, tokens
 from newsletter.clock import frozen, utcnow
 from newsletter.extensions import db
 from newsletter.models import AddressChange, ConsentEvent, SubscriberStatus
-from tests.conftest import mail_text
-from tests.helpers import links_in
+from tests.helpers import links_in, mail_text
 from tests.test_access_rights import (
     ADDRESS,
     LANGUAGES,

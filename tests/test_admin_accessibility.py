@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.helpers import serious_violations
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, serious_violations
 
 
 @pytest.fixture

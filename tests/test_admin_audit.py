@@ -11,7 +11,7 @@ from newsletter import audit
 from newsletter.addresses import address_hash
 from newsletter.extensions import db
 from newsletter.models import AuditEntry, RightsRequest, Subscriber, Suppression
-from tests.conftest import ADMIN_EMAIL
+from tests.helpers import ADMIN_EMAIL
 
 
 def entries() -> list[AuditEntry]:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import AdminUser, AuditEntry
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
 
 def login(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, **extra):

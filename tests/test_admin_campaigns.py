@@ -11,7 +11,7 @@ from newsletter.addresses import address_hash
 from newsletter.clock import utcnow
 from newsletter.extensions import db
 from newsletter.models import AuditEntry, Campaign, CampaignStatus, Delivery
-from tests.conftest import mail_text
+from tests.helpers import mail_text
 
 DRAFT = {"subject": "Spring news", "body_markdown": "Hello **friends**.", "topic": "newsletter"}
 

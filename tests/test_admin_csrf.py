@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Topic
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from newsletter import clock, compliance, sending
 from newsletter.extensions import db
 from newsletter.models import Campaign, Subscription
 from newsletter.subscriptions import find_subscriber
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, aware
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, aware
 
 START = aware(2026, 3, 2, 12)
 DRAFT = {"subject": "Spring news", "body_markdown": "Hello **friends**.", "topic": "newsletter"}

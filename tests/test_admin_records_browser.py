@@ -10,8 +10,7 @@ import pytest
 
 from newsletter import breaches
 from newsletter.extensions import db
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.helpers import serious_violations
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, serious_violations
 
 
 @pytest.fixture
@@ -39,7 +38,10 @@ def test_privacy_records_pages_work_and_are_accessible(
     with page.expect_download() as download:
         page.get_by_role("button", name="Consent register (CSV, 1 active subscriber)").click()
     register = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
-    assert [r["email"] for r in register] == ["ann@example.org"]
+    assert [(r["email"], r["event"]) for r in register] == [
+        ("ann@example.org", "signup"),
+        ("ann@example.org", "confirm"),
+    ]
 
     page.get_by_role("link", name="Breach log (0 entries)").click()
     problems.update({"breach log": f} if (f := serious_violations(page)) else {})

@@ -16,7 +16,7 @@ import pytest
 
 from newsletter.extensions import db
 from newsletter.views.admin.campaigns import LANGUAGE_SAMPLE
-from tests.conftest import mail_text
+from tests.helpers import mail_text
 
 DRAFT = {"subject": "Spring news", "body_markdown": "Hello **friends**.", "topic": "newsletter"}
 NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}

@@ -13,8 +13,8 @@ import pytest
 
 from newsletter import create_app, links
 from newsletter.config import ConfigurationError
-from tests.conftest import free_port
 from tests.flask_process import clean_env, flask, wait_until_serving
+from tests.helpers import free_port
 
 
 def make_app(tmp_path, **config):

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from newsletter import sending
 from newsletter.extensions import db
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, free_port
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, free_port
 from tests.live import CHROMIUM, CHROMIUM_ARGS
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber, SubscriberStatus
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.test_import_excel import EXCEL, SOURCE
 
 pytestmark = pytest.mark.skipif(

@@ -8,8 +8,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber
-from tests.conftest import mail_text
-from tests.helpers import links_in
+from tests.helpers import links_in, mail_text
 
 
 @pytest.fixture

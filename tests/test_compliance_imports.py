@@ -9,7 +9,7 @@ import pytest
 from newsletter import compliance
 from newsletter.compliance import ComplianceError
 from newsletter.models import Channel
-from tests.conftest import aware
+from tests.helpers import aware
 
 NOW = aware(2026, 3, 2, 12)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from newsletter import compliance
 from newsletter.models import Subscriber, SubscriberStatus
-from tests.conftest import aware
+from tests.helpers import aware
 
 NOW = aware(2028, 6, 1, 12)
 DAY = timedelta(days=1)

@@ -24,8 +24,14 @@ from newsletter import clock, compliance, create_app, links, subscriptions
 from newsletter.defaults import DEFAULT_CONSENT_TEXTS
 from newsletter.extensions import db
 from newsletter.models import Basis, ConsentEvent, ConsentText, Subscriber, Topic
-from tests.conftest import BASE_URL, PG_URL, mail_text, private_postgres_database
-from tests.helpers import confirm_path, links_in
+from tests.helpers import (
+    BASE_URL,
+    PG_URL,
+    confirm_path,
+    links_in,
+    mail_text,
+    private_postgres_database,
+)
 from tests.live import browser_page, serve
 from tests.test_migrations import MIGRATIONS
 from tests.timetravel import at, run_job

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber
-from tests.conftest import BASE_URL
+from tests.helpers import BASE_URL
 
 ORIGIN = BASE_URL  # https://news.example.test
 

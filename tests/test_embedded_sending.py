@@ -38,8 +38,8 @@ from newsletter.models import (
     Subscription,
     Topic,
 )
-from tests.conftest import PG_URL, free_port, private_postgres_database
 from tests.flask_process import ROOT, clean_env, flask, stop, wait_for, wait_until_serving
+from tests.helpers import PG_URL, free_port, private_postgres_database
 
 STARTED = "Sending and periodic jobs run inside this process"
 STOPPED = "Embedded worker stopped"

@@ -18,8 +18,7 @@ from newsletter import compliance, links, reconsent
 from newsletter.clock import utcnow
 from newsletter.extensions import db
 from newsletter.models import Basis
-from tests.conftest import mail_text
-from tests.helpers import links_in
+from tests.helpers import links_in, mail_text
 from tests.test_access_rights import (
     ADDRESS,
     LANGUAGES,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from bench import faults
-from tests.conftest import free_port
 from tests.fault_smtp import FaultSink
+from tests.helpers import free_port
 
 RECIPIENTS = 12
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from newsletter import campaigns, compliance, messages, sending
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery
-from tests.conftest import mail_html, mail_text
+from tests.helpers import mail_html, mail_text
 from tests.test_compliance_messages import FOOTER
 
 ROOT = Path(__file__).resolve().parents[1]

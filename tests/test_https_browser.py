@@ -30,8 +30,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, free_port, mail_text
-from tests.helpers import links_in
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, free_port, links_in, mail_text
 from tests.live import CHROMIUM, CHROMIUM_ARGS
 from tests.tls import self_signed_certificate, serve_http, serve_https, tls_proxy
 

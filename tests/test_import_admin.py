@@ -14,7 +14,7 @@ from newsletter import clock, imports
 from newsletter.extensions import db
 from newsletter.imports import upload_folder
 from newsletter.models import AdminUser, ApiToken, AuditEntry, Subscriber
-from tests.conftest import aware
+from tests.helpers import aware
 
 EVIDENCE = "our form v1 (archived),https://shop.example/signup,double opt-in,old webshop"
 CSV = (

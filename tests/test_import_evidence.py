@@ -29,7 +29,7 @@ from newsletter.models import (
     Subscriber,
     Suppression,
 )
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, aware
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, aware
 from tests.timetravel import at, rows_mentioning, run_job
 
 ROOT = Path(__file__).resolve().parents[1]

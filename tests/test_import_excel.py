@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from newsletter import clock
 from newsletter.extensions import db
 from newsletter.models import Subscriber, Subscription, Topic
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, aware
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, aware
 
 # Excel's "CSV UTF-8 (comma delimited)" on a Dutch or Belgian Windows: BOM, semicolons,
 # CRLF, and a cell holding the delimiter quoted.

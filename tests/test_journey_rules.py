@@ -19,8 +19,7 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
-from tests.conftest import mail_text
-from tests.helpers import confirm_path, signup
+from tests.helpers import confirm_path, mail_text, signup
 
 
 def test_nothing_but_confirmation_before_confirmation(client, outbox):

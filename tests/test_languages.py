@@ -12,8 +12,7 @@ from sqlalchemy import select
 from newsletter import links
 from newsletter.extensions import db
 from newsletter.models import Subscriber
-from tests.conftest import mail_text
-from tests.helpers import confirm_path, signup
+from tests.helpers import confirm_path, mail_text, signup
 
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "newsletter" / "translations"
 

@@ -33,15 +33,15 @@ from newsletter import (
 )
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Subscriber
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     PG_URL,
     mail_html,
     mail_text,
     private_postgres_database,
+    shown_consent_text_id,
 )
-from tests.helpers import shown_consent_text_id
 from tests.test_migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]

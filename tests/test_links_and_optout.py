@@ -15,8 +15,7 @@ from newsletter.addresses import address_hash
 from newsletter.clock import frozen, utcnow
 from newsletter.extensions import db
 from newsletter.models import Channel, ConsentEvent, Subscriber, Suppression
-from tests.conftest import mail_text
-from tests.helpers import confirm_path, links_in, save_preferences, signup
+from tests.helpers import confirm_path, links_in, mail_text, save_preferences, signup
 
 ADDRESS = "erase.me@example.org"
 

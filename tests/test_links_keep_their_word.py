@@ -30,8 +30,7 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
-from tests.conftest import ADMIN_EMAIL, mail_html, mail_text
-from tests.helpers import confirm_path, shown_consent_text_id
+from tests.helpers import ADMIN_EMAIL, confirm_path, mail_html, mail_text, shown_consent_text_id
 from tests.timetravel import at, rows_mentioning, run_job
 
 LANGUAGES = ("nl", "fr", "en")

@@ -10,8 +10,7 @@ from sqlalchemy import select
 from newsletter import notices
 from newsletter.extensions import db
 from newsletter.models import OutboxMessage, Subscriber
-from tests.conftest import mail_text
-from tests.helpers import signup
+from tests.helpers import mail_text, signup
 
 
 @pytest.fixture

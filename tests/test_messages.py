@@ -19,7 +19,7 @@ from newsletter import campaigns, compliance, messages, sending
 from newsletter.clock import utcnow
 from newsletter.extensions import db
 from newsletter.models import Basis, Campaign, CampaignStatus, Delivery
-from tests.conftest import BASE_URL, mail_html, mail_text
+from tests.helpers import BASE_URL, mail_html, mail_text
 
 
 def send_all(campaign: Campaign) -> dict:

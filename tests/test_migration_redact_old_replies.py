@@ -13,7 +13,7 @@ from flask_migrate import upgrade
 
 from newsletter import compliance, create_app
 from newsletter.extensions import db
-from tests.conftest import PG_URL, private_postgres_database
+from tests.helpers import PG_URL, private_postgres_database
 
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 BEFORE = "0008"  # the revision before 0009

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.models import ConsentText, Setting, Topic
-from tests.conftest import PG_URL, private_postgres_database
+from tests.helpers import PG_URL, private_postgres_database
 
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 

@@ -18,8 +18,8 @@ import pytest
 from newsletter import compliance, periods, tokens
 from newsletter.clock import utcnow
 from newsletter.extensions import db
-from tests.conftest import free_port
 from tests.flask_process import clean_env, flask, wait_for, wait_until_serving
+from tests.helpers import free_port
 from tests.live import browser_page, serve
 
 PROCESSORS = [

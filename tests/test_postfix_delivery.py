@@ -20,7 +20,7 @@ from newsletter import campaigns, sending
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Subscriber
 from tests import postfix
-from tests.conftest import mail_html, mail_text
+from tests.helpers import mail_html, mail_text
 
 pytestmark = pytest.mark.postfix
 

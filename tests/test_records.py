@@ -13,7 +13,7 @@ import pytest
 
 from newsletter import compliance, create_app, records
 from newsletter.extensions import db
-from tests.conftest import aware
+from tests.helpers import aware
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "docs" / "RECORD-OF-PROCESSING.md"

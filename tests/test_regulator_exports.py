@@ -23,8 +23,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
 )
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, aware
-from tests.helpers import confirm_path
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, aware, confirm_path
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -96,8 +95,11 @@ def last_audit(action: str) -> AuditEntry:
 def test_consent_register_holds_every_active_subscriber(app, admin, outbox, make_subscriber):
     sign_up_and_confirm(app.test_client(), outbox, "ann@example.org", "Firefox/140 (Ann)")
     sign_up_and_confirm(app.test_client(), outbox, "bob@example.org", "Safari/18 (Bob)")
-    make_subscriber(
-        "carl@example.org", basis=Basis.EXISTING_CUSTOMER, purchased_at=aware(2026, 1, 5)
+    make_subscriber(  # evidence=False: a subscriber written before evidence was kept
+        "carl@example.org",
+        basis=Basis.EXISTING_CUSTOMER,
+        purchased_at=aware(2026, 1, 5),
+        evidence=False,
     )  # no consent event at all: still in the register, and it says so
     make_subscriber("pending@example.org", status=SubscriberStatus.PENDING)
     gone = make_subscriber("gone@example.org")
@@ -153,15 +155,19 @@ def test_consent_register_on_the_command_line_is_audit_logged(runner, make_subsc
     result = runner.invoke(args=["privacy", "consent-register", "--output", str(target)])
     assert result.exit_code == 0, result.output
     with target.open(encoding="utf-8") as written:
-        [row] = list(csv.DictReader(written))
-    assert row["email"] == "ann@example.org"
+        written_rows = list(csv.DictReader(written))
+    assert [(r["email"], r["event"]) for r in written_rows] == [
+        ("ann@example.org", "signup"),
+        ("ann@example.org", "confirm"),
+    ]
     entry = last_audit(reports.AUDIT_CONSENT_REGISTER)
     assert entry.actor == "cli"
     assert entry.detail["subscribers"] == 1
 
 
 def test_consent_register_cells_never_run_as_spreadsheet_formulas(admin, make_subscriber):
-    person = make_subscriber("ann@example.org")
+    # evidence=False: the test writes the one signup event itself, with a hostile agent.
+    person = make_subscriber("ann@example.org", evidence=False)
     subscriptions.record_event(
         person, "signup", subscriptions.Evidence("form", user_agent='=HYPERLINK("http://x")')
     )

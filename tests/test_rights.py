@@ -21,8 +21,15 @@ from newsletter.models import (
     Subscriber,
     Suppression,
 )
-from tests.conftest import BASE_URL, aware, mail_text
-from tests.helpers import confirm_path, links_in, save_preferences, signup
+from tests.helpers import (
+    BASE_URL,
+    aware,
+    confirm_path,
+    links_in,
+    mail_text,
+    save_preferences,
+    signup,
+)
 
 
 def _journey(client, outbox, make_topic, runner, tmp_path) -> Subscriber:

@@ -6,8 +6,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, Subscriber, SubscriberStatus
-from tests.conftest import mail_html, mail_text
-from tests.helpers import confirm_path, signup
+from tests.helpers import confirm_path, mail_html, mail_text, signup
 
 
 def test_signup_records_pending_subscriber_and_sends_confirmation(client, outbox):

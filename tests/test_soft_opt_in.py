@@ -17,7 +17,7 @@ from newsletter import campaigns, compliance
 from newsletter.clock import utcnow
 from newsletter.extensions import db
 from newsletter.models import AuditEntry, Basis, Campaign, CampaignStatus, Delivery, Topic
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
 RANGE = "Garden tools, plants and seeds sold in our shop"
 PARTNER_BODY = (

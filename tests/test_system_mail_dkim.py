@@ -23,8 +23,7 @@ from sqlalchemy import select
 from newsletter import campaigns, clock, reconsent, sending
 from newsletter.extensions import db
 from newsletter.models import OutboxMessage
-from tests.conftest import free_port
-from tests.helpers import signup
+from tests.helpers import free_port, signup
 
 SELECTOR, DOMAIN = "news", "shop.example"
 

@@ -18,7 +18,6 @@ import time
 
 import pytest
 
-from tests.conftest import free_port
 from tests.e2e import steps
 from tests.e2e.conftest import (
     ADMIN_EMAIL,
@@ -34,6 +33,7 @@ from tests.e2e.conftest import (
     wait_for_log,
     wait_until_serving,
 )
+from tests.helpers import free_port
 
 pytestmark = [pytest.mark.e2e, requires_chromium]
 

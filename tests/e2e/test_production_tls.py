@@ -23,7 +23,6 @@ import time
 
 import pytest
 
-from tests.conftest import PG_URL, free_port, private_postgres_database
 from tests.e2e import steps
 from tests.e2e.conftest import (
     ADMIN_EMAIL,
@@ -42,6 +41,7 @@ from tests.e2e.conftest import (
     wait_for_log,
     wait_until_serving,
 )
+from tests.helpers import PG_URL, free_port, private_postgres_database
 
 pytestmark = [pytest.mark.e2e, requires_chromium]
 
