@@ -27,10 +27,10 @@ from werkzeug.serving import make_server
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
 
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    """(certificate, key) PEM files for 127.0.0.1 and localhost, valid for a day."""
+def self_signed_certificate(folder: Path, host: str = "localhost") -> tuple[Path, Path]:
+    """(certificate, key) PEM files for `host`, 127.0.0.1 and localhost, valid for a day."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -57,6 +57,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
             serialization.NoEncryption(),
         )
     )
+    key_path.chmod(0o600)
     return cert_path, key_path
 
 

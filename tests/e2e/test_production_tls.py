@@ -37,11 +37,11 @@ from tests.e2e.conftest import (
     parse_mail,
     readable,
     requires_chromium,
-    self_signed_certificate,
     wait_for_log,
     wait_until_serving,
 )
 from tests.helpers import PG_URL, free_port, private_postgres_database
+from tests.tls import self_signed_certificate
 
 pytestmark = [pytest.mark.e2e, requires_chromium]
 
