@@ -268,38 +268,11 @@ class PostfixInstance:
 
 def _tls_settings(etc: Path) -> str:
     """A key and a self-signed certificate for STARTTLS, and the main.cf lines for them."""
-    from datetime import UTC, datetime, timedelta
+    from tests.tls import self_signed_certificate
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mta.postfix.test")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    pem = etc / "smtpd.pem"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        + certificate.public_bytes(serialization.Encoding.PEM)
-    )
-    pem.chmod(0o600)
+    cert, key = self_signed_certificate(etc, "mta.postfix.test")
     return (
-        f"smtpd_tls_chain_files = {pem}\n"
+        f"smtpd_tls_chain_files = {key}, {cert}\n"
         "smtpd_tls_security_level = may\n"
         "smtpd_tls_received_header = yes\n"
     )
