@@ -54,6 +54,17 @@ def postgres_url():
         yield url
 
 
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """An empty database of the kind under test (a new SQLite file, or a new private
+    PostgreSQL database), for the tests that run the migrations themselves."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with private_postgres_database("nl_empty") as url:
+        yield url
+
+
 _pg_schema_ready: set[str] = set()
 
 

@@ -26,11 +26,9 @@ from newsletter.extensions import db
 from newsletter.models import Basis, ConsentEvent, ConsentText, Subscriber, Topic
 from tests.helpers import (
     BASE_URL,
-    PG_URL,
     confirm_path,
     links_in,
     mail_text,
-    private_postgres_database,
 )
 from tests.live import browser_page, serve
 from tests.test_migrations import MIGRATIONS
@@ -439,24 +437,15 @@ def test_admin_consent_texts_page_shows_each_language_and_the_missing_ones(app, 
 # --- the migration -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def old_database_url(tmp_path):
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    with private_postgres_database("nl_consent") as url:
-        yield url
-
-
 @pytest.mark.parametrize("customised", [False, True])
-def test_migration_0008_gives_existing_texts_the_default_language(old_database_url, customised):
+def test_migration_0008_gives_existing_texts_the_default_language(empty_database_url, customised):
     """Existing texts become English; nl and fr are added only beside the default wording
     (a translation of a wording the operator changed would be invented)."""
     app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "k",
-            "SQLALCHEMY_DATABASE_URI": old_database_url,
+            "SQLALCHEMY_DATABASE_URI": empty_database_url,
             "AUTO_UPGRADE_SQLITE": False,
         }
     )

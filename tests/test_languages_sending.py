@@ -36,10 +36,8 @@ from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
-    PG_URL,
     mail_html,
     mail_text,
-    private_postgres_database,
     shown_consent_text_id,
 )
 from tests.test_migrations import MIGRATIONS
@@ -494,15 +492,6 @@ def test_signup_form_with_a_regional_browser_language_is_stored_as_the_language(
 
 
 # --- the rows already stored: migration 0002 ---------------------------------------------
-
-
-@pytest.fixture
-def empty_database_url(tmp_path):
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    with private_postgres_database("nl_locales") as url:
-        yield url
 
 
 def test_migration_0002_normalises_stored_locales(empty_database_url):

@@ -7,26 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from newsletter import compliance, create_app
 from newsletter.extensions import db
-from tests.helpers import PG_URL, private_postgres_database
 
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 BEFORE = "0008"  # the revision before 0009
 ERASED = "jan.peeters@example.be"
-
-
-@pytest.fixture
-def empty_database_url(tmp_path):
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    with private_postgres_database("nl_redact") as url:
-        yield url
 
 
 def _table(name: str, *columns: str):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
@@ -13,19 +12,8 @@ from sqlalchemy import select
 from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.models import ConsentText, Setting, Topic
-from tests.helpers import PG_URL, private_postgres_database
 
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
-
-
-@pytest.fixture
-def empty_database_url(tmp_path):
-    """An empty database of the kind under test (SQLite file or a new PostgreSQL db)."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    with private_postgres_database("nl_migrate") as url:
-        yield url
 
 
 def test_migrations_upgrade_an_empty_database_and_agree_with_models(empty_database_url):
