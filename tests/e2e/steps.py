@@ -108,11 +108,20 @@ def watch_progress(page, recipients: int, shots: Path, timeout: float = CAMPAIGN
     deadline = time.monotonic() + timeout
     counts: dict = {}
     while time.monotonic() < deadline:
-        counts = {
-            key: page.locator(f"#count-{key}").inner_text()
-            for key in ("sent", "failed", "deferred", "skipped", "queued", "total")
-        }
-        counts["percent"] = page.locator("#percent").inner_text()
+        # Read every figure in one go: the page's poll rewrites them all at once, and reading
+        # them one locator at a time could see "sent 0" from before an update beside
+        # "waiting 0" from after it.
+        counts = page.evaluate(
+            """() => {
+                const text = (id) => document.getElementById(id).textContent.trim();
+                const counts = {};
+                for (const key of ["sent", "failed", "deferred", "skipped", "queued", "total"]) {
+                    counts[key] = text("count-" + key);
+                }
+                counts.percent = text("percent");
+                return counts;
+            }"""
+        )
         if counts["queued"] == "0" and counts["total"] == str(recipients):
             break
         time.sleep(1)  # the page itself polls the status every second
