@@ -51,13 +51,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     mailer.install_session_hooks()
     database.init_database(app)
 
-    from .views import admin, api, inbound, public
+    from .views import register_blueprints
 
-    app.register_blueprint(public.bp)
-    app.register_blueprint(admin.bp, url_prefix="/admin")
-    app.register_blueprint(api.bp, url_prefix="/api/v1")
-    csrf.exempt(api.bp)
-    inbound.init_app(app)  # POST /inbound/bounces: token-authenticated, CSRF-exempt
+    register_blueprints(app)  # pages (CSRF token) and programs (bearer token, CSRF-exempt)
     security.init_app(app)  # Content-Security-Policy and the other response headers
 
     from .cli import register_commands

@@ -1814,9 +1814,9 @@ def unsubscribe_mailto_unread(config, mailto_address: str, mailbox_polled: bool)
     and the GBA (decision 19/2021; an opt-out offered must work, online, in the medium
     used) make a mailto that nothing reads an objection ignored. The app honours those
     mails itself only when it polls the mailbox they arrive in (NEWSLETTER_BOUNCE_MAILBOX_*,
-    newsletter/inbound.py) and the mailto points at it (NEWSLETTER_UNSUBSCRIBE_MAILTO).
+    newsletter/bounce_mailbox.py) and the mailto points at it (NEWSLETTER_UNSUBSCRIBE_MAILTO).
 
-    `mailbox_polled`: a bounce mailbox is configured (inbound.configured()). None when
+    `mailbox_polled`: a bounce mailbox is configured (bounce_mailbox.configured()). None when
     the mailto is read by the app; otherwise the warning in plain words.
     """
     if not mailbox_polled:

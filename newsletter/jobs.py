@@ -209,10 +209,10 @@ def purge_import_uploads(now: datetime) -> int:
 @job("poll-bounce-mailbox", every=timedelta(minutes=5))
 def poll_bounce_mailbox(now: datetime) -> int:
     """Read bounce and complaint reports from BOUNCE_MAILBOX_* (nothing when unset)."""
-    from . import inbound
+    from . import bounce_mailbox
 
     try:
-        return sum(inbound.poll_mailbox().values())
-    except inbound.MailboxError as exc:  # the other jobs still run; the next poll retries
+        return sum(bounce_mailbox.poll_mailbox().values())
+    except bounce_mailbox.MailboxError as exc:  # the other jobs still run; the next poll retries
         log.warning("bounce mailbox not read: %s", exc)
         return 0

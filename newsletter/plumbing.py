@@ -29,7 +29,7 @@ def mailto_address() -> str:
 
 def operator_warnings() -> list[str]:
     """Every warning for the live configuration, in plain words (needs an app context)."""
-    from . import inbound, records
+    from . import bounce_mailbox, records
 
     config = current_app.config
     found = []
@@ -38,7 +38,7 @@ def operator_warnings() -> list[str]:
     if unread_contact:
         found.append(unread_contact)
     unread_mailto = compliance.unsubscribe_mailto_unread(
-        config, mailto_address(), inbound.configured()
+        config, mailto_address(), bounce_mailbox.configured()
     )
     if unread_mailto:
         found.append(unread_mailto)

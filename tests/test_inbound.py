@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from newsletter import (
     api_tokens,
+    bounce_mailbox,
     bounces,
     campaigns,
-    inbound,
     jobs,
     messages,
     sending,
@@ -76,7 +76,7 @@ def test_mailbox_reports_are_applied_then_removed(mailbox, verps):
     mailbox.store.add(bounce_samples.arf(senders[1]))
     mailbox.store.add(bounce_samples.dsn(senders[2], action="delayed", status="4.4.7"))
 
-    counts = inbound.poll_mailbox()
+    counts = bounce_mailbox.poll_mailbox()
 
     assert counts == {"suppressed": 2, "ignored": 1}
     assert [still_subscribed(n) for n in range(3)] == [False, False, True]
@@ -86,10 +86,10 @@ def test_mailbox_reports_are_applied_then_removed(mailbox, verps):
 def test_a_message_that_is_no_report_is_kept_for_a_person_on_imap(mailbox, verps):
     verps(1)
     key = mailbox.store.add(bounce_samples.out_of_office())
-    assert inbound.poll_mailbox() == {"unreadable": 1}
+    assert bounce_mailbox.poll_mailbox() == {"unreadable": 1}
     if mailbox.protocol == "imap":
         assert key in mailbox.store.messages  # marked seen, not deleted
-        assert inbound.poll_mailbox() == {}  # and not read again
+        assert bounce_mailbox.poll_mailbox() == {}  # and not read again
     else:
         assert mailbox.store.messages == {}  # POP3 has no flags: removed, counted
 
@@ -109,13 +109,13 @@ def test_nothing_leaves_the_mailbox_when_applying_fails(app, mailbox, verps, mon
 
     monkeypatch.setattr(bounces, "process", failing_on_second)
     with pytest.raises(RuntimeError):
-        inbound.poll_mailbox()
+        bounce_mailbox.poll_mailbox()
     db.session.rollback()
     assert len(mailbox.store.messages) == 2  # no QUIT / no EXPUNGE: both still there
     assert still_subscribed(0)  # the first one's effect was not committed either
 
     monkeypatch.setattr(bounces, "process", real_process)
-    assert inbound.poll_mailbox() == {"suppressed": 2}
+    assert bounce_mailbox.poll_mailbox() == {"suppressed": 2}
     assert mailbox.store.messages == {}
 
 
@@ -123,16 +123,16 @@ def test_a_report_read_twice_counts_once(mailbox, verps):
     senders = verps(1)
     raw = bounce_samples.dsn(senders[0], status="4.2.2")
     mailbox.store.add(raw)
-    assert inbound.poll_mailbox() == {"retried": 1}
+    assert bounce_mailbox.poll_mailbox() == {"retried": 1}
     mailbox.store.add(raw)  # the server handed it out again (e.g. a crash before QUIT)
-    assert inbound.poll_mailbox() == {"duplicate": 1}
+    assert bounce_mailbox.poll_mailbox() == {"duplicate": 1}
     assert db.session.scalar(select(db.func.count()).select_from(BounceEvent)) == 1
 
 
 def test_wrong_credentials_are_a_clear_mailbox_error(app, mailbox):
     app.config["BOUNCE_MAILBOX_PASSWORD"] = "wrong"
-    with pytest.raises(inbound.MailboxError) as caught:
-        inbound.poll_mailbox()
+    with pytest.raises(bounce_mailbox.MailboxError) as caught:
+        bounce_mailbox.poll_mailbox()
     assert "wrong" not in str(caught.value)
     assert mailbox.protocol.upper()[:4] in str(caught.value)
 
@@ -153,7 +153,7 @@ def test_the_job_polls_the_mailbox(mailbox, verps):
 def test_no_mailbox_configured_means_no_poll(app, mailbox):
     app.config["BOUNCE_MAILBOX_PROTOCOL"] = None
     mailbox.store.add(bounce_samples.out_of_office())
-    assert inbound.poll_mailbox() == {}
+    assert bounce_mailbox.poll_mailbox() == {}
     assert mailbox.store.sessions == 0
 
 
@@ -234,7 +234,7 @@ def test_mailto_unsubscribe_in_the_mailbox_is_the_consolidated_opt_out(mailbox, 
     mailbox.store.add(unsubscribe_mail(subject))
     mailbox.store.add(unsubscribe_mail("Re: unsubscribe not-a-valid-token-at-all"))
 
-    assert inbound.poll_mailbox() == {"unsubscribed": 1, "unreadable": 1}
+    assert bounce_mailbox.poll_mailbox() == {"unsubscribed": 1, "unreadable": 1}
 
     assert [still_subscribed(0), still_subscribed(1)] == [False, True]
     assert suppressed_everywhere("p0@example.org")

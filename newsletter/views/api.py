@@ -9,16 +9,14 @@ scope, 405 (with `Allow`) for another method, 429 past the rate limit
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import api_tokens, objections
 from ..addresses import InvalidAddress
 from ..extensions import db, limiter
+from .bearer import require_scope
 
-bp = Blueprint("api", __name__)
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def _api_rate_limit() -> str:
@@ -30,30 +28,6 @@ limiter.limit(_api_rate_limit)(bp)
 
 def _error(status: int, message: str, **headers):
     return jsonify(error=message), status, headers
-
-
-def require_scope(scope: str) -> Callable:
-    """Answer 401 without a live bearer token, 403 without `scope`; else run the view."""
-
-    def decorate(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            scheme, _, secret = header.partition(" ")
-            token = api_tokens.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
-            if token is None:
-                challenge = {"WWW-Authenticate": 'Bearer realm="objections"'}
-                return _error(
-                    401, "A valid API token is required (Authorization: Bearer ...).", **challenge
-                )
-            if not api_tokens.has_scope(token, scope):
-                return _error(403, f"This token lacks the scope {scope!r}.")
-            g.api_token = token
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 class BodyError(ValueError):

@@ -11,39 +11,20 @@ without the scope, 413 past 10 MB.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from .. import api_tokens, bounces
-from ..extensions import csrf, db
+from ..extensions import db
+from .bearer import require_scope
 
-bp = Blueprint("inbound", __name__)
-
-
-def init_app(app: Flask) -> None:
-    """Register the blueprint under /inbound, exempt from CSRF (token-authenticated)."""
-    app.register_blueprint(bp, url_prefix="/inbound")
-    csrf.exempt(bp)
-
-
-def _token_problem():
-    """None when the request carries a live token with `bounces:write`, else the answer."""
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    token = api_tokens.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
-    if token is None:
-        message = "A valid API token is required (Authorization: Bearer ...)."
-        return jsonify(error=message), 401, {"WWW-Authenticate": 'Bearer realm="inbound"'}
-    if not api_tokens.has_scope(token, api_tokens.WRITE_BOUNCES):
-        return jsonify(error=f"This token lacks the scope {api_tokens.WRITE_BOUNCES!r}."), 403
-    return None
+bp = Blueprint("inbound", __name__, url_prefix="/inbound")
 
 
 @bp.post("/bounces")
+@require_scope(api_tokens.WRITE_BOUNCES)
 def receive_bounce():
     """Apply one raw bounce or complaint report; idempotent (a repeat is "duplicate")."""
-    problem = _token_problem()
-    if problem is not None:
-        return problem
     raw = request.stream.read(bounces.MAX_REPORT_BYTES + 1)
     if len(raw) > bounces.MAX_REPORT_BYTES:
         return jsonify(error="The message is larger than 10 MB."), 413

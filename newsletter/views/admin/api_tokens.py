@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length
 from ... import api_tokens, audit
 from ...extensions import db
 from ...forms import ButtonForm, CheckboxesField
-from . import bp
+from .blueprint import bp
 
 
 class TokenForm(FlaskForm):
@@ -33,7 +33,6 @@ def _page(form: TokenForm, secret: str | None = None, status: int = 200):
 
 
 @bp.route("/api-tokens", methods=["GET", "POST"])
-@login_required
 def api_tokens_page():
     """List tokens; a valid POST creates one and shows its secret once."""
     form = TokenForm()
@@ -51,7 +50,6 @@ def api_tokens_page():
 
 
 @bp.post("/api-tokens/<name>/revoke")
-@login_required
 def api_token_revoke(name: str):
     """Revoke a token by name: it stops working at once."""
     if ButtonForm().validate_on_submit():

@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 from ... import admins, audit
 from ...extensions import db, limiter
 from ...extensions import login as login_manager
-from . import bp
+from .blueprint import bp
 from .forms import ButtonForm, LoginForm
 
 # Reachable without a session (everything else on the blueprint is behind login).

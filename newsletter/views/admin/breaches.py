@@ -14,7 +14,7 @@ from ... import audit, breaches
 from ...clock import utcnow
 from ...extensions import db
 from ...models import BreachLogEntry
-from . import bp
+from .blueprint import bp
 
 _WHEN = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 

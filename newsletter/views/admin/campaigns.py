@@ -17,7 +17,7 @@ from ...addresses import InvalidAddress, address_hash, normalise
 from ...clock import as_utc
 from ...extensions import db
 from ...models import Campaign, CampaignStatus
-from . import bp
+from .blueprint import bp
 from .forms import ButtonForm, CampaignForm
 
 PREVIEW_AUDIT_WINDOW = timedelta(minutes=10)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ... import audit, i18n, subscriptions
 from ...extensions import db
 from ...models import ConsentText
-from . import bp
+from .blueprint import bp
 from .forms import ConsentTextForm
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import render_template
 
 from ... import listings, plumbing
-from . import bp
+from .blueprint import bp
 
 
 @bp.get("/")

@@ -26,7 +26,7 @@ from flask import (
     stream_template,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, SelectField, StringField
@@ -37,7 +37,7 @@ from ... import imports, periods
 from ...compliance import OWN_CONTACTS_DECLARATION, ComplianceError
 from ...extensions import db
 from ...models import Basis
-from . import bp
+from .blueprint import bp
 
 
 class ImportForm(FlaskForm):
@@ -106,7 +106,6 @@ def _run(path: Path, form, dry_run: bool):
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@login_required
 def import_upload():
     """Upload form; a valid upload shows the preview of every row (nothing written)."""
     form = ImportForm()
@@ -147,7 +146,6 @@ def _period(key: str) -> str:
 
 
 @bp.get("/import/example/<basis>.csv")
-@login_required
 def import_example(basis: str):
     """A complete example file with every evidence column of this basis (no real person)."""
     name = imports.EXAMPLE_FILES.get(basis)
@@ -159,7 +157,6 @@ def import_example(basis: str):
 
 
 @bp.post("/import/confirm")
-@login_required
 def import_confirm():
     """Import the previewed file for real, in one transaction; show the report."""
     form = ConfirmImportForm()
@@ -185,7 +182,6 @@ def import_confirm():
 
 
 @bp.post("/import/cancel")
-@login_required
 def import_cancel():
     """Drop the previewed file without importing anything."""
     form = ConfirmImportForm()

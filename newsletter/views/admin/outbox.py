@@ -13,7 +13,7 @@ from ...addresses import address_hash
 from ...extensions import db
 from ...mailer import uses_outbox
 from ...models import OutboxMessage
-from . import bp
+from .blueprint import bp
 
 
 def _require_outbox() -> None:

@@ -15,7 +15,7 @@ from flask_login import current_user
 from ... import audit, breaches, records, reports
 from ...clock import utcnow
 from ...extensions import db
-from . import bp
+from .blueprint import bp
 from .forms import ButtonForm
 
 

@@ -16,7 +16,7 @@ from ... import audit, i18n, listings, rights, subscriptions
 from ...addresses import InvalidAddress
 from ...extensions import db
 from ...models import Subscriber, SubscriberStatus
-from . import bp
+from .blueprint import bp
 from .forms import AccessRequestForm, ButtonForm, DetailsForm, EraseForm
 
 SUBSCRIBER_RECTIFY = "subscriber.rectify"  # audit action: fields changed, never values

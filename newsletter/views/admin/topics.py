@@ -10,7 +10,7 @@ from ... import listings
 from ... import topics as topic_domain
 from ...extensions import db
 from ...models import Topic
-from . import bp
+from .blueprint import bp
 from .forms import TopicForm
 
 

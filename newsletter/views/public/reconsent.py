@@ -6,15 +6,17 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_babel import gettext as _
 
-from .. import compliance, i18n, links, subscriptions, tokens
-from ..extensions import db, limiter
-from ..forms import ButtonForm
-from ..reconsent import renew_consent, subscriber_from_token
-from .public import _evidence, _expired_form, _link_rate_limit, _page, bp, page_language
+from ... import compliance, i18n, links, subscriptions, tokens
+from ...extensions import db, limiter
+from ...forms import ButtonForm
+from ...reconsent import renew_consent, subscriber_from_token
+from .blueprint import bp
+from .helpers import evidence, expired_form, link_rate_limit, page, page_language
 
 
-def _expired():
-    return _page(
+def reconsent_expired():
+    """The re-consent period is over: the address is gone; one may subscribe again."""
+    return page(
         _("This link has expired"),
         _(
             "The time to renew your subscription has passed, so we have stopped sending you "
@@ -26,18 +28,18 @@ def _expired():
 
 
 @bp.get("/reconsent/<token>")
-@limiter.limit(_link_rate_limit)
+@limiter.limit(link_rate_limit)
 def reconsent(token: str):
     """Show the "keep me subscribed" button and the unsubscribe alternative."""
     try:
         subscriber = subscriber_from_token(token)
     except tokens.ExpiredToken:
-        return _expired()
+        return reconsent_expired()
     i18n.use_locale(subscriber.locale)
-    return _reconsent_page(subscriber)
+    return reconsent_page(subscriber)
 
 
-def _reconsent_page(subscriber, changed: bool = False, status: int = 200):
+def reconsent_page(subscriber, changed: bool = False, status: int = 200):
     """The page, with the consent text in its language beside the button."""
     language = page_language()
     return render_template(
@@ -52,27 +54,27 @@ def _reconsent_page(subscriber, changed: bool = False, status: int = 200):
 
 
 @bp.post("/reconsent/<token>")
-@limiter.limit(_link_rate_limit)
+@limiter.limit(link_rate_limit)
 def reconsent_post(token: str):
     """Renew the consent: a new consent event, and the two-year clock starts again."""
     if not ButtonForm().validate_on_submit():
-        return _expired_form()
+        return expired_form()
     try:
         subscriber = subscriber_from_token(token)
         i18n.use_locale(subscriber.locale)
         subscriber, _renewed = renew_consent(
             token,
-            _evidence("re-consent page"),
+            evidence("re-consent page"),
             consent_text_id=request.form.get("consent_text_id"),
             language=page_language(),
         )
     except tokens.ExpiredToken:
-        return _expired()
+        return reconsent_expired()
     except compliance.ConsentTextChanged:
         db.session.rollback()
-        return _reconsent_page(subscriber, changed=True, status=409)
+        return reconsent_page(subscriber, changed=True, status=409)
     db.session.commit()
-    return _page(
+    return page(
         _("Thank you: you stay subscribed"),
         _("Your consent is renewed. You can change your lists or unsubscribe at any time."),
         preferences_link=links.preferences_url(subscriber.public_id),

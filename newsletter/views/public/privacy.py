@@ -18,9 +18,9 @@ from email.utils import parseaddr
 from flask import current_app, make_response, render_template
 from flask_babel import get_locale
 
-from .. import compliance, periods, records
-from ..i18n import select_locale
-from .public import bp
+from ... import compliance, periods, records
+from ...i18n import select_locale
+from .blueprint import bp
 
 # The servers the record finds in the configuration, by the key they come from: the
 # notice names them by kind, in the reader's language, without their host names.
