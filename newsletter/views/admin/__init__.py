@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (each module adds its routes to bp)
     campaigns,
     consent_texts,
     dashboard,
+    embed,
     imports,
     nav,
     outbox,

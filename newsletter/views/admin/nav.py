@@ -15,6 +15,7 @@ NAV = [
     ("Import", "admin.import_upload", "admin.import"),
     ("Topics", "admin.topics", "admin.topic"),
     ("Consent texts", "admin.consent_texts", "admin.consent_text"),
+    ("Signup form", "admin.embed", "admin.embed"),
     ("API tokens", "admin.api_tokens_page", "admin.api_token"),
     ("Outbox", "admin.outbox", "admin.outbox"),
     ("Audit log", "admin.audit_log", "admin.audit_log"),

@@ -9,6 +9,7 @@ whatever went wrong (`.errors`): 400 for a broken link, 404 for a subscriber who
 
 from . import (  # noqa: F401  (each module adds its routes to bp)
     address,
+    embed,
     errors,
     export,
     preferences,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_babel import gettext as _
 
-from ... import compliance, i18n, links, subscriptions, tokens
+from ... import compliance, i18n, links, security, subscriptions, tokens
 from ...addresses import InvalidAddress
 from ...compliance import ComplianceError
 from ...extensions import db, limiter
@@ -23,8 +23,9 @@ from .helpers import (
 
 
 def signup_form() -> SignupForm:
-    """The signup form, its list checkboxes being the public topics."""
-    form = SignupForm()
+    """The signup form, its list checkboxes being the public topics. A post the embed
+    policy accepted carries no session token (security.check_embedded_post)."""
+    form = SignupForm(meta={"csrf": False}) if security.embedded_post() else SignupForm()
     form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
     return form
 
@@ -36,9 +37,16 @@ def index():
 
 @bp.route("/subscribe", methods=["GET", "POST"])
 @limiter.limit(signup_rate_limit, methods=["POST"])
+@security.embeddable()
 def subscribe():
-    """Signup form; a valid POST gives the same answer whatever the address's state."""
-    return handle_signup("public/subscribe.html", "public/check_inbox.html", "signup form")
+    """Signup form; a valid POST gives the same answer whatever the address's state. The
+    embed origins' pages may post here too (their snippet's form; docs/EMBED.md)."""
+    return handle_signup(
+        "public/subscribe.html",
+        "public/check_inbox.html",
+        "signup form",
+        back_url=security.back_link(),
+    )
 
 
 def handle_signup(form_template: str, done_template: str, source: str, **context):
