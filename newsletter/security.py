@@ -121,8 +121,8 @@ def origin_of(url: str | None) -> str | None:
 
 def trusted_origins() -> set[str]:
     """The sites whose pages may post forms here: this request's own origin (as the
-    proxy forwarded it, see TRUSTED_PROXIES) and BASE_URL's. Extend here to let other
-    sites post (e.g. an embedded signup form)."""
+    proxy forwarded it, see TRUSTED_PROXIES) and BASE_URL's. Other sites post only the
+    signup form, through `embeddable` and EMBED_ORIGINS (below)."""
     return {
         o for o in (origin_of(request.host_url), origin_of(current_app.config["BASE_URL"])) if o
     }
