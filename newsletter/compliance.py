@@ -274,6 +274,35 @@ def basis_since(basis: str, confirmed_at: datetime | None, purchased_at: datetim
     return confirmed_at
 
 
+def reason_for_receiving(basis: str, organization: str, day: str, topic: str) -> str:
+    """ "Why you receive this", in the current language (call inside `force_locale`): the
+    real basis of one subscription and since when it holds (`basis_since`, written out
+    as `day`). The footer of every message (`messages.reason_line`) and the Art. 15
+    export (`rights.why_you_receive`) both use it, so they say the same.
+
+    Source: SPEC "Every marketing message" (the reason line); GDPR Art. 12(1), 13(1)(c)
+    (in clear and plain language); ePrivacy 13(2) (existing customers: the right to
+    object, free of charge); GBA decision 19/2021; checklist B4.
+    """
+    from flask_babel import gettext
+
+    if basis == Basis.EXISTING_CUSTOMER:
+        return gettext(
+            "You receive this email because you bought from %(organization)s (purchase on "
+            "%(day)s) and the list \u201c%(topic)s\u201d is about our own similar products. "
+            "You can object at any time, free of charge.",
+            organization=organization,
+            day=day,
+            topic=topic,
+        )
+    return gettext(
+        "You receive this email because you subscribed to \u201c%(topic)s\u201d and "
+        "confirmed your consent on %(day)s. You can withdraw it at any time.",
+        topic=topic,
+        day=day,
+    )
+
+
 # --- Rule 3: objection is absolute and immediate ---------------------------------------
 
 
@@ -300,10 +329,38 @@ def objected_hashes(address_hashes: set[str], channel: str = Channel.EMAIL) -> s
     """
     if not address_hashes:
         return set()
-    query = select(Suppression.address_hash).where(
-        Suppression.channel == channel, Suppression.address_hash.in_(address_hashes)
+    return set(objection_reasons(address_hashes, channel))
+
+
+def objection_reasons(address_hashes, channel: str = Channel.EMAIL) -> dict[str, str]:
+    """The suppression screen with its reasons: {hash: reason} of these hashes that
+    objected (or opted out, or lapsed) on `channel`. The importer says why a row is
+    skipped with it. Source: as `is_objected`. SPEC rule 3.
+    """
+    if not address_hashes:
+        return {}
+    query = select(Suppression.address_hash, Suppression.reason).where(
+        Suppression.channel == channel, Suppression.address_hash.in_(list(address_hashes))
     )
+    return dict(db.session.execute(query).all())
+
+
+def objected_channels(address_hash: str) -> set[str]:
+    """Every channel this person's keyed hash has objected on (empty: none).
+
+    Adding an objection adds only the channels missing from this; a test send refuses an
+    address with any. Source: GDPR Art. 21(2)-(3); GBA decision 19/2021. SPEC rule 3.
+    """
+    query = select(Suppression.channel).where(Suppression.address_hash == address_hash)
     return set(db.session.scalars(query))
+
+
+def any_objection(channel: str = Channel.EMAIL) -> bool:
+    """Is anyone at all on the suppression list for `channel`? (Lets a bulk screen skip
+    reading every recipient when the list is empty.) Source: as `is_objected`.
+    """
+    query = select(Suppression.id).where(Suppression.channel == channel).limit(1)
+    return db.session.scalar(query) is not None
 
 
 def objection_channels(requested) -> tuple[str, ...]:
@@ -384,11 +441,7 @@ def refusal_of_test_recipient(address_hash: str, is_admin: bool) -> str | None:
     """
     if is_admin:
         return None
-    found = set(
-        db.session.scalars(
-            select(Suppression.channel).where(Suppression.address_hash == address_hash)
-        )
-    )
+    found = objected_channels(address_hash)
     if not found:
         return None
     channels = ", ".join([c for c in Channel.ALL if c in found] + sorted(found - set(Channel.ALL)))
@@ -1311,6 +1364,16 @@ def reconsent_due(subscriber: Subscriber, now: datetime, interval_days: int) -> 
     return subscriber.consented_at <= now - timedelta(days=interval_days)
 
 
+def reconsent_due_condition(now: datetime, interval_days: int) -> ColumnElement[bool]:
+    """`reconsent_due` as an SQL condition on `Subscriber` (the re-consent job's query).
+    Source: as `reconsent_due`. tests/test_compliance_time.py checks the two agree."""
+    return and_(
+        Subscriber.status == SubscriberStatus.ACTIVE,
+        Subscriber.consented_at.is_not(None),
+        Subscriber.consented_at <= now - timedelta(days=interval_days),
+    )
+
+
 def reconsent_clock_after(
     clock: datetime | None, given_at: datetime, covers_every_consent_list: bool
 ) -> datetime:
@@ -1344,6 +1407,15 @@ def reconsent_lapsed(subscriber: Subscriber, now: datetime, grace_days: int) -> 
     return subscriber.reconsent_requested_at <= now - timedelta(days=grace_days)
 
 
+def reconsent_lapsed_condition(now: datetime, grace_days: int) -> ColumnElement[bool]:
+    """`reconsent_lapsed` as an SQL condition on `Subscriber`. Source: as
+    `reconsent_lapsed`."""
+    return and_(
+        Subscriber.reconsent_requested_at.is_not(None),
+        Subscriber.reconsent_requested_at <= now - timedelta(days=grace_days),
+    )
+
+
 def customer_basis_lapsed(subscriber: Subscriber, now: datetime, basis_days: int) -> bool:
     """The existing-customer exception no longer covers someone whose last purchase is
     older than `basis_days` (NEWSLETTER_CUSTOMER_BASIS_DAYS).
@@ -1357,6 +1429,15 @@ def customer_basis_lapsed(subscriber: Subscriber, now: datetime, basis_days: int
     if subscriber.purchased_at is None:
         return True
     return subscriber.purchased_at <= now - timedelta(days=basis_days)
+
+
+def customer_basis_lapsed_condition(now: datetime, basis_days: int) -> ColumnElement[bool]:
+    """`customer_basis_lapsed` as an SQL condition on `Subscriber`. Source: as
+    `customer_basis_lapsed`."""
+    return or_(
+        Subscriber.purchased_at.is_(None),
+        Subscriber.purchased_at <= now - timedelta(days=basis_days),
+    )
 
 
 # --- Rule 7: retention periods ----------------------------------------------------------

@@ -58,7 +58,6 @@ from .models import (
     Subscriber,
     SubscriberStatus,
     Subscription,
-    Suppression,
     Topic,
     new_public_id,
 )
@@ -658,12 +657,7 @@ def _raw_email(cells: dict) -> str:
 
 def _suppressed(digests: list[str]) -> dict[str, str]:
     """{hash: reason} of the addresses suppressed on email (opted out, objected, lapsed)."""
-    if not digests:
-        return {}
-    query = select(Suppression.address_hash, Suppression.reason).where(
-        Suppression.address_hash.in_(digests), Suppression.channel == Channel.EMAIL
-    )
-    return dict(db.session.execute(query).all())
+    return compliance.objection_reasons(digests, Channel.EMAIL)
 
 
 def _lapsed(digests: list[str], basis: str) -> dict[str, LapsedBasis]:

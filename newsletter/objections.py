@@ -17,7 +17,7 @@ from . import compliance, subscriptions
 from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
-from .models import Channel, ConsentEvent, RightsRequest, Subscriber, Suppression
+from .models import Channel, ConsentEvent, RightsRequest, Subscriber
 
 
 class InvalidObjection(ValueError):
@@ -59,9 +59,7 @@ def record_objection(email: str, channels, via: str) -> Recorded:
     address = normalise(email)
     wanted = parse_channels(channels)
     digest = address_hash(address)
-    before = set(
-        db.session.scalars(select(Suppression.channel).where(Suppression.address_hash == digest))
-    )
+    before = compliance.objected_channels(digest)
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
     evidence = subscriptions.Evidence(source=f"objection ({via})"[:200])
     if subscriber is not None and Channel.EMAIL in wanted:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 
 from . import compliance, links, notices, people, tokens
 from .addresses import address_hash
@@ -58,18 +58,16 @@ def request_due(now: datetime, interval_days: int, limit: int = 200) -> int:
     `reconsent_requested_at` records the request, so a later run never asks again.
     Returns how many were asked (0 when nobody is left).
     """
-    candidates = db.session.scalars(
+    asked = db.session.scalars(
         select(Subscriber)
         .where(
-            Subscriber.status == SubscriberStatus.ACTIVE,
-            Subscriber.consented_at <= now - timedelta(days=interval_days),
+            compliance.reconsent_due_condition(now, interval_days),
             Subscriber.reconsent_requested_at.is_(None),
             _has_consent_subscription,
         )
         .order_by(Subscriber.id)
         .limit(limit)
     ).all()
-    asked = [s for s in candidates if compliance.reconsent_due(s, now, interval_days)]
     for subscriber in asked:
         _send_request(subscriber, now)
     db.session.flush()
@@ -113,11 +111,10 @@ def erase_lapsed(now: datetime, grace_days: int, limit: int = 200) -> int:
     """
     lapsed = db.session.scalars(
         select(Subscriber)
-        .where(Subscriber.reconsent_requested_at <= now - timedelta(days=grace_days))
+        .where(compliance.reconsent_lapsed_condition(now, grace_days))
         .order_by(Subscriber.id)
         .limit(limit)
     ).all()
-    lapsed = [s for s in lapsed if compliance.reconsent_lapsed(s, now, grace_days)]
     for subscriber in lapsed:
         erase(subscriber, "lapsed", (Channel.EMAIL,), Evidence("re-consent lapsed"))
     if lapsed:
@@ -190,11 +187,10 @@ def end_lapsed_customer_basis(now: datetime, basis_days: int, limit: int = 200) 
     (`compliance.imported_evidence_already_lapsed`).
     Returns how many subscribers lost a subscription.
     """
-    cutoff = now - timedelta(days=basis_days)
-    candidates = db.session.scalars(
+    lapsed = db.session.scalars(
         select(Subscriber)
         .where(
-            or_(Subscriber.purchased_at.is_(None), Subscriber.purchased_at <= cutoff),
+            compliance.customer_basis_lapsed_condition(now, basis_days),
             exists().where(
                 Subscription.subscriber_id == Subscriber.id,
                 Subscription.basis == Basis.EXISTING_CUSTOMER,
@@ -203,7 +199,6 @@ def end_lapsed_customer_basis(now: datetime, basis_days: int, limit: int = 200) 
         .order_by(Subscriber.id)
         .limit(limit)
     ).all()
-    lapsed = [s for s in candidates if compliance.customer_basis_lapsed(s, now, basis_days)]
     for subscriber in lapsed:
         _drop_customer_subscriptions(subscriber)
     db.session.flush()

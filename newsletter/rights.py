@@ -15,15 +15,14 @@ hash: they cannot be tied to anyone any more.
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
-from . import compliance, links, notices, subscriptions, tokens
+from . import compliance, i18n, links, notices, subscriptions, tokens
 from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
 from .models import (
-    Basis,
     BounceEvent,
     Campaign,
     Channel,
@@ -308,21 +307,22 @@ def _campaign_subjects(subscriber: Subscriber) -> dict[int, str]:
 
 
 def why_you_receive(subscriber: Subscriber, subscription: Subscription) -> str:
-    """The real basis of one subscription, in words (export; usable by the mail footer)."""
+    """The real basis of one subscription, in words, in the person's language: the
+    footer's sentence (`compliance.reason_for_receiving`) with the same date
+    (`compliance.basis_since`), written as a date in the export."""
     topic = subscription.topic.name
-    if subscription.confirmed_at is None:
-        return f"{topic}: not sent; waiting for you to confirm your subscription."
-    # The same date as the footer of every message (compliance.basis_since).
-    since = compliance.basis_since(
-        subscription.basis, subscription.confirmed_at, subscriber.purchased_at
-    )
-    day = f"{since:%Y-%m-%d}" if since else "a date we did not record"
-    if subscription.basis == Basis.EXISTING_CUSTOMER:
-        return (
-            f"{topic}: you bought from us on {day}; we may tell "
-            "customers about our own similar products until you object."
+    with force_locale(i18n.language_of(subscriber.locale)):
+        if subscription.confirmed_at is None:
+            return gettext(
+                "%(topic)s: not sent; waiting for you to confirm your subscription.",
+                topic=topic,
+            )
+        since = compliance.basis_since(
+            subscription.basis, subscription.confirmed_at, subscriber.purchased_at
         )
-    return f"{topic}: you gave your consent on {day}."
+        day = f"{since:%Y-%m-%d}" if since else gettext("an unknown date")
+        organization = current_app.config["ORGANIZATION_NAME"]
+        return compliance.reason_for_receiving(subscription.basis, organization, day, topic)
 
 
 def request_erasure(subscriber: Subscriber, channel: str) -> None:

@@ -90,7 +90,7 @@ class Evidence:
 def current_consent_text(locale: str | None = None) -> ConsentText | None:
     """The newest version of the consent wording in this language (default: the default
     language's), or None when that language has no text."""
-    language = i18n.normalize_locale(locale) or i18n.DEFAULT
+    language = i18n.language_of(locale)
     return db.session.scalars(
         select(ConsentText)
         .where(ConsentText.locale == language)
@@ -212,7 +212,7 @@ def request_signup(
     address = normalise(email)
     topics = topics_by_slug(topic_slugs)
     compliance.require_explicit_consent(consent_given, [t.slug for t in topics])
-    language = i18n.normalize_locale(locale) or i18n.DEFAULT  # "nl-BE" is stored "nl"
+    language = i18n.language_of(locale)  # "nl-BE" is stored "nl"
     text = displayed_consent_text(language)
     compliance.require_shown_consent_text(consent_text_id, text)
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
@@ -420,7 +420,7 @@ def _test_link_language(purpose: str, token: str) -> str | None:
         return None
     if not (isinstance(payload, list) and len(payload) == 2 and payload[0] == purpose):
         return None
-    return i18n.normalize_locale(payload[1]) or i18n.DEFAULT
+    return i18n.language_of(payload[1])
 
 
 def subscriber_of(target: compliance.LinkPerson) -> Subscriber:
@@ -523,9 +523,7 @@ def unsubscribe_all(token: str, evidence: Evidence) -> OptOutResult:
 def _keep_objection(digest: str, evidence: Evidence) -> None:
     """Object on every channel not yet on record for this hash (an older message's
     unsubscribe link of a person nobody is subscribed under any more)."""
-    existing = set(
-        db.session.scalars(select(Suppression.channel).where(Suppression.address_hash == digest))
-    )
+    existing = compliance.objected_channels(digest)
     missing = [c for c in Channel.ALL if c not in existing]
     if not missing:
         return
@@ -620,7 +618,13 @@ def _subscription_json(subscription: Subscription) -> dict:
         "topic": subscription.topic.slug,
         "topic_name": subscription.topic.name,
         "basis": subscription.basis,
-        "since": _iso(subscription.confirmed_at or subscription.created_at),
+        # The footer's date (compliance.basis_since): the purchase for an existing
+        # customer, the confirmation for a consent; None while unconfirmed.
+        "since": _iso(
+            compliance.basis_since(
+                subscription.basis, subscription.confirmed_at, subscription.subscriber.purchased_at
+            )
+        ),
         "confirmed": subscription.confirmed_at is not None,
     }
 
