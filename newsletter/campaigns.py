@@ -17,7 +17,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import delete, func, insert, literal, select, text, update
 
 from . import compliance, i18n, mailer, messages, tokens
-from .addresses import InvalidAddress, address_hash, normalise
+from .addresses import InvalidAddressError, address_hash, normalise
 from .clock import utcnow
 from .extensions import db
 from .models import (
@@ -489,7 +489,7 @@ def send_test(
     """
     try:
         to = normalise(address)
-    except InvalidAddress as exc:
+    except InvalidAddressError as exc:
         raise CampaignError(f"Test address: {exc}") from exc
     is_admin = db.session.scalar(select(AdminUser.id).where(AdminUser.email == to)) is not None
     refusal = compliance.refusal_of_test_recipient(address_hash(to), is_admin)

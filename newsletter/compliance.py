@@ -27,6 +27,7 @@ from .models import (
     Channel,
     ConfirmationSend,
     ConsentEvent,
+    RequestKind,
     RetiredPublicId,
     Subscriber,
     SubscriberStatus,
@@ -233,7 +234,7 @@ def require_explicit_consent(box_ticked: bool, topics: list[str]) -> None:
         raise ComplianceError("Choose at least one list to subscribe to.")
 
 
-class ConsentTextChanged(ComplianceError):
+class ConsentTextChangedError(ComplianceError):
     """The page showed another consent text than the one shown now (`shown`)."""
 
     def __init__(self, shown) -> None:
@@ -244,20 +245,23 @@ class ConsentTextChanged(ComplianceError):
         self.shown = shown
 
 
+ConsentTextChanged = ConsentTextChangedError  # the name before issue 14; views/ still use it
+
+
 def require_shown_consent_text(claimed_id, shown) -> None:
     """Consent is recorded with the text the server showed, never one a client names.
 
     `shown` is the text the server displays on that page in its language
     (`subscriptions.displayed_consent_text`); `claimed_id` the one the submitted page
     carried. Anything else (an older version, another language's, a forged or missing
-    value) raises ConsentTextChanged, so the form is shown again with the current text
+    value) raises ConsentTextChangedError, so the form is shown again with the current text
     instead of recording a wording the person did not see.
     Source: GDPR Art. 7(1) (demonstrate the consent), Art. 4(11) and recital 42
     ("informed": at least the controller's identity and purposes, in clear and plain
     language); EDPB Guidelines 05/2020 §§ 62-64, 104-108; checklist D3; SPEC rule 2.
     """
     if shown is None or str(claimed_id or "").strip() != str(shown.id):
-        raise ConsentTextChanged(shown)
+        raise ConsentTextChangedError(shown)
 
 
 def basis_since(basis: str, confirmed_at: datetime | None, purchased_at: datetime | None):
@@ -516,7 +520,7 @@ def _inert_test_link(url: str, link: str, language: str) -> bool:
 
     try:
         payload = tokens.verify(tokens.TEST, url.rsplit("/", 1)[-1])
-    except tokens.InvalidToken:
+    except tokens.InvalidTokenError:
         return False
     return f"/{link}/" in url and payload == [link, language]
 
@@ -1293,7 +1297,7 @@ def own_domains(config) -> set[str]:
     sender = sender[1] if isinstance(sender, list | tuple) else parseaddr(sender)[1]
     found = {urlsplit(str(config.get("BASE_URL") or "")).hostname or ""}
     found.add(sender.rpartition("@")[2])
-    found |= {str(d).strip().lower().removeprefix("www.") for d in config.get("OWN_DOMAINS") or []}
+    found |= {str(d).strip().lower().removeprefix("www.") for d in config["OWN_DOMAINS"]}
     return {d.lower() for d in found if d}
 
 
@@ -1466,7 +1470,7 @@ def retention_cutoff(kind: str, now: datetime, config) -> datetime:
     in uw privacyverklaring", "vernietigen of anonimiseren"); SPEC rule 7.
     """
     key, unit = RETENTION_PERIODS[kind]
-    return now - timedelta(**{unit: int(config[key])})
+    return now - timedelta(**{unit: config[key]})
 
 
 # --- Bounces and complaints (hardening): checklist C3, C4 -------------------------------
@@ -1786,7 +1790,7 @@ def access_link_mail_allowed(subject_hash: str, now: datetime, per_day: int) -> 
         .select_from(RightsRequest)
         .where(
             RightsRequest.subject_hash == subject_hash,
-            RightsRequest.kind == "export",
+            RightsRequest.kind == RequestKind.EXPORT,
             RightsRequest.channel == "mail",
             RightsRequest.requested_at >= since,
         )

@@ -45,7 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from . import audit, compliance, i18n
-from .addresses import InvalidAddress, address_hash, normalise
+from .addresses import InvalidAddressError, address_hash, normalise
 from .clock import as_utc, utcnow
 from .defaults import DEFAULT_TOPIC_SLUG
 from .extensions import db
@@ -53,6 +53,7 @@ from .models import (
     Basis,
     Channel,
     ConsentEvent,
+    ConsentKind,
     ImportEvidence,
     LapsedBasis,
     Subscriber,
@@ -305,8 +306,8 @@ def import_csv(
         source=report.source[:200],
         now=utcnow(),
         topics={t.slug: t for t in db.session.scalars(select(Topic))},
-        interval_days=int(current_app.config["RECONSENT_INTERVAL_DAYS"]),
-        basis_days=int(current_app.config["CUSTOMER_BASIS_DAYS"]),
+        interval_days=current_app.config["RECONSENT_INTERVAL_DAYS"],
+        basis_days=current_app.config["CUSTOMER_BASIS_DAYS"],
         actor=actor[:320],
         report=report,
         seen=_SeenAddresses(),
@@ -403,7 +404,7 @@ def _address(cells: dict, ctx: _Context) -> str:
         raise _Skip("more cells than columns (a comma inside a value must be quoted)")
     try:
         return _normalise(cells.get("email", ""), ctx.domains)
-    except InvalidAddress as exc:
+    except InvalidAddressError as exc:
         raise _Skip(f"invalid address: {exc}") from exc
 
 
@@ -438,7 +439,7 @@ def _normalise(raw: str, domains: dict[str, bool]) -> str:
         try:
             normalise(f"a@{domain}")
             domains[domain] = True
-        except InvalidAddress:
+        except InvalidAddressError:
             domains[domain] = False
     return text if domains[domain] else normalise(raw)
 
@@ -809,7 +810,7 @@ def _event_values(row: _Row, subscriber_id: int, ctx: _Context) -> dict:
     return {
         "subscriber_id": subscriber_id,
         "subject_hash": row.digest,
-        "kind": "import",
+        "kind": ConsentKind.IMPORT,
         "occurred_at": ctx.now,
         # The wording agreed to earlier is in the event's ImportEvidence (consent_text or
         # consent_text_ref), not one of our consent texts: none was shown by us.

@@ -23,14 +23,16 @@ from .extensions import db
 from .models import (
     Basis,
     Channel,
+    ConsentKind,
     LapsedBasis,
     Subscriber,
     SubscriberStatus,
     Subscription,
+    SuppressionReason,
 )
 from .subscriptions import (
     Evidence,
-    NotFound,
+    NotFoundError,
     displayed_consent_text,
     erase,
     record_event,
@@ -78,7 +80,7 @@ def request_due(now: datetime, interval_days: int, limit: int = 200) -> int:
 
 def _send_request(subscriber: Subscriber, now: datetime) -> None:
     subscriber.reconsent_requested_at = now
-    grace_days = int(current_app.config["RECONSENT_GRACE_DAYS"])
+    grace_days = current_app.config["RECONSENT_GRACE_DAYS"]
     token = tokens.sign(tokens.RECONSENT, subscriber.public_id)
     notices.send_system_mail(
         "reconsent",
@@ -116,26 +118,26 @@ def erase_lapsed(now: datetime, grace_days: int, limit: int = 200) -> int:
         .limit(limit)
     ).all()
     for subscriber in lapsed:
-        erase(subscriber, "lapsed", (Channel.EMAIL,), Evidence("re-consent lapsed"))
+        erase(subscriber, SuppressionReason.LAPSED, (Channel.EMAIL,), Evidence("re-consent lapsed"))
     if lapsed:
         log.info("erased %d subscribers whose re-consent lapsed", len(lapsed))
     return len(lapsed)
 
 
 def _token_max_age() -> int:
-    days = int(current_app.config["RECONSENT_GRACE_DAYS"]) + TOKEN_MARGIN_DAYS
+    days = current_app.config["RECONSENT_GRACE_DAYS"] + TOKEN_MARGIN_DAYS
     return days * 86400
 
 
 def subscriber_from_token(token: str) -> Subscriber:
     """The subscriber a re-consent link is for, without changing anything.
 
-    Raises InvalidToken, ExpiredToken or NotFound (erased, or never existed).
+    Raises InvalidTokenError, ExpiredTokenError or NotFoundError (erased, or never existed).
     """
     public_id = tokens.verify(tokens.RECONSENT, token, _token_max_age())
     subscriber = subscriber_by_public_id(public_id)
     if subscriber is None or subscriber.status != SubscriberStatus.ACTIVE:
-        raise NotFound()
+        raise NotFoundError()
     return subscriber
 
 
@@ -146,7 +148,7 @@ def renew_consent(
 
     The page shows the consent text in its language (`displayed_consent_text`) beside
     the button; the event records that text (`consent_text_id`, the one the page
-    carried, is checked as in `request_signup`: ConsentTextChanged when it is not the
+    carried, is checked as in `request_signup`: ConsentTextChangedError when it is not the
     text shown now) and the lists' wording.
     Returns the subscriber and False when there was no open request (a second press of
     the button, or a renewal already made): nothing is recorded then.
@@ -160,7 +162,7 @@ def renew_consent(
     renewed = [s.topic for s in _consent_subscriptions(subscriber)]
     record_event(
         subscriber,
-        "renew",
+        ConsentKind.RENEW,
         evidence,
         consent_text_id=text.id,
         topics=[t.slug for t in renewed],
@@ -211,7 +213,7 @@ def _drop_customer_subscriptions(subscriber: Subscriber) -> None:
     dropped = [s for s in subscriber.subscriptions if s.basis == Basis.EXISTING_CUSTOMER]
     record_event(
         subscriber,
-        "basis-lapsed",
+        ConsentKind.BASIS_LAPSED,
         Evidence("existing-customer basis lapsed"),
         topics=[s.topic.slug for s in dropped],
         basis=Basis.EXISTING_CUSTOMER,

@@ -271,7 +271,7 @@ def categories(config) -> tuple[list[Category], list[str]]:
 
 def period(config, key: str) -> str:
     """A configured period in years, months or days, with the exact value and its key."""
-    value = int(config[key])
+    value = config[key]
     return f"{periods.config_period(config, key, 'en')} (`{key}` = {value})"
 
 
@@ -337,7 +337,7 @@ def _servers(config) -> list[Processor]:
                 "NEWSLETTER_SQLALCHEMY_DATABASE_URI",
             )
         )
-    limits = urlsplit(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    limits = urlsplit(config["RATELIMIT_STORAGE_URI"])
     if limits.scheme != "memory" and _remote(limits.hostname):
         found.append(
             _server(

@@ -27,13 +27,16 @@ from .models import (
     Campaign,
     Channel,
     ConsentEvent,
+    ConsentKind,
     Delivery,
     LapsedBasis,
+    RequestKind,
     RetiredPublicId,
     RightsRequest,
     Subscriber,
     Subscription,
     Suppression,
+    SuppressionReason,
 )
 
 
@@ -43,7 +46,7 @@ def request_export(subscriber: Subscriber, channel: str) -> dict:
     data = export_subject(subscriber)
     db.session.add(
         RightsRequest(
-            kind="export",
+            kind=RequestKind.EXPORT,
             channel=channel,
             subject_hash=address_hash(subscriber.email),
             requested_at=now,
@@ -172,7 +175,8 @@ def _linked_hashes(digest: str) -> list[str]:
     while queue:
         details = db.session.scalars(
             select(ConsentEvent.detail).where(
-                ConsentEvent.subject_hash == queue.pop(), ConsentEvent.kind == "address-change"
+                ConsentEvent.subject_hash == queue.pop(),
+                ConsentEvent.kind == ConsentKind.ADDRESS_CHANGE,
             )
         )
         for detail in details:
@@ -186,7 +190,7 @@ def _linked_hashes(digest: str) -> list[str]:
 def export_former(email: str) -> dict:
     """What is still held about an address that has no subscriber (any more): the
     consent events, suppression and objection rows and rights requests kept under its
-    keyed hash, with a note that nothing else is held. Raises InvalidAddress."""
+    keyed hash, with a note that nothing else is held. Raises InvalidAddressError."""
     address = normalise(email)
     digest = address_hash(address)
     events = db.session.scalars(
@@ -228,7 +232,7 @@ def request_former_export(email: str, channel: str) -> dict:
     now = utcnow()
     db.session.add(
         RightsRequest(
-            kind="export",
+            kind=RequestKind.EXPORT,
             channel=channel,
             subject_hash=data["held_under_hash"]["address_hash"],
             requested_at=now,
@@ -258,10 +262,12 @@ def mail_export_link(subscriber: Subscriber) -> bool:
     only to whoever can read the address's mail.
     """
     digest, now = address_hash(subscriber.email), utcnow()
-    per_day = int(current_app.config["CONFIRM_MAILS_PER_ADDRESS"])
+    per_day = current_app.config["CONFIRM_MAILS_PER_ADDRESS"]
     if not compliance.access_link_mail_allowed(digest, now, per_day):
         return False
-    request = RightsRequest(kind="export", channel="mail", subject_hash=digest, requested_at=now)
+    request = RightsRequest(
+        kind=RequestKind.EXPORT, channel="mail", subject_hash=digest, requested_at=now
+    )
     db.session.add(request)
     db.session.flush()
     token = tokens.sign(tokens.EXPORT, [subscriber.public_id, request.id])
@@ -277,10 +283,10 @@ def mail_export_link(subscriber: Subscriber) -> bool:
 def export_from_link(token: str, download: bool) -> tuple[Subscriber, dict | None]:
     """The subscriber behind a mailed download link, and with `download` their export
     (the request is then marked completed). The link holds only for the address it was
-    mailed to. Raises InvalidToken, ExpiredToken or subscriptions.NotFound."""
+    mailed to. Raises InvalidTokenError, ExpiredTokenError or subscriptions.NotFoundError."""
     payload = tokens.verify(tokens.EXPORT, token, compliance.EXPORT_LINK_MAX_AGE_HOURS * 3600)
     if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[1], int)):
-        raise tokens.InvalidToken("malformed payload")
+        raise tokens.InvalidTokenError("malformed payload")
     subscriber = subscriptions.subscriber_by_public_id(payload[0])
     request = db.session.get(RightsRequest, payload[1])
     if (
@@ -288,7 +294,7 @@ def export_from_link(token: str, download: bool) -> tuple[Subscriber, dict | Non
         or request is None
         or request.subject_hash != address_hash(subscriber.email)  # the address changed
     ):
-        raise subscriptions.NotFound()
+        raise subscriptions.NotFoundError()
     if not download:
         return subscriber, None
     data = export_subject(subscriber)
@@ -330,13 +336,17 @@ def request_erasure(subscriber: Subscriber, channel: str) -> None:
     now = utcnow()
     digest = subscriptions.erase(
         subscriber,
-        "erased",
+        SuppressionReason.ERASED,
         Channel.ALL,
         subscriptions.Evidence(source=f"erasure request ({channel})"),
     )
     db.session.add(
         RightsRequest(
-            kind="erasure", channel=channel, subject_hash=digest, requested_at=now, completed_at=now
+            kind=RequestKind.ERASURE,
+            channel=channel,
+            subject_hash=digest,
+            requested_at=now,
+            completed_at=now,
         )
     )
     db.session.flush()

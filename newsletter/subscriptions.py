@@ -24,6 +24,7 @@ from .models import (
     Channel,
     ConfirmationSend,
     ConsentEvent,
+    ConsentKind,
     ConsentText,
     Delivery,
     OutboxMessage,
@@ -31,12 +32,13 @@ from .models import (
     SubscriberStatus,
     Subscription,
     Suppression,
+    SuppressionReason,
     Topic,
 )
 from .people import mark_for_secure_cleanup, scrub_replies, suppress
 
 
-class NotFound(Exception):
+class NotFoundError(Exception):
     """The subscriber a valid link points to no longer exists (opted out or purged).
 
     `known`: the link's person is known (its public id was retired with the keyed hash)
@@ -48,16 +50,22 @@ class NotFound(Exception):
         self.known = known
 
 
-class InertLink(tokens.InvalidToken):
+NotFound = NotFoundError  # the name before issue 14; views/ still use it
+
+
+class InertLinkError(tokens.InvalidTokenError):
     """The link of an admin's test send or of a preview: it acts on nobody, ever.
 
-    An InvalidToken to every caller that does not know test links (nothing is done for
+    An InvalidTokenError to every caller that does not know test links (nothing is done for
     it); the public pages answer it with "this was a test message; nothing was changed",
     in the test's `language` (None: the visitor's)."""
 
     def __init__(self, language: str | None):
         super().__init__("a test message's link")
         self.language = language
+
+
+InertLink = InertLinkError  # the name before issue 14; views/ still use it
 
 
 class OptOut:
@@ -203,8 +211,8 @@ def request_signup(
 
     `consent_text_id` is the text the page said it showed; the event records the text
     the server shows in `locale` (`displayed_consent_text`), and a page that showed
-    another (an older version, another language's) raises ConsentTextChanged.
-    Raises InvalidAddress or ComplianceError for bad input. Otherwise the outcome is the
+    another (an older version, another language's) raises ConsentTextChangedError.
+    Raises InvalidAddressError or ComplianceError for bad input. Otherwise the outcome is the
     same for the caller whatever state the address is in (no enumeration): a new,
     pending, active or suppressed address all get a confirmation mail, within the
     per-address cap. A suppressed person may come back through double opt-in (SPEC).
@@ -227,7 +235,7 @@ def request_signup(
             subscriber.subscriptions.append(Subscription(topic=topic, basis=Basis.CONSENT))
     event = record_event(
         subscriber,
-        "signup",
+        ConsentKind.SIGNUP,
         evidence,
         consent_text_id=text.id,
         topics=[t.slug for t in topics],
@@ -241,7 +249,7 @@ def send_confirmation(subscriber: Subscriber, signup_event: ConsentEvent) -> boo
     """Queue the double opt-in mail unless the per-address daily cap is reached."""
     digest = signup_event.subject_hash
     now = utcnow()
-    per_day = int(current_app.config["CONFIRM_MAILS_PER_ADDRESS"])
+    per_day = current_app.config["CONFIRM_MAILS_PER_ADDRESS"]
     if not compliance.confirmation_mail_allowed(digest, now, per_day):
         return False
     db.session.add(ConfirmationSend(address_hash=digest, sent_at=now))
@@ -263,13 +271,13 @@ def send_confirmation(subscriber: Subscriber, signup_event: ConsentEvent) -> boo
 
 
 def _confirm_max_age() -> int:
-    return int(current_app.config["CONFIRM_MAX_AGE_HOURS"]) * 3600
+    return current_app.config["CONFIRM_MAX_AGE_HOURS"] * 3600
 
 
 def pending_confirmation(token: str) -> tuple[Subscriber, ConsentEvent]:
     """Read a confirmation link without changing anything (GET must not confirm).
 
-    Raises InvalidToken, ExpiredToken or NotFound.
+    Raises InvalidTokenError, ExpiredTokenError or NotFoundError.
     """
     payload = tokens.verify(tokens.CONFIRM, token, _confirm_max_age())
     return _signup_from_payload(payload)
@@ -277,11 +285,11 @@ def pending_confirmation(token: str) -> tuple[Subscriber, ConsentEvent]:
 
 def _signup_from_payload(payload) -> tuple[Subscriber, ConsentEvent]:
     if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[1], int)):
-        raise tokens.InvalidToken("malformed payload")
+        raise tokens.InvalidTokenError("malformed payload")
     subscriber = subscriber_by_public_id(payload[0])
     event = db.session.get(ConsentEvent, payload[1])
     if subscriber is None or event is None or event.subscriber_id != subscriber.id:
-        raise NotFound()
+        raise NotFoundError()
     return subscriber, event
 
 
@@ -297,7 +305,7 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
     already = db.session.scalar(
         select(ConsentEvent.id).where(
             ConsentEvent.subscriber_id == subscriber.id,
-            ConsentEvent.kind == "confirm",
+            ConsentEvent.kind == ConsentKind.CONFIRM,
             ConsentEvent.detail["signup_event_id"].as_integer() == signup.id,
         )
     )
@@ -319,7 +327,7 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
     )
     record_event(
         subscriber,
-        "confirm",
+        ConsentKind.CONFIRM,
         evidence,
         consent_text_id=signup.consent_text_id,
         topics=signup.topics,
@@ -354,7 +362,7 @@ def resend_confirmation(token: str) -> bool:
     try:
         tokens.verify(tokens.CONFIRM, token, _confirm_max_age())
         return False  # not expired: nothing to renew
-    except tokens.ExpiredToken as expired:
+    except tokens.ExpiredTokenError as expired:
         subscriber, signup = _signup_from_payload(expired.payload)
     return send_confirmation(subscriber, signup)
 
@@ -395,20 +403,20 @@ def link_target(purpose: str, token: str) -> compliance.LinkPerson:
     """Whom an unsubscribe or preferences link acts on now, without changing anything.
 
     A link of an older message reaches the person's current subscriber (see
-    compliance.opt_out_link_reaches_current_subscription). Raises InvalidToken (tampered,
-    garbage, another purpose) or InertLink (a test send's or a preview's link).
+    compliance.opt_out_link_reaches_current_subscription). Raises InvalidTokenError (tampered,
+    garbage, another purpose) or InertLinkError (a test send's or a preview's link).
     """
     try:
         public_id = tokens.verify(purpose, token)
-    except tokens.InvalidToken:
+    except tokens.InvalidTokenError:
         language = _test_link_language(purpose, token)
         if language is None:
             raise
-        raise InertLink(language) from None
+        raise InertLinkError(language) from None
     if not isinstance(public_id, str):
-        raise tokens.InvalidToken("malformed payload")
+        raise tokens.InvalidTokenError("malformed payload")
     if public_id == messages.SAMPLE_PUBLIC_ID:  # a preview's links
-        raise InertLink(None)
+        raise InertLinkError(None)
     return compliance.opt_out_link_reaches_current_subscription(public_id)
 
 
@@ -416,7 +424,7 @@ def _test_link_language(purpose: str, token: str) -> str | None:
     """The language of a test send's link for this purpose, None when it is none."""
     try:
         payload = tokens.verify(tokens.TEST, token)
-    except tokens.InvalidToken:
+    except tokens.InvalidTokenError:
         return None
     if not (isinstance(payload, list) and len(payload) == 2 and payload[0] == purpose):
         return None
@@ -424,17 +432,17 @@ def _test_link_language(purpose: str, token: str) -> str | None:
 
 
 def subscriber_of(target: compliance.LinkPerson) -> Subscriber:
-    """The subscriber a link acts on; NotFound when nobody is subscribed under it."""
+    """The subscriber a link acts on; NotFoundError when nobody is subscribed under it."""
     if target.subscriber is None:
-        raise NotFound(known=target.address_hash is not None)
+        raise NotFoundError(known=target.address_hash is not None)
     return target.subscriber
 
 
 def subscriber_from_link(purpose: str, token: str) -> Subscriber:
     """The subscriber behind an unsubscribe or preferences link, as the person is now.
 
-    Raises InvalidToken (tampered, garbage), InertLink (a test link) or NotFound (nobody
-    is subscribed under it)."""
+    Raises InvalidTokenError (tampered, garbage), InertLinkError (a test link) or
+    NotFoundError (nobody is subscribed under it)."""
     return subscriber_of(link_target(purpose, token))
 
 
@@ -457,7 +465,7 @@ def update_preferences(
     """
     chosen = {t.id: t for t in topics_by_slug(topic_slugs)}
     if not chosen:
-        erase(subscriber, "unsubscribed", Channel.ALL, evidence)
+        erase(subscriber, SuppressionReason.UNSUBSCRIBED, Channel.ALL, evidence)
         return False
     now = utcnow()
     dropped = [s for s in subscriber.subscriptions if s.topic_id not in chosen]
@@ -476,7 +484,9 @@ def update_preferences(
             Subscription(topic=topic, basis=Basis.CONSENT, confirmed_at=now)
         )
     if dropped:
-        record_event(subscriber, "withdraw", evidence, topics=[s.topic.slug for s in dropped])
+        record_event(
+            subscriber, ConsentKind.WITHDRAW, evidence, topics=[s.topic.slug for s in dropped]
+        )
     if added:
         _record_added_topics(subscriber, added, text, evidence, now)
     db.session.flush()
@@ -487,7 +497,7 @@ def _record_added_topics(subscriber, added: list[Topic], text, evidence: Evidenc
     """The consent given on the preferences page: its event, and the re-consent clock."""
     record_event(
         subscriber,
-        "preferences",
+        ConsentKind.PREFERENCES,
         evidence,
         consent_text_id=text.id,
         topics=[t.slug for t in added],
@@ -505,14 +515,14 @@ def unsubscribe_all(token: str, evidence: Evidence) -> OptOutResult:
     The link of an older message erases the person's current subscriber (a later signup
     or import). When the person is known but nobody is subscribed, the objection on every
     channel is kept on record. Idempotent: a second use is a success that changes nothing.
-    Raises InvalidToken for a tampered or garbage token, InertLink for a test link.
+    Raises InvalidTokenError for a tampered or garbage token, InertLinkError for a test link.
     """
     target = link_target(tokens.UNSUBSCRIBE, token)
     if target.subscriber is not None:
         language = target.subscriber.locale
         if target.older:
             evidence = replace(evidence, source=f"{evidence.source} (older message)")
-        erase(target.subscriber, "unsubscribed", Channel.ALL, evidence)
+        erase(target.subscriber, SuppressionReason.UNSUBSCRIBED, Channel.ALL, evidence)
         return OptOutResult(OptOut.ERASED, target.older, language)
     if target.address_hash is None:
         return OptOutResult(OptOut.UNKNOWN)
@@ -527,11 +537,11 @@ def _keep_objection(digest: str, evidence: Evidence) -> None:
     missing = [c for c in Channel.ALL if c not in existing]
     if not missing:
         return
-    suppress(digest, "unsubscribed", missing)
+    suppress(digest, SuppressionReason.UNSUBSCRIBED, missing)
     db.session.add(
         ConsentEvent(
             subject_hash=digest,
-            kind="objection",
+            kind=ConsentKind.OBJECTION,
             occurred_at=utcnow(),
             source=f"{evidence.source} (older message)"[:200],
             ip=evidence.ip,
@@ -552,7 +562,10 @@ def erase(subscriber: Subscriber, reason: str, channels, evidence: Evidence) -> 
     without a subscriber (`people.remove_person` does the deleting). Returns the hash.
     """
     record_event(
-        subscriber, "erase", evidence, detail={"reason": reason, "channels": list(channels)}
+        subscriber,
+        ConsentKind.ERASE,
+        evidence,
+        detail={"reason": reason, "channels": list(channels)},
     )
     return people.remove_person(
         subscriber, keep_evidence=True, objection=people.Objection(reason, channels)
@@ -696,8 +709,11 @@ def _iso(value) -> str | None:
 # --- rectification (GDPR Art. 16) --------------------------------------------------------
 
 
-class AddressTaken(Exception):
+class AddressTakenError(Exception):
     """The confirmed new address already has a subscription of its own: nothing moved."""
+
+
+AddressTaken = AddressTakenError  # the name before issue 14; views/ still use it
 
 
 def address_changes(subscriber: Subscriber) -> list[AddressChange]:
@@ -728,7 +744,7 @@ def rectify(subscriber: Subscriber, evidence: Evidence, name=None, locale=None) 
     if language != subscriber.locale:
         subscriber.locale, changed = language, [*changed, "locale"]
     if changed:
-        record_event(subscriber, "rectify", evidence, detail={"fields": changed})
+        record_event(subscriber, ConsentKind.RECTIFY, evidence, detail={"fields": changed})
     db.session.flush()
     return changed
 
@@ -747,7 +763,7 @@ def correct_details(
     What applies at once (`compliance.rectification_applies_at_once`: name, language)
     changes now; a new address only gets a mail (see `request_address_change`; the
     admin passes `requested_by="admin"`). Returns the fields changed and whether an
-    address change was asked for. Raises InvalidAddress or ValueError before anything
+    address change was asked for. Raises InvalidAddressError or ValueError before anything
     changes.
     """
     if email is not None and email.strip():
@@ -772,7 +788,7 @@ def request_address_change(
     The old address keeps its subscription, and its mail, until the new address confirms
     (`confirm_address_change`). Only the latest request counts. Each mail is capped per
     address like every confirmation mail; the answer to the caller is the same either
-    way. Returns False when the address is the current one. Raises InvalidAddress.
+    way. Returns False when the address is the current one. Raises InvalidAddressError.
     """
     address = normalise(new_email)
     if address == subscriber.email:
@@ -781,7 +797,9 @@ def request_address_change(
     change = AddressChange(subscriber_id=subscriber.id, new_email=address, requested_at=utcnow())
     db.session.add(change)
     db.session.flush()
-    record_event(subscriber, "address-change-request", evidence)  # the address is not kept
+    record_event(
+        subscriber, ConsentKind.ADDRESS_CHANGE_REQUEST, evidence
+    )  # the address is not kept
     if compliance.address_change_first_approved_by_current_address(requested_by):
         if _confirmation_mail_allowed(subscriber.email):
             token = tokens.sign(tokens.ADDRESS_APPROVE, [subscriber.public_id, change.id])
@@ -800,7 +818,7 @@ def request_address_change(
 def _confirmation_mail_allowed(address: str) -> bool:
     """Count one more confirmation mail to `address`, if its daily cap allows it."""
     digest, now = address_hash(address), utcnow()
-    per_day = int(current_app.config["CONFIRM_MAILS_PER_ADDRESS"])
+    per_day = current_app.config["CONFIRM_MAILS_PER_ADDRESS"]
     if not compliance.confirmation_mail_allowed(digest, now, per_day):
         return False
     db.session.add(ConfirmationSend(address_hash=digest, sent_at=now))
@@ -816,7 +834,7 @@ def _mail_new_address(subscriber: Subscriber, change: AddressChange, approved_by
             change.new_email,
             subscriber.locale,
             links.public_url("public.address_confirm", token=token),
-            int(current_app.config["CONFIRM_MAX_AGE_HOURS"]),
+            current_app.config["CONFIRM_MAX_AGE_HOURS"],
         )
 
 
@@ -828,18 +846,18 @@ def _change_from_token(purpose: str, token: str, max_age_seconds: int, size: int
         and isinstance(payload[0], str)
         and isinstance(payload[1], int)
     ):
-        raise tokens.InvalidToken("malformed payload")
+        raise tokens.InvalidTokenError("malformed payload")
     subscriber = subscriber_by_public_id(payload[0])
     change = db.session.get(AddressChange, payload[1])
     if subscriber is None or change is None or change.subscriber_id != subscriber.id:
-        raise NotFound()
+        raise NotFoundError()
     return subscriber, change, payload
 
 
 def change_to_approve(token: str) -> tuple[Subscriber, AddressChange]:
     """Read the current address's approval link without changing anything (GET).
 
-    Raises InvalidToken, ExpiredToken or NotFound (replaced, done or erased)."""
+    Raises InvalidTokenError, ExpiredTokenError or NotFoundError (replaced, done or erased)."""
     max_age = compliance.ADDRESS_APPROVAL_MAX_AGE_HOURS * 3600
     subscriber, change, _payload = _change_from_token(tokens.ADDRESS_APPROVE, token, max_age, 2)
     return subscriber, change
@@ -848,10 +866,12 @@ def change_to_approve(token: str) -> tuple[Subscriber, AddressChange]:
 def approve_address_change(token: str, evidence: Evidence) -> tuple[Subscriber, AddressChange]:
     """The current address approved the change: the new address gets its confirmation
     link now, and its confirmation window starts now (`requested_at`). Nothing moves yet.
-    Raises InvalidToken, ExpiredToken or NotFound."""
+    Raises InvalidTokenError, ExpiredTokenError or NotFoundError."""
     subscriber, change = change_to_approve(token)
     change.requested_at = utcnow()
-    record_event(subscriber, "address-change-approved", evidence)  # the address is not kept
+    record_event(
+        subscriber, ConsentKind.ADDRESS_CHANGE_APPROVED, evidence
+    )  # the address is not kept
     _mail_new_address(subscriber, change, approved_by="current-address")
     db.session.flush()
     return subscriber, change
@@ -861,7 +881,7 @@ def pending_address_change(token: str) -> tuple[Subscriber, AddressChange]:
     """Read an address-confirmation link without changing anything (GET).
 
     Only a link issued after the change was approved (by the current address, or asked
-    by the admin) is accepted. Raises InvalidToken, ExpiredToken or NotFound (already
+    by the admin) is accepted. Raises InvalidTokenError, ExpiredTokenError or NotFoundError (already
     used, replaced or erased)."""
     subscriber, change, _approved_by = _approved_change(token)
     return subscriber, change
@@ -870,7 +890,7 @@ def pending_address_change(token: str) -> tuple[Subscriber, AddressChange]:
 def _approved_change(token: str) -> tuple[Subscriber, AddressChange, str]:
     subscriber, change, payload = _change_from_token(tokens.ADDRESS, token, _confirm_max_age(), 3)
     if payload[2] not in compliance.ADDRESS_CHANGE_APPROVED_BY:
-        raise tokens.InvalidToken("not approved")  # (links of before the approval step)
+        raise tokens.InvalidTokenError("not approved")  # (links of before the approval step)
     return subscriber, change, payload[2]
 
 
@@ -882,13 +902,13 @@ def confirm_address_change(token: str, evidence: Evidence) -> Subscriber:
     subscription, and an `address-change` event under the new address's hash points to
     the old hash (so that a later access request finds the whole history). Confirming
     is a new consent of the new address's holder: it lifts that address's email
-    suppression, as a signup does. Raises AddressTaken when the new address already has
+    suppression, as a signup does. Raises AddressTakenError when the new address already has
     its own subscription (nothing changes).
     """
     subscriber, change, approved_by = _approved_change(token)
     new_address, old_address = change.new_email, subscriber.email
     if find_subscriber(new_address) is not None:
-        raise AddressTaken()
+        raise AddressTakenError()
     old_hash, new_hash = address_hash(old_address), address_hash(new_address)
     scrub_replies(subscriber.id, old_address)
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == old_address))
@@ -901,7 +921,7 @@ def confirm_address_change(token: str, evidence: Evidence) -> Subscriber:
     )
     record_event(
         subscriber,
-        "address-change",
+        ConsentKind.ADDRESS_CHANGE,
         evidence,
         topics=[s.topic.slug for s in subscriber.subscriptions if s.confirmed_at],
         detail={

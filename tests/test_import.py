@@ -498,7 +498,7 @@ def test_suppression_list_is_checked_by_hash_only(csv_file, run_import):
 def _outcome(function, raw, *args):
     try:
         return function(raw, *args)
-    except imports.InvalidAddress:
+    except imports.InvalidAddressError:
         return "invalid"
 
 
