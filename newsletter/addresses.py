@@ -14,28 +14,31 @@ from .extensions import db
 from .models import Setting
 
 
-class InvalidAddress(ValueError):
+class InvalidAddressError(ValueError):
     """The text is not a deliverable-looking email address; the message says why."""
 
 
+InvalidAddress = InvalidAddressError  # the name before issue 14; views/ still use it
+
+
 def normalise(raw: str) -> str:
-    """Return the canonical form of an address, or raise InvalidAddress.
+    """Return the canonical form of an address, or raise InvalidAddressError.
 
     Unicode is NFKC-folded first (full-width letters, ligatures), whitespace trimmed,
     and the whole address lower-cased, so "  Jan@Example.ORG", "jan@EXAMPLE.org" and
     their full-width twin are one person for the suppression list.
     """
     if not isinstance(raw, str):
-        raise InvalidAddress("An email address is required.")
+        raise InvalidAddressError("An email address is required.")
     text = unicodedata.normalize("NFKC", raw).strip()
     if not text:
-        raise InvalidAddress("An email address is required.")
+        raise InvalidAddressError("An email address is required.")
     if any(ch in text for ch in "\r\n\0") or len(text) > 320:
-        raise InvalidAddress("This is not a valid email address.")
+        raise InvalidAddressError("This is not a valid email address.")
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidAddress(str(exc)) from exc
+        raise InvalidAddressError(str(exc)) from exc
     return result.normalized.lower()
 
 

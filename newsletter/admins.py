@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
-from .addresses import InvalidAddress, normalise
+from .addresses import InvalidAddressError, normalise
 from .clock import utcnow
 from .extensions import db
 from .models import AdminUser
@@ -70,7 +70,7 @@ def create_admin(email: str, password: str) -> AdminUser:
     """Add an admin account (flushed). Raises AdminError for a bad address or password."""
     try:
         address = normalise(email)
-    except InvalidAddress as exc:
+    except InvalidAddressError as exc:
         raise AdminError(f"Not a valid email address: {exc}") from exc
     problem = password_problem(password, address)
     if problem:
@@ -90,7 +90,7 @@ def authenticate(email: str, password: str) -> AdminUser | None:
     """
     try:
         address = normalise(email)
-    except InvalidAddress:
+    except InvalidAddressError:
         address = ""
     admin = db.session.scalar(select(AdminUser).where(AdminUser.email == address))
     try:

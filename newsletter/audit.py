@@ -44,7 +44,7 @@ API_TOKEN_REVOKE = "api-token.revoke"
 _ADDRESS = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 
 
-class AuditLeak(ValueError):
+class AuditLeakError(ValueError):
     """A caller tried to write an email address into the audit log."""
 
 
@@ -55,10 +55,10 @@ def _actor_name(actor) -> str:
 
 
 def _refuse_addresses(value, where: str) -> None:
-    """Raise AuditLeak if a string inside `value` looks like an email address."""
+    """Raise AuditLeakError if a string inside `value` looks like an email address."""
     if isinstance(value, str):
         if _ADDRESS.search(value):
-            raise AuditLeak(f"audit {where} must not hold an email address")
+            raise AuditLeakError(f"audit {where} must not hold an email address")
     elif isinstance(value, dict):
         for key, item in value.items():
             _refuse_addresses(item, f"{where}.{key}")

@@ -96,15 +96,15 @@ def _mailto_unsubscribe(raw: bytes, source: str) -> str:
     evidence = subscriptions.Evidence(source=f"List-Unsubscribe mailto ({source})")
     try:
         subscriptions.unsubscribe_all(found.group(1), evidence)
-    except tokens.InvalidToken:
+    except tokens.InvalidTokenError:
         return UNREADABLE
     return "unsubscribed"
 
 
 def _settings(config, ssl_port: int, plain_port: int) -> tuple[str, int, bool, float]:
-    use_ssl = bool(config.get("BOUNCE_MAILBOX_SSL"))
-    port = int(config.get("BOUNCE_MAILBOX_PORT") or (ssl_port if use_ssl else plain_port))
-    return config["BOUNCE_MAILBOX_HOST"], port, use_ssl, float(config.get("MAIL_TIMEOUT") or 30)
+    use_ssl = config["BOUNCE_MAILBOX_SSL"]
+    port = config["BOUNCE_MAILBOX_PORT"] or (ssl_port if use_ssl else plain_port)
+    return config["BOUNCE_MAILBOX_HOST"], port, use_ssl, config["MAIL_TIMEOUT"]
 
 
 class ImapMailbox:
@@ -123,7 +123,7 @@ class ImapMailbox:
                 self.config["BOUNCE_MAILBOX_USERNAME"] or "",
                 self.config["BOUNCE_MAILBOX_PASSWORD"] or "",
             )
-            self._ok(self.connection.select(self.config.get("BOUNCE_MAILBOX_FOLDER") or "INBOX"))
+            self._ok(self.connection.select(self.config["BOUNCE_MAILBOX_FOLDER"]))
         except (OSError, imaplib.IMAP4.error) as exc:
             self.__exit__(None, None, None)
             raise MailboxError(f"IMAP {host}:{port}: {exc.__class__.__name__}") from exc

@@ -40,6 +40,7 @@ from .models import (
     Delivery,
     DeliveryStatus,
     Subscriber,
+    SuppressionReason,
 )
 from .sending import retry
 
@@ -85,7 +86,7 @@ def delivery_from_text(raw: bytes) -> int | None:
     for match in _VERP_TOKEN.finditer(raw):
         try:
             payload = tokens.verify(tokens.BOUNCE, match.group(1).decode("ascii"))
-        except tokens.InvalidToken:
+        except tokens.InvalidTokenError:
             continue
         if isinstance(payload, int) and not isinstance(payload, bool):
             return payload
@@ -202,11 +203,14 @@ def apply(report: Report, source: str) -> str:
     evidence = subscriptions.Evidence(source=f"{report.kind} report ({source})")
     if report.kind == BounceKind.COMPLAINT:
         channels = compliance.complaint_objection_channels()
-        subscriptions.erase(subscriber, "complained", channels, evidence)
+        subscriptions.erase(subscriber, SuppressionReason.COMPLAINED, channels, evidence)
         return "suppressed"
     if _bounced_too_often(subscriber.id, delivery.id):
         subscriptions.erase(
-            subscriber, "bounced", compliance.bounce_suppression_channels(), evidence
+            subscriber,
+            SuppressionReason.BOUNCED,
+            compliance.bounce_suppression_channels(),
+            evidence,
         )
         return "suppressed"
     if report.kind == BounceKind.SOFT and _retry(delivery, report.status):
@@ -237,7 +241,7 @@ def _record(report: Report, delivery: Delivery, source: str) -> bool:
 def _bounced_too_often(subscriber_id: int, current_delivery_id: int) -> bool:
     """Did the person's latest deliveries bounce BOUNCE_HARD_LIMIT / _SOFT_LIMIT in a row?"""
     config = current_app.config
-    hard_limit, soft_limit = int(config["BOUNCE_HARD_LIMIT"]), int(config["BOUNCE_SOFT_LIMIT"])
+    hard_limit, soft_limit = config["BOUNCE_HARD_LIMIT"], config["BOUNCE_SOFT_LIMIT"]
     recent = db.session.scalars(
         select(Delivery.id)
         .where(

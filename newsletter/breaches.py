@@ -41,7 +41,7 @@ class BreachLogError(ValueError):
     """An entry that cannot be recorded; the message says which field and why."""
 
 
-class AppendOnly(RuntimeError):
+class AppendOnlyError(RuntimeError):
     """Something tried to change or delete a breach log entry."""
 
 
@@ -181,12 +181,12 @@ def _cell(value):
 
 @event.listens_for(BreachLogEntry, "before_update")
 def _refuse_update(mapper, connection, target) -> None:
-    raise AppendOnly("breach log entries are never changed: record a correction instead")
+    raise AppendOnlyError("breach log entries are never changed: record a correction instead")
 
 
 @event.listens_for(BreachLogEntry, "before_delete")
 def _refuse_delete(mapper, connection, target) -> None:
-    raise AppendOnly("breach log entries are never deleted")
+    raise AppendOnlyError("breach log entries are never deleted")
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -197,4 +197,4 @@ def _refuse_bulk_changes(state) -> None:
         return
     mapper = state.bind_mapper
     if mapper is not None and mapper.class_ is BreachLogEntry:
-        raise AppendOnly("breach log entries are never changed or deleted")
+        raise AppendOnlyError("breach log entries are never changed or deleted")

@@ -17,7 +17,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import delete, func, insert, literal, select, text, update
 
 from . import compliance, i18n, mailer, messages, tokens
-from .addresses import InvalidAddress, address_hash, normalise
+from .addresses import InvalidAddressError, address_hash, normalise
 from .clock import utcnow
 from .extensions import db
 from .models import (
@@ -31,7 +31,6 @@ from .models import (
     Subscriber,
     SubscriberStatus,
     Subscription,
-    Suppression,
     Topic,
 )
 
@@ -227,10 +226,7 @@ def _drop_objected(campaign_id: int, chunk: int = 1000) -> None:
     The list holds keyed hashes, which SQL cannot compute: the recipients are read in
     chunks (memory stays flat) only when any email objection exists at all.
     """
-    any_objection = db.session.scalar(
-        select(Suppression.id).where(Suppression.channel == Channel.EMAIL).limit(1)
-    )
-    if any_objection is None:
+    if not compliance.any_objection(Channel.EMAIL):
         return
     rows = db.session.execute(
         select(Delivery.id, Subscriber.email)
@@ -241,11 +237,7 @@ def _drop_objected(campaign_id: int, chunk: int = 1000) -> None:
     objected: list[int] = []
     for part in rows.partitions():
         by_hash = {address_hash(email): delivery_id for delivery_id, email in part}
-        found = db.session.scalars(
-            select(Suppression.address_hash).where(
-                Suppression.channel == Channel.EMAIL, Suppression.address_hash.in_(by_hash)
-            )
-        )
+        found = compliance.objected_hashes(set(by_hash), Channel.EMAIL)
         objected.extend(by_hash[h] for h in found)
     for start in range(0, len(objected), chunk):
         db.session.execute(delete(Delivery).where(Delivery.id.in_(objected[start : start + chunk])))
@@ -357,7 +349,7 @@ def recipient_for(subscriber: Subscriber, topic: Topic) -> messages.Recipient:
     basis = subscription.basis if subscription else Basis.CONSENT
     confirmed = subscription.confirmed_at if subscription else subscriber.consented_at
     since = compliance.basis_since(basis, confirmed, subscriber.purchased_at)
-    locale = i18n.normalize_locale(subscriber.locale) or i18n.DEFAULT
+    locale = i18n.language_of(subscriber.locale)
     return messages.Recipient(
         subscriber.email, subscriber.name, subscriber.public_id, basis, since, locale
     )
@@ -382,7 +374,7 @@ def preview_message(
     if subscriber is not None:
         recipient = recipient_for(subscriber, campaign.topic)
     else:
-        recipient = messages.sample_recipient(i18n.normalize_locale(language) or i18n.DEFAULT)
+        recipient = messages.sample_recipient(i18n.language_of(language))
     try:
         prepared = messages.prepare(campaign, locale=recipient.locale)
     except messages.MessageError as exc:  # e.g. a layout that prints its own footer
@@ -497,14 +489,14 @@ def send_test(
     """
     try:
         to = normalise(address)
-    except InvalidAddress as exc:
+    except InvalidAddressError as exc:
         raise CampaignError(f"Test address: {exc}") from exc
     is_admin = db.session.scalar(select(AdminUser.id).where(AdminUser.email == to)) is not None
     refusal = compliance.refusal_of_test_recipient(address_hash(to), is_admin)
     if refusal:
         raise CampaignError(refusal)
     chosen = subscriber.locale if subscriber is not None else language
-    locale = i18n.normalize_locale(chosen) or i18n.DEFAULT
+    locale = i18n.language_of(chosen)
     recipient = messages.Recipient(to, None, messages.SAMPLE_PUBLIC_ID, Basis.CONSENT, None, locale)
     try:
         prepared = _prepare_test(campaign, locale)

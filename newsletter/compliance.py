@@ -27,6 +27,7 @@ from .models import (
     Channel,
     ConfirmationSend,
     ConsentEvent,
+    RequestKind,
     RetiredPublicId,
     Subscriber,
     SubscriberStatus,
@@ -233,7 +234,7 @@ def require_explicit_consent(box_ticked: bool, topics: list[str]) -> None:
         raise ComplianceError("Choose at least one list to subscribe to.")
 
 
-class ConsentTextChanged(ComplianceError):
+class ConsentTextChangedError(ComplianceError):
     """The page showed another consent text than the one shown now (`shown`)."""
 
     def __init__(self, shown) -> None:
@@ -244,20 +245,23 @@ class ConsentTextChanged(ComplianceError):
         self.shown = shown
 
 
+ConsentTextChanged = ConsentTextChangedError  # the name before issue 14; views/ still use it
+
+
 def require_shown_consent_text(claimed_id, shown) -> None:
     """Consent is recorded with the text the server showed, never one a client names.
 
     `shown` is the text the server displays on that page in its language
     (`subscriptions.displayed_consent_text`); `claimed_id` the one the submitted page
     carried. Anything else (an older version, another language's, a forged or missing
-    value) raises ConsentTextChanged, so the form is shown again with the current text
+    value) raises ConsentTextChangedError, so the form is shown again with the current text
     instead of recording a wording the person did not see.
     Source: GDPR Art. 7(1) (demonstrate the consent), Art. 4(11) and recital 42
     ("informed": at least the controller's identity and purposes, in clear and plain
     language); EDPB Guidelines 05/2020 §§ 62-64, 104-108; checklist D3; SPEC rule 2.
     """
     if shown is None or str(claimed_id or "").strip() != str(shown.id):
-        raise ConsentTextChanged(shown)
+        raise ConsentTextChangedError(shown)
 
 
 def basis_since(basis: str, confirmed_at: datetime | None, purchased_at: datetime | None):
@@ -272,6 +276,35 @@ def basis_since(basis: str, confirmed_at: datetime | None, purchased_at: datetim
     if basis == Basis.EXISTING_CUSTOMER:
         return purchased_at
     return confirmed_at
+
+
+def reason_for_receiving(basis: str, organization: str, day: str, topic: str) -> str:
+    """ "Why you receive this", in the current language (call inside `force_locale`): the
+    real basis of one subscription and since when it holds (`basis_since`, written out
+    as `day`). The footer of every message (`messages.reason_line`) and the Art. 15
+    export (`rights.why_you_receive`) both use it, so they say the same.
+
+    Source: SPEC "Every marketing message" (the reason line); GDPR Art. 12(1), 13(1)(c)
+    (in clear and plain language); ePrivacy 13(2) (existing customers: the right to
+    object, free of charge); GBA decision 19/2021; checklist B4.
+    """
+    from flask_babel import gettext
+
+    if basis == Basis.EXISTING_CUSTOMER:
+        return gettext(
+            "You receive this email because you bought from %(organization)s (purchase on "
+            "%(day)s) and the list \u201c%(topic)s\u201d is about our own similar products. "
+            "You can object at any time, free of charge.",
+            organization=organization,
+            day=day,
+            topic=topic,
+        )
+    return gettext(
+        "You receive this email because you subscribed to \u201c%(topic)s\u201d and "
+        "confirmed your consent on %(day)s. You can withdraw it at any time.",
+        topic=topic,
+        day=day,
+    )
 
 
 # --- Rule 3: objection is absolute and immediate ---------------------------------------
@@ -300,10 +333,38 @@ def objected_hashes(address_hashes: set[str], channel: str = Channel.EMAIL) -> s
     """
     if not address_hashes:
         return set()
-    query = select(Suppression.address_hash).where(
-        Suppression.channel == channel, Suppression.address_hash.in_(address_hashes)
+    return set(objection_reasons(address_hashes, channel))
+
+
+def objection_reasons(address_hashes, channel: str = Channel.EMAIL) -> dict[str, str]:
+    """The suppression screen with its reasons: {hash: reason} of these hashes that
+    objected (or opted out, or lapsed) on `channel`. The importer says why a row is
+    skipped with it. Source: as `is_objected`. SPEC rule 3.
+    """
+    if not address_hashes:
+        return {}
+    query = select(Suppression.address_hash, Suppression.reason).where(
+        Suppression.channel == channel, Suppression.address_hash.in_(list(address_hashes))
     )
+    return dict(db.session.execute(query).all())
+
+
+def objected_channels(address_hash: str) -> set[str]:
+    """Every channel this person's keyed hash has objected on (empty: none).
+
+    Adding an objection adds only the channels missing from this; a test send refuses an
+    address with any. Source: GDPR Art. 21(2)-(3); GBA decision 19/2021. SPEC rule 3.
+    """
+    query = select(Suppression.channel).where(Suppression.address_hash == address_hash)
     return set(db.session.scalars(query))
+
+
+def any_objection(channel: str = Channel.EMAIL) -> bool:
+    """Is anyone at all on the suppression list for `channel`? (Lets a bulk screen skip
+    reading every recipient when the list is empty.) Source: as `is_objected`.
+    """
+    query = select(Suppression.id).where(Suppression.channel == channel).limit(1)
+    return db.session.scalar(query) is not None
 
 
 def objection_channels(requested) -> tuple[str, ...]:
@@ -384,11 +445,7 @@ def refusal_of_test_recipient(address_hash: str, is_admin: bool) -> str | None:
     """
     if is_admin:
         return None
-    found = set(
-        db.session.scalars(
-            select(Suppression.channel).where(Suppression.address_hash == address_hash)
-        )
-    )
+    found = objected_channels(address_hash)
     if not found:
         return None
     channels = ", ".join([c for c in Channel.ALL if c in found] + sorted(found - set(Channel.ALL)))
@@ -463,7 +520,7 @@ def _inert_test_link(url: str, link: str, language: str) -> bool:
 
     try:
         payload = tokens.verify(tokens.TEST, url.rsplit("/", 1)[-1])
-    except tokens.InvalidToken:
+    except tokens.InvalidTokenError:
         return False
     return f"/{link}/" in url and payload == [link, language]
 
@@ -1240,7 +1297,7 @@ def own_domains(config) -> set[str]:
     sender = sender[1] if isinstance(sender, list | tuple) else parseaddr(sender)[1]
     found = {urlsplit(str(config.get("BASE_URL") or "")).hostname or ""}
     found.add(sender.rpartition("@")[2])
-    found |= {str(d).strip().lower().removeprefix("www.") for d in config.get("OWN_DOMAINS") or []}
+    found |= {str(d).strip().lower().removeprefix("www.") for d in config["OWN_DOMAINS"]}
     return {d.lower() for d in found if d}
 
 
@@ -1311,6 +1368,16 @@ def reconsent_due(subscriber: Subscriber, now: datetime, interval_days: int) -> 
     return subscriber.consented_at <= now - timedelta(days=interval_days)
 
 
+def reconsent_due_condition(now: datetime, interval_days: int) -> ColumnElement[bool]:
+    """`reconsent_due` as an SQL condition on `Subscriber` (the re-consent job's query).
+    Source: as `reconsent_due`. tests/test_compliance_time.py checks the two agree."""
+    return and_(
+        Subscriber.status == SubscriberStatus.ACTIVE,
+        Subscriber.consented_at.is_not(None),
+        Subscriber.consented_at <= now - timedelta(days=interval_days),
+    )
+
+
 def reconsent_clock_after(
     clock: datetime | None, given_at: datetime, covers_every_consent_list: bool
 ) -> datetime:
@@ -1344,6 +1411,15 @@ def reconsent_lapsed(subscriber: Subscriber, now: datetime, grace_days: int) -> 
     return subscriber.reconsent_requested_at <= now - timedelta(days=grace_days)
 
 
+def reconsent_lapsed_condition(now: datetime, grace_days: int) -> ColumnElement[bool]:
+    """`reconsent_lapsed` as an SQL condition on `Subscriber`. Source: as
+    `reconsent_lapsed`."""
+    return and_(
+        Subscriber.reconsent_requested_at.is_not(None),
+        Subscriber.reconsent_requested_at <= now - timedelta(days=grace_days),
+    )
+
+
 def customer_basis_lapsed(subscriber: Subscriber, now: datetime, basis_days: int) -> bool:
     """The existing-customer exception no longer covers someone whose last purchase is
     older than `basis_days` (NEWSLETTER_CUSTOMER_BASIS_DAYS).
@@ -1357,6 +1433,15 @@ def customer_basis_lapsed(subscriber: Subscriber, now: datetime, basis_days: int
     if subscriber.purchased_at is None:
         return True
     return subscriber.purchased_at <= now - timedelta(days=basis_days)
+
+
+def customer_basis_lapsed_condition(now: datetime, basis_days: int) -> ColumnElement[bool]:
+    """`customer_basis_lapsed` as an SQL condition on `Subscriber`. Source: as
+    `customer_basis_lapsed`."""
+    return or_(
+        Subscriber.purchased_at.is_(None),
+        Subscriber.purchased_at <= now - timedelta(days=basis_days),
+    )
 
 
 # --- Rule 7: retention periods ----------------------------------------------------------
@@ -1385,7 +1470,7 @@ def retention_cutoff(kind: str, now: datetime, config) -> datetime:
     in uw privacyverklaring", "vernietigen of anonimiseren"); SPEC rule 7.
     """
     key, unit = RETENTION_PERIODS[kind]
-    return now - timedelta(**{unit: int(config[key])})
+    return now - timedelta(**{unit: config[key]})
 
 
 # --- Bounces and complaints (hardening): checklist C3, C4 -------------------------------
@@ -1705,7 +1790,7 @@ def access_link_mail_allowed(subject_hash: str, now: datetime, per_day: int) -> 
         .select_from(RightsRequest)
         .where(
             RightsRequest.subject_hash == subject_hash,
-            RightsRequest.kind == "export",
+            RightsRequest.kind == RequestKind.EXPORT,
             RightsRequest.channel == "mail",
             RightsRequest.requested_at >= since,
         )

@@ -6,6 +6,7 @@ variables (JSON-parsed where possible), then the overrides given to `create_app`
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -100,6 +101,111 @@ DEFAULTS: dict[str, object] = {
 }
 
 
+# The type of every setting that is not text, converted once when the configuration is
+# loaded (`coerce_settings`), so no caller writes int(...), float(...) or `or 300`. A key
+# not named here takes the type of its default (a bool, int, float or list default);
+# None as a value means "unset" and falls back to the default. Optional keys (default
+# None) stay None when unset.
+TYPES: dict[str, type] = {
+    "MAIL_PORT": int,
+    "MAIL_TIMEOUT": float,
+    "MAIL_USE_TLS": bool,
+    "MAIL_USE_SSL": bool,
+    "MAIL_SUPPRESS_SEND": bool,
+    "RECONSENT_INTERVAL_DAYS": int,
+    "RECONSENT_GRACE_DAYS": int,
+    "CONFIRM_MAX_AGE_HOURS": int,
+    "CUSTOMER_BASIS_DAYS": int,
+    "DELIVERY_RETENTION_DAYS": int,
+    "AUDIT_RETENTION_DAYS": int,
+    "OUTBOX_RETENTION_DAYS": int,
+    "CONSENT_EVIDENCE_RETENTION_DAYS": int,
+    "RIGHTS_REQUEST_RETENTION_DAYS": int,
+    "CONFIRM_MAILS_PER_ADDRESS": int,
+    "SEND_RATE": float,  # messages per second for the whole installation; 0: no limit
+    "SEND_BATCH_SIZE": int,
+    "SEND_LEASE_SECONDS": float,
+    "SEND_PROCESSES": int,  # `campaign send --wait`; unset: one per CPU
+    "BOUNCE_HARD_LIMIT": int,
+    "BOUNCE_SOFT_LIMIT": int,
+    "BOUNCE_MAILBOX_PORT": int,
+    "BOUNCE_MAILBOX_SSL": bool,
+    "TRUSTED_PROXIES": int,
+    "RATELIMIT_HEADERS_ENABLED": bool,
+    "AUTO_UPGRADE_SQLITE": bool,
+    "EMBEDDED_WORKER": bool,
+    "SECRET_KEY_FALLBACKS": list,
+    "PROCESSORS": list,
+    "OWN_DOMAINS": list,
+}
+# Settings that may be left unset (None) although their type is not text.
+OPTIONAL = {"SEND_PROCESSES", "BOUNCE_MAILBOX_PORT"}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _setting_type(key: str, default: object) -> type | None:
+    if key in TYPES:
+        return TYPES[key]
+    for kind in (bool, int, float, list):  # bool first: a bool is an int too
+        if isinstance(default, kind):
+            return kind
+    return None
+
+
+def _convert(kind: type, value: object) -> object:
+    """`value` as `kind`, or ValueError. Environment values arrive JSON-parsed where they
+    could be ("300" is 300, "true" True), text otherwise."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | str) and str(value).strip().lower() in _TRUE | _FALSE:
+            return str(value).strip().lower() in _TRUE
+        raise ValueError("a yes/no value (true or false)")
+    if kind is list:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except json.JSONDecodeError:
+                raise ValueError("a JSON list") from None
+        if isinstance(value, list | tuple):
+            return list(value)
+        raise ValueError("a JSON list")
+    wanted = "a whole number" if kind is int else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(wanted)
+    try:
+        number = kind(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ValueError(wanted) from None
+    if kind is int and isinstance(value, float) and value != number:
+        raise ValueError(wanted)
+    return number
+
+
+def coerce_settings(config) -> None:
+    """Convert every typed setting in place; refuse to start on a value of the wrong type,
+    naming the variable (NEWSLETTER_SEND_RATE=abc is an error, not a crash mid-send)."""
+    for key, default in ({key: None for key in TYPES} | DEFAULTS).items():
+        kind = _setting_type(key, default)
+        value = config.get(key)
+        if isinstance(value, str) and not value.strip() and kind is not list:
+            value = None  # NEWSLETTER_X= (empty): unset
+        if kind is None:
+            continue
+        if value is None:
+            config[key] = None if key in OPTIONAL else default
+            continue
+        try:
+            config[key] = _convert(kind, value)
+        except ValueError as error:
+            raise ConfigurationError(
+                f"NEWSLETTER_{key} is {value!r}, which is not {error}. Set it to a valid "
+                f"value or leave it unset (default: {default!r})."
+            ) from None
+
+
 def instance_path() -> str | None:
     """NEWSLETTER_INSTANCE_PATH: the instance folder (database, secret key, config.py);
     None lets Flask choose (`instance/` beside the package)."""
@@ -114,6 +220,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     app.config.from_prefixed_env("NEWSLETTER")
     if overrides:
         app.config.update(overrides)
+    coerce_settings(app.config)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         db_path = Path(app.instance_path) / "newsletter.db"

@@ -8,7 +8,7 @@ from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField,
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .addresses import InvalidAddress, normalise
+from .addresses import InvalidAddressError, normalise
 
 
 class CheckboxesField(SelectMultipleField):
@@ -27,7 +27,7 @@ def no_control_characters(form, field) -> None:
 def valid_address(form, field) -> None:
     try:
         normalise(field.data or "")
-    except InvalidAddress as exc:
+    except InvalidAddressError as exc:
         raise ValidationError(
             _l("Please check the email address: %(reason)s", reason=str(exc))
         ) from exc

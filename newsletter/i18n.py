@@ -35,6 +35,14 @@ def normalize_locale(value: str | None) -> str | None:
     return language if language in LANGUAGES else None
 
 
+def language_of(value: str | None) -> str:
+    """The language a person's pages, mails and footers are in, from a stored or given
+    locale: `normalize_locale`, else the default language. The one decision of "which
+    language" for a known person (sender, previews, system mails, the consent text).
+    """
+    return normalize_locale(value) or DEFAULT
+
+
 def is_locale_code(value: str | None) -> bool:
     """Is `value` written like a locale at all (supported or not)?"""
     return _LOCALE.fullmatch((value or "").strip()) is not None

@@ -95,7 +95,7 @@ def send_due() -> dict[str, int]:
 @job("purge-unconfirmed", every=timedelta(hours=1))
 def purge_unconfirmed(now: datetime) -> int:
     """Delete signups not confirmed within NEWSLETTER_CONFIRM_MAX_AGE_HOURS."""
-    return subscriptions.purge_unconfirmed(now, int(current_app.config["CONFIRM_MAX_AGE_HOURS"]))
+    return subscriptions.purge_unconfirmed(now, current_app.config["CONFIRM_MAX_AGE_HOURS"])
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -146,21 +146,21 @@ def _in_batches(step: Callable[[], int]) -> int:
 @job("reconsent-requests", every=timedelta(hours=1))
 def request_reconsent(now: datetime) -> int:
     """Ask once for renewed consent when it is older than RECONSENT_INTERVAL_DAYS."""
-    days = int(current_app.config["RECONSENT_INTERVAL_DAYS"])
+    days = current_app.config["RECONSENT_INTERVAL_DAYS"]
     return _in_batches(lambda: reconsent.request_due(now, days, BATCH))
 
 
 @job("reconsent-lapses", every=timedelta(hours=1))
 def erase_lapsed_reconsent(now: datetime) -> int:
     """Erase subscribers who left a re-consent request unanswered for the grace period."""
-    days = int(current_app.config["RECONSENT_GRACE_DAYS"])
+    days = current_app.config["RECONSENT_GRACE_DAYS"]
     return _in_batches(lambda: reconsent.erase_lapsed(now, days, BATCH))
 
 
 @job("customer-basis-lapses", every=timedelta(hours=1))
 def end_customer_basis(now: datetime) -> int:
     """End existing-customer subscriptions CUSTOMER_BASIS_DAYS after the last purchase."""
-    days = int(current_app.config["CUSTOMER_BASIS_DAYS"])
+    days = current_app.config["CUSTOMER_BASIS_DAYS"]
     return _in_batches(lambda: reconsent.end_lapsed_customer_basis(now, days, BATCH))
 
 

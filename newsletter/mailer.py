@@ -102,7 +102,7 @@ def connect_smtp(config=None) -> smtplib.SMTP:
     cls = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
     connection = cls(
         config["MAIL_SERVER"],
-        int(config["MAIL_PORT"]),
+        config["MAIL_PORT"],
         local_hostname=ehlo_name(config),
         timeout=config["MAIL_TIMEOUT"],
     )

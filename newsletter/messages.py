@@ -33,7 +33,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, get_locale, gettext
 from markupsafe import Markup
 
-from . import links, tokens
+from . import compliance, links, tokens
 from .clock import utcnow
 from .models import Basis, Campaign, Topic
 
@@ -520,25 +520,7 @@ def reason_line(recipient: Recipient, topic_name: str, organization: str) -> str
         day = format_date(recipient.since, format="long", locale=recipient.locale)
     else:
         day = gettext("an unknown date")
-    return _reason_text(recipient.basis, organization, day, topic_name)
-
-
-def _reason_text(basis: str, organization: str, day: str, topic: str) -> str:
-    if basis == Basis.EXISTING_CUSTOMER:
-        return gettext(
-            "You receive this email because you bought from %(organization)s (purchase on "
-            "%(day)s) and the list \u201c%(topic)s\u201d is about our own similar products. "
-            "You can object at any time, free of charge.",
-            organization=organization,
-            day=day,
-            topic=topic,
-        )
-    return gettext(
-        "You receive this email because you subscribed to \u201c%(topic)s\u201d and "
-        "confirmed your consent on %(day)s. You can withdraw it at any time.",
-        topic=topic,
-        day=day,
-    )
+    return compliance.reason_for_receiving(recipient.basis, organization, day, topic_name)
 
 
 _PHRASES: dict[str, tuple[str, ...]] = {}
@@ -554,7 +536,8 @@ def reason_phrases(language: str) -> tuple[str, ...]:
         mark = "\0"
         with force_locale(language):
             lines = [
-                _reason_text(b, mark, mark, mark) for b in (Basis.CONSENT, Basis.EXISTING_CUSTOMER)
+                compliance.reason_for_receiving(b, mark, mark, mark)
+                for b in (Basis.CONSENT, Basis.EXISTING_CUSTOMER)
             ]
         phrases = tuple(max(line.split(mark), key=len).strip() for line in lines)
         _PHRASES[language] = phrases

@@ -68,6 +68,43 @@ class Channel:
     ALL = (EMAIL, SMS, PHONE, POST)
 
 
+class ConsentKind:
+    """`ConsentEvent.kind`: what happened to the person's consent (append-only evidence)."""
+
+    SIGNUP = "signup"
+    CONFIRM = "confirm"
+    PREFERENCES = "preferences"
+    WITHDRAW = "withdraw"
+    ERASE = "erase"
+    OBJECTION = "objection"
+    RENEW = "renew"
+    IMPORT = "import"
+    RECTIFY = "rectify"
+    ADDRESS_CHANGE_REQUEST = "address-change-request"
+    ADDRESS_CHANGE_APPROVED = "address-change-approved"
+    ADDRESS_CHANGE = "address-change"
+    BASIS_LAPSED = "basis-lapsed"
+
+
+class SuppressionReason:
+    """`Suppression.reason` (and the reason an erasure records)."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    OBJECTION = "objection"
+    ERASED = "erased"
+    LAPSED = "lapsed"  # re-consent unanswered
+    COMPLAINED = "complained"
+    BOUNCED = "bounced"
+
+
+class RequestKind:
+    """`RightsRequest.kind`: the data subject's right exercised."""
+
+    EXPORT = "export"
+    ERASURE = "erasure"
+    OBJECTION = "objection"
+
+
 class CampaignStatus:
     DRAFT = "draft"
     SCHEDULED = "scheduled"

@@ -17,11 +17,22 @@ from . import compliance, subscriptions
 from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
-from .models import Channel, ConsentEvent, RightsRequest, Subscriber, Suppression
+from .models import (
+    Channel,
+    ConsentEvent,
+    ConsentKind,
+    RequestKind,
+    RightsRequest,
+    Subscriber,
+    SuppressionReason,
+)
 
 
-class InvalidObjection(ValueError):
+class InvalidObjectionError(ValueError):
     """The request cannot be recorded as sent; the message says what to fix."""
+
+
+InvalidObjection = InvalidObjectionError  # the name before issue 14; views/ still use it
 
 
 @dataclass(frozen=True)
@@ -38,13 +49,15 @@ def parse_channels(value) -> tuple[str, ...]:
     if value is None:
         return compliance.objection_channels(None)
     if not isinstance(value, list) or not value:
-        raise InvalidObjection(
+        raise InvalidObjectionError(
             f"'channels' must be a non-empty list among {', '.join(Channel.ALL)}, or left out "
             "to object on every channel."
         )
     unknown = [c for c in value if c not in Channel.ALL]
     if unknown:
-        raise InvalidObjection(f"Unknown channel(s) {unknown!r}: use {', '.join(Channel.ALL)}.")
+        raise InvalidObjectionError(
+            f"Unknown channel(s) {unknown!r}: use {', '.join(Channel.ALL)}."
+        )
     return compliance.objection_channels(value)
 
 
@@ -54,25 +67,23 @@ def record_objection(email: str, channels, via: str) -> Recorded:
     An objection on email is an opt-out: a subscriber with this address is erased
     exactly as by the unsubscribe-from-all link. The request is logged as a rights
     request and the objection as a consent event, both keyed by the address hash only.
-    Raises InvalidAddress or InvalidObjection.
+    Raises InvalidAddressError or InvalidObjectionError.
     """
     address = normalise(email)
     wanted = parse_channels(channels)
     digest = address_hash(address)
-    before = set(
-        db.session.scalars(select(Suppression.channel).where(Suppression.address_hash == digest))
-    )
+    before = compliance.objected_channels(digest)
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
     evidence = subscriptions.Evidence(source=f"objection ({via})"[:200])
     if subscriber is not None and Channel.EMAIL in wanted:
-        subscriptions.erase(subscriber, "objection", wanted, evidence)
+        subscriptions.erase(subscriber, SuppressionReason.OBJECTION, wanted, evidence)
     else:
-        subscriptions.suppress(digest, "objection", wanted)
+        subscriptions.suppress(digest, SuppressionReason.OBJECTION, wanted)
     now = utcnow()
     db.session.add(
         ConsentEvent(
             subject_hash=digest,
-            kind="objection",
+            kind=ConsentKind.OBJECTION,
             occurred_at=now,
             source=evidence.source,
             detail={"channels": list(wanted)},
@@ -80,7 +91,7 @@ def record_objection(email: str, channels, via: str) -> Recorded:
     )
     db.session.add(
         RightsRequest(
-            kind="objection",
+            kind=RequestKind.OBJECTION,
             channel=via[:32],
             subject_hash=digest,
             requested_at=now,
@@ -95,8 +106,8 @@ def may_contact(email: str, channel) -> bool:
     """False when the person objected to marketing on this channel.
 
     True only means no objection is on record: the caller still needs its own lawful
-    basis. Raises InvalidAddress or InvalidObjection.
+    basis. Raises InvalidAddressError or InvalidObjectionError.
     """
     if channel not in Channel.ALL:
-        raise InvalidObjection(f"'channel' must be one of {', '.join(Channel.ALL)}.")
+        raise InvalidObjectionError(f"'channel' must be one of {', '.join(Channel.ALL)}.")
     return not compliance.is_objected(address_hash(normalise(email)), channel)

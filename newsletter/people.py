@@ -113,9 +113,7 @@ def pending_addresses(subscriber: Subscriber) -> list[str]:
 
 def suppress(digest: str, reason: str, channels) -> None:
     """Add (or keep) objections for an address hash on the given channels."""
-    existing = set(
-        db.session.scalars(select(Suppression.channel).where(Suppression.address_hash == digest))
-    )
+    existing = compliance.objected_channels(digest)
     for channel in channels:
         if channel not in existing:
             db.session.add(Suppression(address_hash=digest, channel=channel, reason=reason))

@@ -67,7 +67,7 @@ def hours_in_words(hours: int, locale: str) -> str:
 
 def config_period(config, key: str, locale: str) -> str:
     """The period of configuration key `key` (`…_DAYS` or `…_HOURS`) in words."""
-    value = int(config[key])
+    value = config[key]
     if key.endswith("_HOURS"):
         return hours_in_words(value, locale)
     return days_in_words(value, locale)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 
 from . import compliance, links, notices, people, tokens
 from .addresses import address_hash
@@ -23,14 +23,16 @@ from .extensions import db
 from .models import (
     Basis,
     Channel,
+    ConsentKind,
     LapsedBasis,
     Subscriber,
     SubscriberStatus,
     Subscription,
+    SuppressionReason,
 )
 from .subscriptions import (
     Evidence,
-    NotFound,
+    NotFoundError,
     displayed_consent_text,
     erase,
     record_event,
@@ -58,18 +60,16 @@ def request_due(now: datetime, interval_days: int, limit: int = 200) -> int:
     `reconsent_requested_at` records the request, so a later run never asks again.
     Returns how many were asked (0 when nobody is left).
     """
-    candidates = db.session.scalars(
+    asked = db.session.scalars(
         select(Subscriber)
         .where(
-            Subscriber.status == SubscriberStatus.ACTIVE,
-            Subscriber.consented_at <= now - timedelta(days=interval_days),
+            compliance.reconsent_due_condition(now, interval_days),
             Subscriber.reconsent_requested_at.is_(None),
             _has_consent_subscription,
         )
         .order_by(Subscriber.id)
         .limit(limit)
     ).all()
-    asked = [s for s in candidates if compliance.reconsent_due(s, now, interval_days)]
     for subscriber in asked:
         _send_request(subscriber, now)
     db.session.flush()
@@ -80,7 +80,7 @@ def request_due(now: datetime, interval_days: int, limit: int = 200) -> int:
 
 def _send_request(subscriber: Subscriber, now: datetime) -> None:
     subscriber.reconsent_requested_at = now
-    grace_days = int(current_app.config["RECONSENT_GRACE_DAYS"])
+    grace_days = current_app.config["RECONSENT_GRACE_DAYS"]
     token = tokens.sign(tokens.RECONSENT, subscriber.public_id)
     notices.send_system_mail(
         "reconsent",
@@ -113,32 +113,31 @@ def erase_lapsed(now: datetime, grace_days: int, limit: int = 200) -> int:
     """
     lapsed = db.session.scalars(
         select(Subscriber)
-        .where(Subscriber.reconsent_requested_at <= now - timedelta(days=grace_days))
+        .where(compliance.reconsent_lapsed_condition(now, grace_days))
         .order_by(Subscriber.id)
         .limit(limit)
     ).all()
-    lapsed = [s for s in lapsed if compliance.reconsent_lapsed(s, now, grace_days)]
     for subscriber in lapsed:
-        erase(subscriber, "lapsed", (Channel.EMAIL,), Evidence("re-consent lapsed"))
+        erase(subscriber, SuppressionReason.LAPSED, (Channel.EMAIL,), Evidence("re-consent lapsed"))
     if lapsed:
         log.info("erased %d subscribers whose re-consent lapsed", len(lapsed))
     return len(lapsed)
 
 
 def _token_max_age() -> int:
-    days = int(current_app.config["RECONSENT_GRACE_DAYS"]) + TOKEN_MARGIN_DAYS
+    days = current_app.config["RECONSENT_GRACE_DAYS"] + TOKEN_MARGIN_DAYS
     return days * 86400
 
 
 def subscriber_from_token(token: str) -> Subscriber:
     """The subscriber a re-consent link is for, without changing anything.
 
-    Raises InvalidToken, ExpiredToken or NotFound (erased, or never existed).
+    Raises InvalidTokenError, ExpiredTokenError or NotFoundError (erased, or never existed).
     """
     public_id = tokens.verify(tokens.RECONSENT, token, _token_max_age())
     subscriber = subscriber_by_public_id(public_id)
     if subscriber is None or subscriber.status != SubscriberStatus.ACTIVE:
-        raise NotFound()
+        raise NotFoundError()
     return subscriber
 
 
@@ -149,7 +148,7 @@ def renew_consent(
 
     The page shows the consent text in its language (`displayed_consent_text`) beside
     the button; the event records that text (`consent_text_id`, the one the page
-    carried, is checked as in `request_signup`: ConsentTextChanged when it is not the
+    carried, is checked as in `request_signup`: ConsentTextChangedError when it is not the
     text shown now) and the lists' wording.
     Returns the subscriber and False when there was no open request (a second press of
     the button, or a renewal already made): nothing is recorded then.
@@ -163,7 +162,7 @@ def renew_consent(
     renewed = [s.topic for s in _consent_subscriptions(subscriber)]
     record_event(
         subscriber,
-        "renew",
+        ConsentKind.RENEW,
         evidence,
         consent_text_id=text.id,
         topics=[t.slug for t in renewed],
@@ -190,11 +189,10 @@ def end_lapsed_customer_basis(now: datetime, basis_days: int, limit: int = 200) 
     (`compliance.imported_evidence_already_lapsed`).
     Returns how many subscribers lost a subscription.
     """
-    cutoff = now - timedelta(days=basis_days)
-    candidates = db.session.scalars(
+    lapsed = db.session.scalars(
         select(Subscriber)
         .where(
-            or_(Subscriber.purchased_at.is_(None), Subscriber.purchased_at <= cutoff),
+            compliance.customer_basis_lapsed_condition(now, basis_days),
             exists().where(
                 Subscription.subscriber_id == Subscriber.id,
                 Subscription.basis == Basis.EXISTING_CUSTOMER,
@@ -203,7 +201,6 @@ def end_lapsed_customer_basis(now: datetime, basis_days: int, limit: int = 200) 
         .order_by(Subscriber.id)
         .limit(limit)
     ).all()
-    lapsed = [s for s in candidates if compliance.customer_basis_lapsed(s, now, basis_days)]
     for subscriber in lapsed:
         _drop_customer_subscriptions(subscriber)
     db.session.flush()
@@ -216,7 +213,7 @@ def _drop_customer_subscriptions(subscriber: Subscriber) -> None:
     dropped = [s for s in subscriber.subscriptions if s.basis == Basis.EXISTING_CUSTOMER]
     record_event(
         subscriber,
-        "basis-lapsed",
+        ConsentKind.BASIS_LAPSED,
         Evidence("existing-customer basis lapsed"),
         topics=[s.topic.slug for s in dropped],
         basis=Basis.EXISTING_CUSTOMER,

@@ -15,26 +15,28 @@ hash: they cannot be tied to anyone any more.
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
-from . import compliance, links, notices, subscriptions, tokens
+from . import compliance, i18n, links, notices, subscriptions, tokens
 from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
 from .models import (
-    Basis,
     BounceEvent,
     Campaign,
     Channel,
     ConsentEvent,
+    ConsentKind,
     Delivery,
     LapsedBasis,
+    RequestKind,
     RetiredPublicId,
     RightsRequest,
     Subscriber,
     Subscription,
     Suppression,
+    SuppressionReason,
 )
 
 
@@ -44,7 +46,7 @@ def request_export(subscriber: Subscriber, channel: str) -> dict:
     data = export_subject(subscriber)
     db.session.add(
         RightsRequest(
-            kind="export",
+            kind=RequestKind.EXPORT,
             channel=channel,
             subject_hash=address_hash(subscriber.email),
             requested_at=now,
@@ -173,7 +175,8 @@ def _linked_hashes(digest: str) -> list[str]:
     while queue:
         details = db.session.scalars(
             select(ConsentEvent.detail).where(
-                ConsentEvent.subject_hash == queue.pop(), ConsentEvent.kind == "address-change"
+                ConsentEvent.subject_hash == queue.pop(),
+                ConsentEvent.kind == ConsentKind.ADDRESS_CHANGE,
             )
         )
         for detail in details:
@@ -187,7 +190,7 @@ def _linked_hashes(digest: str) -> list[str]:
 def export_former(email: str) -> dict:
     """What is still held about an address that has no subscriber (any more): the
     consent events, suppression and objection rows and rights requests kept under its
-    keyed hash, with a note that nothing else is held. Raises InvalidAddress."""
+    keyed hash, with a note that nothing else is held. Raises InvalidAddressError."""
     address = normalise(email)
     digest = address_hash(address)
     events = db.session.scalars(
@@ -229,7 +232,7 @@ def request_former_export(email: str, channel: str) -> dict:
     now = utcnow()
     db.session.add(
         RightsRequest(
-            kind="export",
+            kind=RequestKind.EXPORT,
             channel=channel,
             subject_hash=data["held_under_hash"]["address_hash"],
             requested_at=now,
@@ -259,10 +262,12 @@ def mail_export_link(subscriber: Subscriber) -> bool:
     only to whoever can read the address's mail.
     """
     digest, now = address_hash(subscriber.email), utcnow()
-    per_day = int(current_app.config["CONFIRM_MAILS_PER_ADDRESS"])
+    per_day = current_app.config["CONFIRM_MAILS_PER_ADDRESS"]
     if not compliance.access_link_mail_allowed(digest, now, per_day):
         return False
-    request = RightsRequest(kind="export", channel="mail", subject_hash=digest, requested_at=now)
+    request = RightsRequest(
+        kind=RequestKind.EXPORT, channel="mail", subject_hash=digest, requested_at=now
+    )
     db.session.add(request)
     db.session.flush()
     token = tokens.sign(tokens.EXPORT, [subscriber.public_id, request.id])
@@ -278,10 +283,10 @@ def mail_export_link(subscriber: Subscriber) -> bool:
 def export_from_link(token: str, download: bool) -> tuple[Subscriber, dict | None]:
     """The subscriber behind a mailed download link, and with `download` their export
     (the request is then marked completed). The link holds only for the address it was
-    mailed to. Raises InvalidToken, ExpiredToken or subscriptions.NotFound."""
+    mailed to. Raises InvalidTokenError, ExpiredTokenError or subscriptions.NotFoundError."""
     payload = tokens.verify(tokens.EXPORT, token, compliance.EXPORT_LINK_MAX_AGE_HOURS * 3600)
     if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[1], int)):
-        raise tokens.InvalidToken("malformed payload")
+        raise tokens.InvalidTokenError("malformed payload")
     subscriber = subscriptions.subscriber_by_public_id(payload[0])
     request = db.session.get(RightsRequest, payload[1])
     if (
@@ -289,7 +294,7 @@ def export_from_link(token: str, download: bool) -> tuple[Subscriber, dict | Non
         or request is None
         or request.subject_hash != address_hash(subscriber.email)  # the address changed
     ):
-        raise subscriptions.NotFound()
+        raise subscriptions.NotFoundError()
     if not download:
         return subscriber, None
     data = export_subject(subscriber)
@@ -308,21 +313,22 @@ def _campaign_subjects(subscriber: Subscriber) -> dict[int, str]:
 
 
 def why_you_receive(subscriber: Subscriber, subscription: Subscription) -> str:
-    """The real basis of one subscription, in words (export; usable by the mail footer)."""
+    """The real basis of one subscription, in words, in the person's language: the
+    footer's sentence (`compliance.reason_for_receiving`) with the same date
+    (`compliance.basis_since`), written as a date in the export."""
     topic = subscription.topic.name
-    if subscription.confirmed_at is None:
-        return f"{topic}: not sent; waiting for you to confirm your subscription."
-    # The same date as the footer of every message (compliance.basis_since).
-    since = compliance.basis_since(
-        subscription.basis, subscription.confirmed_at, subscriber.purchased_at
-    )
-    day = f"{since:%Y-%m-%d}" if since else "a date we did not record"
-    if subscription.basis == Basis.EXISTING_CUSTOMER:
-        return (
-            f"{topic}: you bought from us on {day}; we may tell "
-            "customers about our own similar products until you object."
+    with force_locale(i18n.language_of(subscriber.locale)):
+        if subscription.confirmed_at is None:
+            return gettext(
+                "%(topic)s: not sent; waiting for you to confirm your subscription.",
+                topic=topic,
+            )
+        since = compliance.basis_since(
+            subscription.basis, subscription.confirmed_at, subscriber.purchased_at
         )
-    return f"{topic}: you gave your consent on {day}."
+        day = f"{since:%Y-%m-%d}" if since else gettext("an unknown date")
+        organization = current_app.config["ORGANIZATION_NAME"]
+        return compliance.reason_for_receiving(subscription.basis, organization, day, topic)
 
 
 def request_erasure(subscriber: Subscriber, channel: str) -> None:
@@ -330,13 +336,17 @@ def request_erasure(subscriber: Subscriber, channel: str) -> None:
     now = utcnow()
     digest = subscriptions.erase(
         subscriber,
-        "erased",
+        SuppressionReason.ERASED,
         Channel.ALL,
         subscriptions.Evidence(source=f"erasure request ({channel})"),
     )
     db.session.add(
         RightsRequest(
-            kind="erasure", channel=channel, subject_hash=digest, requested_at=now, completed_at=now
+            kind=RequestKind.ERASURE,
+            channel=channel,
+            subject_hash=digest,
+            requested_at=now,
+            completed_at=now,
         )
     )
     db.session.flush()

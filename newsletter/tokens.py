@@ -50,16 +50,22 @@ PURPOSES = (
 TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS, ADDRESS_APPROVE)  # links that expire
 
 
-class InvalidToken(Exception):
+class InvalidTokenError(Exception):
     """Tampered, garbage or wrong-purpose token."""
 
 
-class ExpiredToken(Exception):
+InvalidToken = InvalidTokenError  # the name before issue 14; views/ still use it
+
+
+class ExpiredTokenError(Exception):
     """A correctly signed token past its validity; `payload` is still readable."""
 
     def __init__(self, payload):
         super().__init__("expired")
         self.payload = payload
+
+
+ExpiredToken = ExpiredTokenError  # the name before issue 14; views/ still use it
 
 
 def _keys() -> list[str]:
@@ -136,7 +142,7 @@ def sign(purpose: str, payload) -> str:
 
 
 def verify(purpose: str, token: str, max_age_seconds: int | None = None):
-    """Return the payload, or raise InvalidToken / ExpiredToken."""
+    """Return the payload, or raise InvalidTokenError / ExpiredTokenError."""
     timed = purpose in TIMED
     serializer = _serializer(purpose, timed)
     try:
@@ -145,6 +151,6 @@ def verify(purpose: str, token: str, max_age_seconds: int | None = None):
         return serializer.loads(token)
     except SignatureExpired as exc:
         # The signature is good, only old: the payload is still trustworthy.
-        raise ExpiredToken(serializer.load_payload(exc.payload)) from exc
+        raise ExpiredTokenError(serializer.load_payload(exc.payload)) from exc
     except (BadData, UnicodeError, ValueError, TypeError) as exc:
-        raise InvalidToken(str(exc)) from exc
+        raise InvalidTokenError(str(exc)) from exc

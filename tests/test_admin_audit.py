@@ -48,7 +48,7 @@ def test_record_keeps_who_what_when_and_target(app):
     ],
 )
 def test_record_refuses_an_email_address(app, target, detail):
-    with pytest.raises(audit.AuditLeak):
+    with pytest.raises(audit.AuditLeakError):
         audit.record("cli", audit.SUBSCRIBER_VIEW, target, **detail)
 
 

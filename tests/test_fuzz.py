@@ -63,7 +63,7 @@ def test_any_token_text_is_valid_or_a_documented_error(app, text):
     for purpose in tokens.PURPOSES:
         try:
             tokens.verify(purpose, text, max_age_seconds=3600)
-        except (tokens.InvalidToken, tokens.ExpiredToken):
+        except (tokens.InvalidTokenError, tokens.ExpiredTokenError):
             pass
 
 
@@ -88,7 +88,7 @@ def test_any_token_in_a_link_gets_a_page_never_a_500(client, text):
 @FUZZ
 @given(text=st.one_of(TEXT, st.emails().map(str)))
 def test_any_address_normalises_or_is_invalid(app, text):
-    result, error = outcome(lambda: addresses.normalise(text), addresses.InvalidAddress)
+    result, error = outcome(lambda: addresses.normalise(text), addresses.InvalidAddressError)
     if error is not None:
         assert error  # a message that says why
         return

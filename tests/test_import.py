@@ -307,7 +307,7 @@ def test_report_names_no_address(csv_file, run_import):
 def test_unreadable_row_in_the_middle_leaves_nothing_half_imported(
     csv_file, run_import, monkeypatch, tmp_path
 ):
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 3)  # earlier chunks are flushed first
+    monkeypatch.setattr(imports.reading, "CHUNK_SIZE", 3)  # earlier chunks are flushed first
     good = "".join(f"p{i}@example.org,,\n" for i in range(7))
     path = tmp_path / "broken.csv"
     path.write_bytes(
@@ -322,7 +322,7 @@ def test_unreadable_row_in_the_middle_leaves_nothing_half_imported(
 
 
 def test_a_failure_while_writing_rolls_everything_back(csv_file, run_import, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(imports.reading, "CHUNK_SIZE", 2)
     calls = []
     real = imports._write
 
@@ -332,7 +332,7 @@ def test_a_failure_while_writing_rolls_everything_back(csv_file, run_import, mon
             raise RuntimeError("disk full")
         real(rows, existing, ctx)
 
-    monkeypatch.setattr(imports, "_write", failing_write)
+    monkeypatch.setattr(imports.chunks, "_write", failing_write)
     path = csv_file(
         [{"email": f"w{i}@example.org", "consented_at": "2025-06-01", **EVIDENCE} for i in range(5)]
     )
@@ -498,7 +498,7 @@ def test_suppression_list_is_checked_by_hash_only(csv_file, run_import):
 def _outcome(function, raw, *args):
     try:
         return function(raw, *args)
-    except imports.InvalidAddress:
+    except addresses.InvalidAddressError:
         return "invalid"
 
 
@@ -541,7 +541,7 @@ def test_import_normalisation_matches_addresses_normalise(local, domain):
 def test_a_duplicate_in_a_later_chunk_names_the_line_of_the_first(
     csv_file, run_import, monkeypatch
 ):
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)  # the addresses seen live in the database
+    monkeypatch.setattr(imports.reading, "CHUNK_SIZE", 2)  # the addresses seen live in the database
     rows = [
         {"email": f"p{i}@example.org", "consented_at": "2025-06-01", **EVIDENCE} for i in range(5)
     ]
@@ -568,7 +568,7 @@ def test_the_next_import_does_not_see_the_addresses_of_the_last(csv_file, run_im
     def failing_write(rows, existing, ctx):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(imports, "_write", failing_write)
+    monkeypatch.setattr(imports.chunks, "_write", failing_write)
     other = csv_file(
         [{"email": "bob@example.org", "consented_at": "2025-06-01", **EVIDENCE}], "bob.csv"
     )
@@ -579,7 +579,7 @@ def test_the_next_import_does_not_see_the_addresses_of_the_last(csv_file, run_im
 
 
 def test_every_skipped_row_is_reported_past_the_in_memory_spool(csv_file, run_import, monkeypatch):
-    monkeypatch.setattr(imports, "SPOOL_BYTES", 100)  # the rest goes to a temporary file
+    monkeypatch.setattr(imports.report, "SPOOL_BYTES", 100)  # the rest goes to a temporary file
     rows = [{"email": f"bad{i}", "topics": "newsletter"} for i in range(300)]
     rows.append({"email": "ok@example.org", "consented_at": "2025-06-01", **EVIDENCE})
     code, report, _ = run_import(csv_file(rows))
@@ -590,7 +590,7 @@ def test_every_skipped_row_is_reported_past_the_in_memory_spool(csv_file, run_im
 
 
 def test_a_preview_keeps_only_the_rows_it_lists(app, csv_file, monkeypatch):
-    monkeypatch.setattr(imports, "KEPT_ROWS", 3)
+    monkeypatch.setattr(imports.report, "KEPT_ROWS", 3)
     rows = [
         {"email": f"p{i}@example.org", "consented_at": "2025-06-01", **EVIDENCE} for i in range(10)
     ]

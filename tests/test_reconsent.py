@@ -13,6 +13,7 @@ from newsletter.models import (
     Basis,
     ConsentEvent,
     Subscriber,
+    Subscription,
     Suppression,
 )
 from tests.helpers import BASE_URL, links_in, mail_html, mail_text, shown_consent_text_id
@@ -236,7 +237,7 @@ def test_lapsed_customer_keeps_the_lists_they_consented_to(make_topic, make_subs
     make_topic("offers", own_similar_products=True)
     carol = make_subscriber("carol@example.org", topics=("newsletter",), purchased_at=start)
     carol.subscriptions.append(
-        subscriptions.Subscription(
+        Subscription(
             topic=subscriptions.topics_by_slug(["offers"])[0],
             basis=Basis.EXISTING_CUSTOMER,
             confirmed_at=start,

@@ -270,16 +270,16 @@ def test_breach_log_is_append_only(admin):
     assert f'Corrected by <a href="#entry-{second.id}">#{second.id}</a>' in page.text
     # Nothing can change or delete an entry: not the ORM, not a bulk statement.
     first.nature = "nothing happened"
-    with pytest.raises(breaches.AppendOnly):
+    with pytest.raises(breaches.AppendOnlyError):
         db.session.flush()
     db.session.rollback()
     db.session.delete(db.session.get(BreachLogEntry, first.id))
-    with pytest.raises(breaches.AppendOnly):
+    with pytest.raises(breaches.AppendOnlyError):
         db.session.flush()
     db.session.rollback()
-    with pytest.raises(breaches.AppendOnly):
+    with pytest.raises(breaches.AppendOnlyError):
         db.session.execute(update(BreachLogEntry).values(nature="x"))
-    with pytest.raises(breaches.AppendOnly):
+    with pytest.raises(breaches.AppendOnlyError):
         db.session.execute(delete(BreachLogEntry))
     db.session.rollback()
     db.session.expire_all()

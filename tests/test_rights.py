@@ -106,7 +106,7 @@ def test_export_contains_every_consent_event_with_its_text(
     ]
     whys = {s["topic"]: s["why"] for s in data["subscriptions"]}
     assert set(whys) == {"newsletter", "events", "offers"}
-    assert "you gave your consent on" in whys["newsletter"]
+    assert "confirmed your consent on" in whys["newsletter"]
 
 
 def test_export_states_the_existing_customer_basis(make_subscriber, make_topic):
@@ -120,7 +120,7 @@ def test_export_states_the_existing_customer_basis(make_subscriber, make_topic):
     data = rights.request_export(cat, channel="admin")
     [item] = data["subscriptions"]
     assert item["basis"] == "existing-customer"
-    assert "you bought from us on 2025-11-20" in item["why"]
+    assert "(purchase on 2025-11-20)" in item["why"]
     assert "our own similar products" in item["why"]
 
 

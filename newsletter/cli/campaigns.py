@@ -99,7 +99,7 @@ def send_processes() -> int:
     or one per CPU this process may run on."""
     configured = current_app.config.get("SEND_PROCESSES")
     if configured:
-        return max(1, int(configured))
+        return max(1, configured)
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
@@ -186,14 +186,14 @@ class _Helpers:
 
     def __init__(self, row: Campaign, processes: int):
         config = current_app.config
-        self.batch_size = int(config.get("SEND_BATCH_SIZE") or sending.DEFAULT_BATCH_SIZE)
+        self.batch_size = config["SEND_BATCH_SIZE"]
         bound = db.session.scalar(
             select(func.count())
             .select_from(Subscription)
             .where(Subscription.topic_id == row.topic_id)
         )
         count = self._useful(processes, bound or 0)
-        rate = float(config.get("SEND_RATE") or 0)
+        rate = config["SEND_RATE"]
         self.rate = rate / (count + 1) if rate else 0
         self.processes: dict = {}  # process: (its "started" event, its result queue)
         if not count:

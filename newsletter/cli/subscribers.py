@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from .. import rights, subscriptions
-from ..addresses import InvalidAddress
+from ..addresses import InvalidAddressError
 from ..extensions import db
 
 subscribers = AppGroup(
@@ -19,7 +19,7 @@ subscribers = AppGroup(
 def _find(email: str):
     try:
         subscriber = subscriptions.find_subscriber(email)
-    except InvalidAddress as exc:
+    except InvalidAddressError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from exc
     if subscriber is None:
         raise click.ClickException("no subscriber with this address")
@@ -36,7 +36,7 @@ def export(email: str) -> None:
     nothing else is held."""
     try:
         data = rights.request_access(email, channel="cli")
-    except InvalidAddress as exc:
+    except InvalidAddressError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from exc
     db.session.commit()
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))

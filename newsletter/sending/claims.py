@@ -125,8 +125,8 @@ def lease_for(batch_size: int) -> timedelta:
     """How long a claim lasts: SEND_LEASE_SECONDS, and never less than 3x the batch's
     time at NEWSLETTER_SEND_RATE (a lease must outlive the batch it covers)."""
     config = current_app.config
-    seconds = float(config.get("SEND_LEASE_SECONDS") or 300)
-    rate = float(config.get("SEND_RATE") or 0)
+    seconds = config["SEND_LEASE_SECONDS"]
+    rate = config["SEND_RATE"]
     if rate > 0:
         seconds = max(seconds, 3 * batch_size / rate)
     return timedelta(seconds=seconds)

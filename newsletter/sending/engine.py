@@ -34,11 +34,11 @@ DB_WRITE_TRIES = 5  # a lost database connection: results are written again, aft
 def deliver_one(batch: Batch, delivery, recipient: messages.Recipient, raw: bytes) -> None:
     """Re-check one built message's recipient and hand it to the transport; record the
     outcome (at once, or with a window of pipelined messages when the reply is read)."""
-    now = recipients.still_lawful(delivery, recipient)  # an opt-out a moment ago stops it
-    if now is None:
+    current = recipients.still_lawful(delivery, recipient)  # an opt-out a moment ago stops it
+    if current is None:
         return batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
-    if now != recipient:  # changed since the batch was read (e.g. name): build again
-        recipient, raw = now, build.build(batch, delivery, now)
+    if current != recipient:  # changed since the batch was read (e.g. name): build again
+        recipient, raw = current, build.build(batch, delivery, current)
         if raw is None:
             return None
     prepared = build.prepared_for(batch, delivery.campaign_id, recipient.locale)  # cached
@@ -86,9 +86,9 @@ def send_pending(
     wait for their retry time); otherwise it sends one batch. `campaign_id` limits it
     to one campaign (`flask campaign send --wait`).
     """
-    size = int(batch_size or current_app.config.get("SEND_BATCH_SIZE") or DEFAULT_BATCH_SIZE)
+    size = batch_size or current_app.config["SEND_BATCH_SIZE"]
     lease = claims.lease_for(size)
-    pacer = Pacer(float(current_app.config.get("SEND_RATE") or 0), stop_event)
+    pacer = Pacer(current_app.config["SEND_RATE"], stop_event)
     batch = Batch(transports.make_transport(), pacer, {}, worker_id=worker_id, lease=lease)
     totals: dict[str, int] = {"batches": 0}
     touched: set[int] = set()

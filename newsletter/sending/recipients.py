@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from .. import compliance, i18n, messages
 from ..addresses import address_hash
 from ..extensions import db
-from ..models import Basis, Subscriber, Subscription, Topic
+from ..models import Subscriber, Subscription, Topic
 from . import dbapi
 
 # What a message needs of its recipient, and what rules 1 and 3 look at.
@@ -73,9 +73,9 @@ def _may_send(row) -> bool:
 
 
 def _recipient(row) -> messages.Recipient:
-    since = row.purchased_at if row.basis == Basis.EXISTING_CUSTOMER else row.confirmed_at
+    since = compliance.basis_since(row.basis, row.confirmed_at, row.purchased_at)
     # A locale stored before issue 12's migration (e.g. "nl-BE") is read as its language.
-    locale = i18n.normalize_locale(row.locale) or i18n.DEFAULT
+    locale = i18n.language_of(row.locale)
     return messages.Recipient(row.email, row.name, row.public_id, row.basis, since, locale)
 
 
