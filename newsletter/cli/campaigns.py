@@ -1,4 +1,5 @@
-"""flask campaign create | send ID [--wait] | schedule ID --at DATE | status ID"""
+"""flask campaign create [--locale] | translate ID | duplicate ID | send ID [--wait] |
+schedule ID --at DATE | cancel ID | status ID"""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from .. import campaign_versions, clock, sending
 from .. import campaigns as domain
-from .. import clock, sending
 from ..extensions import db
 from ..models import Campaign, Subscription, Topic
 
@@ -39,31 +40,78 @@ def _fail(exc: Exception):
     raise click.ClickException(str(exc)) from exc
 
 
+def _body(body_file: Path) -> str:
+    try:
+        return body_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter("the file is not UTF-8 text", param_hint="--body-file") from exc
+
+
+def _locale(value: str | None) -> str | None:
+    """`--locale` as an offered language; a clear error naming them otherwise."""
+    if value is None:
+        return None
+    try:
+        return campaign_versions.require_locale(value)
+    except domain.CampaignError as exc:
+        raise click.BadParameter(str(exc), param_hint="--locale") from exc
+
+
+BODY_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+LOCALE_HELP = "The language of this text (nl, fr, en, ...; default: the default language)."
+
+
 @campaign.command("create")
 @click.option("--subject", required=True)
-@click.option(
-    "--body-file",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The message body, in Markdown (UTF-8).",
-)
+@click.option("--body-file", required=True, type=BODY_FILE, help="The body, in Markdown (UTF-8).")
 @click.option("--topic", "topic_slug", required=True, help="Slug of the list it goes to.")
 @click.option("--preheader", default="")
-def create(subject: str, body_file: Path, topic_slug: str, preheader: str) -> None:
+@click.option("--locale", default=None, help=LOCALE_HELP)
+def create(subject: str, body_file: Path, topic_slug: str, preheader: str, locale) -> None:
     """Create a draft campaign and print its id."""
+    language = _locale(locale)
     topic = db.session.scalar(select(Topic).where(Topic.slug == topic_slug))
     if topic is None:
         raise click.BadParameter(f"no topic {topic_slug!r}", param_hint="--topic")
+    body = _body(body_file)
     try:
-        body = body_file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise click.BadParameter("the file is not UTF-8 text", param_hint="--body-file") from exc
-    try:
-        row = domain.create_campaign(subject, body, topic, preheader, created_by="cli")
+        row = domain.create_campaign(
+            subject, body, topic, preheader, created_by="cli", locale=language
+        )
     except domain.CampaignError as exc:
         _fail(exc)
     db.session.commit()
     click.echo(row.id)
+
+
+@campaign.command("translate")
+@click.argument("campaign_id", type=int)
+@click.option("--locale", required=True, help="The language of this version (nl, fr, en, ...).")
+@click.option("--subject", required=True)
+@click.option("--body-file", required=True, type=BODY_FILE, help="The body, in Markdown (UTF-8).")
+@click.option("--preheader", default="")
+def translate(campaign_id: int, locale: str, subject: str, body_file: Path, preheader: str):
+    """Add or replace a campaign's version in one language. Each recipient gets the
+    version in their language, else the default language's."""
+    language = _locale(locale)
+    row = _campaign(campaign_id)
+    body = _body(body_file)
+    try:
+        domain.translate_campaign(row, language, subject, body, preheader)
+    except domain.CampaignError as exc:
+        _fail(exc)
+    db.session.commit()
+    have = ", ".join(campaign_versions.versions(row))
+    click.echo(f"campaign {row.id}: {language} version saved (versions: {have})")
+
+
+@campaign.command("duplicate")
+@click.argument("campaign_id", type=int)
+def duplicate(campaign_id: int) -> None:
+    """Copy a campaign (any status) into a new draft with all its versions; print its id."""
+    copy = domain.duplicate_campaign(_campaign(campaign_id), created_by="cli")
+    db.session.commit()
+    click.echo(copy.id)
 
 
 @campaign.command("send")
