@@ -484,7 +484,6 @@ class CampaignVersion(db.Model):
         backref=backref(
             "versions",
             cascade="all, delete-orphan",
-            passive_deletes=True,
             order_by="CampaignVersion.locale",
         )
     )

@@ -330,3 +330,45 @@ class TestAdmin:
         assert 'id="version-nl"' in sent
         assert 'id="version-en"' in sent
         assert "No version in Français" in sent
+
+
+# --- the migration -------------------------------------------------------------------------
+
+
+def test_migration_0010_makes_an_existing_campaign_its_default_language_version(
+    empty_database_url,
+):
+    from datetime import datetime
+    from pathlib import Path
+
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from newsletter import create_app
+
+    migrations = str(Path(__file__).resolve().parents[1] / "migrations")
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": empty_database_url,
+         "AUTO_UPGRADE_SQLITE": False}
+    )  # fmt: skip
+    columns = ("id", "subject", "preheader", "body_markdown", "topic_id", "status")
+    columns += ("created_at", "created_by", "stats")
+    with app.app_context():
+        upgrade(directory=migrations, revision="0009")
+        topic_id = db.session.scalar(sa.text("SELECT id FROM topic"))
+        row = dict(zip(columns, (1, "Old news", "", "Hello", topic_id, "sent"), strict=False))
+        row |= {"created_at": datetime(2025, 3, 1), "created_by": "", "stats": "{}"}
+        with db.engine.begin() as connection:
+            connection.execute(sa.table("campaign", *map(sa.column, columns)).insert(), [row])
+        upgrade(directory=migrations)
+        db.session.remove()
+        campaign = db.session.get(Campaign, 1)
+        assert campaign.locale == "en"
+        version = campaign_versions.version_for(campaign, "nl")
+        assert (version.locale, version.subject, version.body_markdown) == (
+            "en",
+            "Old news",
+            "Hello",
+        )
+        db.session.remove()
+        db.engine.dispose()
