@@ -24,7 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from .clock import as_utc, utcnow
 from .extensions import db
@@ -314,6 +314,9 @@ class Campaign(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     preheader: Mapped[str] = mapped_column(String(300), default="")
     body_markdown: Mapped[str] = mapped_column(Text)
+    # The language of the text above (the campaign's main version); the other languages'
+    # versions are CampaignVersion rows (newsletter/campaign_versions.py).
+    locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"))
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -347,6 +350,8 @@ class Delivery(db.Model):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # The recipient's language when the recipients were fixed (counts per language).
+    locale: Mapped[str | None] = mapped_column(String(8))
 
 
 class AdminUser(db.Model):
@@ -493,3 +498,29 @@ class AddressChange(db.Model):
     )
     new_email: Mapped[str] = mapped_column(String(320))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- language versions of a campaign (issue 15) ---
+
+
+class CampaignVersion(db.Model):
+    """A campaign's subject, preheader and body in one more language than its main one
+    (`Campaign.locale`, whose text is on the campaign itself). Each recipient gets the
+    version in their language, else the default language's, else the main one."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    locale: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(300))
+    preheader: Mapped[str] = mapped_column(String(300), default="")
+    body_markdown: Mapped[str] = mapped_column(Text)
+
+    campaign: Mapped[Campaign] = relationship(
+        backref=backref(
+            "versions",
+            cascade="all, delete-orphan",
+            order_by="CampaignVersion.locale",
+        )
+    )

@@ -101,9 +101,10 @@ def test_admin_composes_previews_test_sends_sends_and_watches_progress(
 
     page.get_by_role("link", name="Campaigns").click()
     page.get_by_role("link", name="New campaign").click()
-    page.get_by_label("Subject").fill("Our spring collection is here")
-    page.get_by_label("Preheader").fill("Ten new products, and a word from the workshop")
-    page.get_by_label("Body (Markdown)").fill(
+    version = page.locator(".version-panel:not([hidden])")  # the default language's tab
+    version.get_by_label("Subject").fill("Our spring collection is here")
+    version.get_by_label("Preheader").fill("Ten new products, and a word from the workshop")
+    version.get_by_label("Body (Markdown)").fill(
         "# Spring is here\n\nDear reader,\n\nOur **spring collection** arrived this week: "
         "linen shirts, hand-thrown mugs and [the new catalogue](https://shop.example/spring).\n\n"
         "- Linen shirts in four colours\n- Mugs from the workshop in Ghent\n\n"

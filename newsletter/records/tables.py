@@ -151,7 +151,16 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
         ("recorded_by",),
     ),
 }
-NOT_PERSONAL = frozenset({"topic", "consent_text", "setting", "job_lease", "api_token"})
+NOT_PERSONAL = frozenset(
+    {
+        "api_token",
+        "campaign_version",
+        "consent_text",
+        "job_lease",
+        "setting",
+        "topic",
+    }
+)
 
 RETENTION_EXTRA = {
     # Not a table: the rate-limit counters are keyed by client IP address.

@@ -1,5 +1,10 @@
-"""Building a batch's messages: prepare each campaign once per footer language, build,
-check (rule 4), sign; what cannot be built is recorded as failed, alone."""
+"""Building a batch's messages: prepare each campaign once per (version, footer
+language), build, check (rule 4), sign; what cannot be built is recorded as failed, alone.
+
+A recipient's footer language decides their version too (theirs, else the default
+language's: `campaign_versions.version_for`), so one prepared campaign per footer
+language of the batch is one per (version, footer language): at most a few per batch,
+whatever its size, and no Markdown is rendered per message (docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
@@ -16,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def prepared_for(batch: Batch, campaign_id: int, locale: str) -> messages.PreparedCampaign:
-    """The campaign prepared for one footer language, once per batch run; raises
-    `_Unbuildable` (again for each of its messages) when it cannot be prepared."""
+    """The campaign prepared for one footer language (from the version recipients in that
+    language get), once per batch run; raises `_Unbuildable` (again for each of its
+    messages) when it cannot be prepared."""
     key = (campaign_id, locale)
     if key not in batch.prepared:
         campaign = db.session.get(Campaign, campaign_id)

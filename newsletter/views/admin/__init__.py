@@ -6,6 +6,8 @@ from . import (  # noqa: F401  (each module adds its routes to bp)
     audit_log,
     auth,
     breaches,
+    campaign_history,
+    campaign_sending,
     campaigns,
     consent_texts,
     dashboard,

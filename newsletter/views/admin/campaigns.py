@@ -11,28 +11,66 @@ from datetime import timedelta
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length, Optional
 
-from ... import audit, bounces, campaigns, i18n, listings, subscriptions
-from ...addresses import InvalidAddress, address_hash, normalise
+from ... import audit, campaign_versions, campaigns, i18n, listings, subscriptions
+from ...addresses import InvalidAddressError, address_hash, normalise
 from ...clock import as_utc
 from ...extensions import db
-from ...models import Campaign, CampaignStatus
+from ...forms import no_control_characters
+from ...models import Campaign, CampaignVersion
 from .blueprint import bp
-from .forms import ButtonForm, CampaignForm
+from .forms import CampaignForm
 
 PREVIEW_AUDIT_WINDOW = timedelta(minutes=10)
 
 
-def _campaign(campaign_id: int) -> Campaign:
+def campaign_or_404(campaign_id: int) -> Campaign:
+    """The campaign, or the admin's 404 page."""
     return db.session.get(Campaign, campaign_id) or abort(404, "No such campaign.")
 
 
+_FORM_CLASSES: dict[tuple, type] = {}
+
+
+def _field_names(code: str) -> tuple[str, str, str]:
+    """(subject, preheader, body) field names of a language's version: the default
+    language's are the plain names (`subject`, ...), the others carry the code."""
+    if code == i18n.DEFAULT:
+        return "subject", "preheader", "body_markdown"
+    return f"subject_{code}", f"preheader_{code}", f"body_{code}"
+
+
+def campaign_form_class() -> type:
+    """The compose form with a subject, preheader and body per offered language."""
+    key = (i18n.DEFAULT, *i18n.LANGUAGES)
+    if key not in _FORM_CLASSES:
+        extra = {}
+        for code in i18n.LANGUAGES:
+            if code == i18n.DEFAULT:
+                continue
+            subject, preheader, body = _field_names(code)
+            extra[subject] = StringField(
+                "Subject", validators=[Optional(), Length(max=300), no_control_characters]
+            )
+            extra[preheader] = StringField(
+                "Preheader (the preview line in inboxes)",
+                validators=[Optional(), Length(max=300), no_control_characters],
+            )
+            extra[body] = TextAreaField("Body (Markdown)", validators=[Optional()])
+        _FORM_CLASSES[key] = type("CampaignVersionsForm", (CampaignForm,), extra)
+    return _FORM_CLASSES[key]
+
+
 def _form(campaign: Campaign | None = None) -> CampaignForm:
-    """The compose form with its topic and sample-recipient choices filled in."""
-    form = CampaignForm(obj=campaign)
-    form.topic.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+    """The compose form with its versions, topic and sample-recipient choices filled in."""
+    form = campaign_form_class()()
     if not form.is_submitted():
         form.sample.data = request.args.get("sample", "")
+        if campaign is not None:
+            _fill_versions(form, campaign)
+    form.topic.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
     if campaign is not None and not form.is_submitted():
         form.topic.data = campaign.topic.slug
         form.send_at.data = (
@@ -41,6 +79,59 @@ def _form(campaign: Campaign | None = None) -> CampaignForm:
     topic = _topic(form.topic.data) if form.topic.data else None
     form.sample.choices = _sample_choices(topic)
     return form
+
+
+def _fill_versions(form: CampaignForm, campaign: Campaign) -> None:
+    for code, version in campaign_versions.versions(campaign).items():
+        if code in i18n.LANGUAGES:
+            subject, preheader, body = _field_names(code)
+            form[subject].data, form[preheader].data = version.subject, version.preheader
+            form[body].data = version.body_markdown
+
+
+def _texts(form: CampaignForm) -> dict[str, tuple[str, str, str]]:
+    """{language: (subject, body, preheader)} of every version the form has started."""
+    texts = {}
+    for code in _tab_order():
+        subject, preheader, body = (form[name].data or "" for name in _field_names(code))
+        if subject.strip() or preheader.strip() or body.strip():
+            texts[code] = (subject, body, preheader)
+    return texts
+
+
+def _tab_order() -> list[str]:
+    """The default language first, then the others as offered."""
+    return [i18n.DEFAULT, *(c for c in i18n.LANGUAGES if c != i18n.DEFAULT)]
+
+
+def _check_versions(form: CampaignForm) -> bool:
+    """Field errors for what a started version lacks (or, with none started, the default
+    language's fields); True when every started version is complete."""
+    texts = _texts(form)
+    ok = True
+    for code in texts or [i18n.DEFAULT]:
+        subject, _preheader, body = _field_names(code)
+        if not (form[subject].data or "").strip():
+            form[subject].errors = [*form[subject].errors, "A subject is required."]
+            ok = False
+        if not (form[body].data or "").strip():
+            form[body].errors = [*form[body].errors, "The body cannot be empty."]
+            ok = False
+    return ok
+
+
+def _tabs(form: CampaignForm) -> list[dict]:
+    """The version tabs of the compose page: language, its fields, started or not."""
+    texts = _texts(form)
+    tabs = []
+    for code in _tab_order():
+        subject, preheader, body = (form[name] for name in _field_names(code))
+        errors = bool(subject.errors or preheader.errors or body.errors)
+        tabs.append(
+            {"code": code, "name": i18n.LANGUAGES[code], "fields": (subject, preheader, body),
+             "started": code in texts, "errors": errors, "default": code == i18n.DEFAULT}
+        )  # fmt: skip
+    return tabs
 
 
 LANGUAGE_SAMPLE = "lang:"  # "lang:nl": a fictional sample recipient in that language
@@ -79,6 +170,7 @@ def _compose_page(form: CampaignForm, campaign: Campaign | None, status: int = 2
         "admin/compose.html",
         form=form,
         campaign=campaign,
+        tabs=_tabs(form),
         recipients=counts.get(form.topic.data, 0),
         recipient_counts=counts,
     ), status
@@ -101,7 +193,7 @@ def compose():
 @bp.get("/campaigns/<int:campaign_id>")
 def campaign(campaign_id: int):
     """The compose form of a draft or scheduled campaign; the progress page otherwise."""
-    found = _campaign(campaign_id)
+    found = campaign_or_404(campaign_id)
     if found.status not in campaigns.EDITABLE:
         return redirect(url_for("admin.campaign_progress", campaign_id=found.id))
     return _compose_page(_form(found), found)[0]
@@ -111,14 +203,14 @@ def campaign(campaign_id: int):
 @bp.post("/campaigns/<int:campaign_id>", endpoint="campaign_post")
 def campaign_post(campaign_id: int | None = None):
     """Save the fields, then do what the pressed button asks."""
-    found = _campaign(campaign_id) if campaign_id else None
+    found = campaign_or_404(campaign_id) if campaign_id else None
     form = _form(found)
-    if not form.validate_on_submit():
+    if not (form.validate_on_submit() & _check_versions(form)):
         return _compose_page(form, found, 400)
     try:
         saved = _save(form, found)
         response = ACTIONS.get(request.form.get("action", "save"), _after_save)(form, saved)
-    except (campaigns.CampaignError, InvalidAddress) as exc:
+    except (campaigns.CampaignError, InvalidAddressError) as exc:
         db.session.rollback()
         form.form_errors.append(str(exc))
         return _compose_page(form, found, 400)
@@ -128,12 +220,14 @@ def campaign_post(campaign_id: int | None = None):
 
 def _save(form: CampaignForm, found: Campaign | None) -> Campaign:
     topic = _topic(form.topic.data)
-    fields = (form.subject.data, form.body_markdown.data, topic)
+    texts = _texts(form)
     if found is None:
-        return campaigns.create_campaign(
-            *fields, preheader=form.preheader.data or "", created_by=current_user.email
+        first = next(iter(texts))
+        subject, body, preheader = texts[first]
+        found = campaigns.create_campaign(
+            subject, body, topic, preheader, created_by=current_user.email, locale=first
         )
-    campaigns.update_campaign(found, *fields, preheader=form.preheader.data or "")
+    campaigns.update_versions(found, topic, texts)
     return found
 
 
@@ -184,21 +278,20 @@ ACTIONS = {"save": _after_save, "test": _test_send, "schedule": _schedule, "send
 
 @bp.post("/campaigns/preview")
 def campaign_preview():
-    """The message as the chosen recipient will see it, from the unsaved form (JSON)."""
+    """The message as the chosen recipient will see it, from the unsaved form (JSON);
+    `version` (a language): the compose tab shown, else the recipient's own version."""
     form = _form()
     topic = _topic(form.topic.data)
     if topic is None:
         return jsonify(error="Choose a topic."), 400
-    draft = Campaign(
-        subject=form.subject.data or "",
-        preheader=form.preheader.data or "",
-        body_markdown=form.body_markdown.data or "",
-        topic=topic,
-    )
+    draft = _draft(form, topic)
     person, language = _sample(form.sample.data)
-    shown = campaigns.preview_message(draft, person, language)
-    if draft in db.session:  # never store the throw-away draft
-        db.session.expunge(draft)
+    tab = i18n.normalize_locale(request.form.get("version"))
+    version = campaign_versions.versions(draft).get(tab) if tab else None
+    if tab and person is None and not language:
+        language = tab  # the default sample: a fictional reader of this tab's language
+    shown = campaigns.preview_message(draft, person, language, version)
+    _forget(draft)
     if person is not None:
         audit.record_once(
             current_user, audit.CAMPAIGN_PREVIEW, person.public_id, PREVIEW_AUDIT_WINDOW
@@ -208,74 +301,29 @@ def campaign_preview():
         html=shown.html,
         text=shown.text,
         language=shown.language,
+        version=shown.version,  # the language of the version shown (a fallback, maybe)
         problems=shown.problems,  # what the send would refuse, in this language
         samples=form.sample.choices,
     )
 
 
-@bp.route("/campaigns/<int:campaign_id>/send", methods=["GET", "POST"])
-def campaign_send(campaign_id: int):
-    """Confirm, then fix the recipients and queue the messages for the workers."""
-    found = _campaign(campaign_id)
-    form = ButtonForm()
-    if form.validate_on_submit():
-        try:
-            total = campaigns.start_sending(found)
-        except campaigns.CampaignError as exc:
-            db.session.rollback()
-            flash(str(exc))
-            return redirect(url_for("admin.campaign", campaign_id=campaign_id))
-        audit.record(current_user, audit.CAMPAIGN_SEND, f"campaign:{campaign_id}", total=total)
-        db.session.commit()
-        return redirect(url_for("admin.campaign_progress", campaign_id=campaign_id))
-    if found.status not in campaigns.EDITABLE:
-        return redirect(url_for("admin.campaign_progress", campaign_id=campaign_id))
-    recipients = listings.lawful_recipient_count(found.topic)
-    return render_template(
-        "admin/campaign_send.html", campaign=found, form=form, recipients=recipients
+def _draft(form: CampaignForm, topic) -> Campaign:
+    """A throw-away campaign with the form's versions (never stored)."""
+    texts = _texts(form) or {i18n.DEFAULT: ("", "", "")}
+    main = i18n.DEFAULT if i18n.DEFAULT in texts else next(iter(texts))
+    subject, body, preheader = texts.pop(main)
+    draft = Campaign(
+        subject=subject, preheader=preheader, body_markdown=body, topic=topic, locale=main
     )
+    for code, (subject, body, preheader) in texts.items():
+        draft.versions.append(
+            CampaignVersion(locale=code, subject=subject, preheader=preheader, body_markdown=body)
+        )
+    return draft
 
 
-@bp.get("/campaigns/<int:campaign_id>/progress")
-def campaign_progress(campaign_id: int):
-    """A progress bar that moves while the workers send (it polls the status below),
-    and every delivery that did not go out, with its reason."""
-    found = _campaign(campaign_id)
-    reasons, other_reasons = listings.problem_reasons(found)
-    return render_template(
-        "admin/progress.html",
-        campaign=found,
-        status=campaigns.campaign_status(found),
-        stalled=listings.campaign_stalled(found),
-        reasons=reasons,
-        other_reasons=other_reasons,
-        problems=listings.problem_deliveries(found, request.args.get("page", 1, type=int)),
-        rates=bounces.campaign_rates(found),
-        form=ButtonForm(),
-        running=(CampaignStatus.SCHEDULED, CampaignStatus.SENDING),
-    )
-
-
-@bp.get("/campaigns/<int:campaign_id>/status.json")
-def campaign_status(campaign_id: int):
-    """Counts per delivery state, polled by the progress page; `stalled` says that no
-    worker seems to be sending it."""
-    found = _campaign(campaign_id)
-    return jsonify(campaigns.campaign_status(found) | {"stalled": listings.campaign_stalled(found)})
-
-
-@bp.post("/campaigns/<int:campaign_id>/cancel")
-def campaign_cancel(campaign_id: int):
-    """Stop a scheduled or sending campaign: what is still queued never leaves."""
-    found = _campaign(campaign_id)
-    if ButtonForm().validate_on_submit():
-        try:
-            campaigns.cancel_campaign(found)
-        except campaigns.CampaignError as exc:
-            db.session.rollback()
-            flash(str(exc))
-        else:
-            audit.record(current_user, audit.CAMPAIGN_CANCEL, f"campaign:{campaign_id}")
-            db.session.commit()
-            flash("The campaign is cancelled; nothing more of it will be sent.")
-    return redirect(url_for("admin.campaign_progress", campaign_id=campaign_id))
+def _forget(draft: Campaign) -> None:
+    """Never store the throw-away draft (the topic's session may have taken it in)."""
+    for row in [*draft.versions, draft]:
+        if row in db.session:
+            db.session.expunge(row)

@@ -60,18 +60,18 @@ class ConsentTextForm(FlaskForm):
 
 
 class CampaignForm(FlaskForm):
+    # The default language's version; the other languages' fields are added per
+    # language (views/admin/campaigns.py, campaign_form). A version is optional: the
+    # domain says what a started one lacks (campaign_versions.set_versions).
     subject = StringField(
-        "Subject",
-        validators=[DataRequired("A subject is required."), Length(max=300), no_control_characters],
+        "Subject", validators=[Optional(), Length(max=300), no_control_characters]
     )
     preheader = StringField(
         "Preheader (the preview line in inboxes)",
         validators=[Optional(), Length(max=300), no_control_characters],
     )
     topic = SelectField("Topic", choices=[], validate_choice=True)
-    body_markdown = TextAreaField(
-        "Body (Markdown)", validators=[DataRequired("The body cannot be empty.")]
-    )
+    body_markdown = TextAreaField("Body (Markdown)", validators=[Optional()])
     sample = SelectField("Preview as", choices=[], validate_choice=False)
     # Used by the "Send test" and "Schedule" buttons only (checked by those actions).
     test_address = EmailField("Test address", validators=[Optional()])
