@@ -57,6 +57,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)
+    from .views import webversion  # /view/<token>, /archive (issue 16)
+
+    app.register_blueprint(webversion.bp)
     inbound.init_app(app)  # POST /inbound/bounces: token-authenticated, CSRF-exempt
     security.init_app(app)  # Content-Security-Policy and the other response headers
 

@@ -33,7 +33,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, get_locale, gettext
 from markupsafe import Markup
 
-from . import links, tokens
+from . import campaign_figures, links, personalise, tokens, webversion
 from .clock import utcnow
 from .models import Basis, Campaign, Topic
 
@@ -241,6 +241,7 @@ def _render_layout(campaign: Campaign, body_html: str, markers: dict[str, str]) 
         "organization_name": config["ORGANIZATION_NAME"],
         "organization_address": config["ORGANIZATION_ADDRESS"],
         "privacy_url": links.privacy_url(),
+        "view_url": webversion.view_url(campaign.id, str(get_locale())),  # no personal data
         **{name: _SystemOnly(name) for name in _SYSTEM_ONLY},
     }
     page = render_template("email/layout.html", content=Markup(body_html), **context)
@@ -597,6 +598,9 @@ class PreparedCampaign:
     preferences_prefix: str = ""
     mailto_prefix: str = ""
     reasons: dict = field(default_factory=dict)
+    unsubscribe_suffix: str = ""  # `?c=`: counts the opt-out for the campaign (figures)
+    personal: bool = False  # the texts hold `{{ name }}`: personalised per message
+    head_from: str = ""  # the From line, before a personalised Subject line
     sign_unsubscribe: Callable[[str], str] = field(
         default_factory=lambda: tokens.link_signer(tokens.UNSUBSCRIBE)
     )
@@ -610,11 +614,16 @@ class PreparedCampaign:
     def fill(self, recipient: Recipient) -> tuple[str, str, dict[str, str]]:
         """(html, text, links) of one recipient's message."""
         unsubscribe = self.unsubscribe_prefix + self.sign_unsubscribe(recipient.public_id)
+        unsubscribe += self.unsubscribe_suffix
         preferences = self.preferences_prefix + self.sign_preferences(recipient.public_id)
         reason = self.reason(recipient)
         plain = {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "reason": reason}
         escaped = {key: html.escape(value) for key, value in plain.items()}
-        return self.html.fill(escaped), self.text.fill(plain), plain
+        page, text = self.html.fill(escaped), self.text.fill(plain)
+        if self.personal:  # issue 16: the greeting, only when the text asks for it
+            page = personalise.apply_html(page, recipient.name)
+            text = personalise.apply(text, recipient.name)
+        return page, text, plain
 
     def reason(self, recipient: Recipient) -> str:
         """The reason line; it depends only on the basis and the day, so it is kept per
@@ -639,10 +648,10 @@ class PreparedCampaign:
         runs the rule-4 check on those, then signs)."""
         page, text, values = self.fill(recipient)
         unsubscribe = values["unsubscribe_url"]
-        token = unsubscribe.rsplit("/", 1)[1]  # URL-safe: the same quoted or not
+        token = unsubscribe.rsplit("/", 1)[1].split("?")[0]  # URL-safe: as it is or quoted
         message_id = f"<{unique or secrets.token_hex(12)}.{secrets.token_hex(6)}@{self.domain}>"
         head = (
-            f"{self.head_before_to}To: {_to_header(recipient)}{CRLF}"
+            f"{self.subject_head(recipient)}To: {_to_header(recipient)}{CRLF}"
             f"Date: {self.date_header()}{CRLF}"
             f"Message-ID: {message_id}{CRLF}"
             f"List-Help: <{values['preferences_url']}>{CRLF}"
@@ -662,6 +671,14 @@ class PreparedCampaign:
             f"--{self.boundary}--{CRLF}"
         )
         return Composed(head, text, page, (head + CRLF + body).encode("ascii"))
+
+    def subject_head(self, recipient: Recipient) -> str:
+        """From and Subject lines: prepared once, or with the recipient's name when the
+        subject holds `{{ name }}` (header-safe: `_encoded` keeps it on one line)."""
+        if not (self.personal and personalise.has_placeholder(self.subject)):
+            return self.head_before_to
+        subject = personalise.apply(self.subject, recipient.name)
+        return f"{self.head_from}Subject: {_encoded(subject, 'Subject')}{CRLF}"
 
     def date_header(self) -> str:
         """Now, as a Date header value with a numeric zone (`+0000`: RFC 5322 3.3; the
@@ -687,7 +704,8 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
     from_header, envelope_from = _sender()
     boundary = f"=_nl_{secrets.token_hex(12)}"
     subject = f"{subject_prefix}{campaign.subject}"
-    head_before_to = f"From: {from_header}{CRLF}Subject: {_encoded(subject, 'Subject')}{CRLF}"
+    head_from = f"From: {from_header}{CRLF}"
+    head_before_to = f"{head_from}Subject: {_encoded(subject, 'Subject')}{CRLF}"
     head_after_to = (
         f"List-Id: {list_id(campaign.topic)}{CRLF}"
         f"List-Unsubscribe-Post: List-Unsubscribe=One-Click{CRLF}"
@@ -712,6 +730,9 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
         unsubscribe_prefix=_link_prefix("public.unsubscribe"),
         preferences_prefix=_link_prefix("public.preferences"),
         mailto_prefix=unsubscribe_mailto(TOKEN_MARK).removesuffix(TOKEN_MARK),
+        unsubscribe_suffix=campaign_figures.link_suffix(campaign.id),
+        personal=personalise.has_placeholder(page, text, subject),
+        head_from=head_from,
     )
 
 

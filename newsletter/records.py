@@ -238,7 +238,18 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
         ("recorded_by",),
     ),
 }
-NOT_PERSONAL = frozenset({"topic", "consent_text", "setting", "job_lease", "api_token"})
+# published_campaign and campaign_opt_out (issue 16): campaigns and counters, nobody named.
+NOT_PERSONAL = frozenset(
+    {
+        "topic",
+        "consent_text",
+        "setting",
+        "job_lease",
+        "api_token",
+        "published_campaign",
+        "campaign_opt_out",
+    }
+)
 
 RETENTION_EXTRA = {
     # Not a table: the rate-limit counters are keyed by client IP address.

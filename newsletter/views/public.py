@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import compliance, i18n, links, rights, subscriptions, tokens
+from .. import campaign_figures, compliance, i18n, links, rights, subscriptions, tokens
 from ..addresses import InvalidAddress
 from ..compliance import ComplianceError
 from ..extensions import csrf, db, limiter
@@ -463,6 +463,7 @@ def unsubscribe(token: str):
             i18n.use_locale(target.subscriber.locale)
         return render_template("public/unsubscribe.html", token=token, target=target)
     result = subscriptions.unsubscribe_all(token, _evidence("unsubscribe link"))
+    campaign_figures.count_opt_out(request.args.get("c"), result)  # issue 16, figures
     db.session.commit()
     i18n.use_locale(result.language)
     return render_template("public/unsubscribed.html", result=result)
