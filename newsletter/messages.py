@@ -600,6 +600,7 @@ class PreparedCampaign:
     reasons: dict = field(default_factory=dict)
     unsubscribe_suffix: str = ""  # `?c=`: counts the opt-out for the campaign (figures)
     personal: bool = False  # the texts hold `{{ name }}`: personalised per message
+    names: tuple[dict, dict] = ({}, {})  # the name slots of html, text (personalise.mark)
     head_from: str = ""  # the From line, before a personalised Subject line
     sign_unsubscribe: Callable[[str], str] = field(
         default_factory=lambda: tokens.link_signer(tokens.UNSUBSCRIBE)
@@ -619,11 +620,12 @@ class PreparedCampaign:
         reason = self.reason(recipient)
         plain = {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "reason": reason}
         escaped = {key: html.escape(value) for key, value in plain.items()}
-        page, text = self.html.fill(escaped), self.text.fill(plain)
-        if self.personal:  # issue 16: the greeting, only when the text asks for it
-            page = personalise.apply_html(page, recipient.name)
-            text = personalise.apply(text, recipient.name)
-        return page, text, plain
+        if self.personal:  # issue 16: the greeting, in slots like the links
+            names_html, names_text = self.names
+            page = self.html.fill(escaped | personalise.values(names_html, recipient.name, True))
+            text = self.text.fill(plain | personalise.values(names_text, recipient.name, False))
+            return page, text, plain
+        return self.html.fill(escaped), self.text.fill(plain), plain
 
     def reason(self, recipient: Recipient) -> str:
         """The reason line; it depends only on the basis and the day, so it is kept per
@@ -675,7 +677,7 @@ class PreparedCampaign:
     def subject_head(self, recipient: Recipient) -> str:
         """From and Subject lines: prepared once, or with the recipient's name when the
         subject holds `{{ name }}` (header-safe: `_encoded` keeps it on one line)."""
-        if not (self.personal and personalise.has_placeholder(self.subject)):
+        if not personalise.has_placeholder(self.subject):
             return self.head_before_to
         subject = personalise.apply(self.subject, recipient.name)
         return f"{self.head_from}Subject: {_encoded(subject, 'Subject')}{CRLF}"
@@ -701,6 +703,8 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
     markers = _markers()
     with force_locale(locale):
         page, text = _render_layout(campaign, render_body(campaign.body_markdown), markers)
+    page, names_html = personalise.mark(page)  # `{{ name }}`: slots filled per message
+    text, names_text = personalise.mark(text)
     from_header, envelope_from = _sender()
     boundary = f"=_nl_{secrets.token_hex(12)}"
     subject = f"{subject_prefix}{campaign.subject}"
@@ -721,8 +725,8 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
         envelope_from=envelope_from,
         head_before_to=head_before_to,
         head_after_to=head_after_to,
-        html=_Slotted(page, markers),
-        text=_Slotted(text, markers),
+        html=_Slotted(page, markers | names_html),
+        text=_Slotted(text, markers | names_text),
         boundary=boundary,
         domain=host_name(),
         subject=subject,
@@ -731,7 +735,8 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
         preferences_prefix=_link_prefix("public.preferences"),
         mailto_prefix=unsubscribe_mailto(TOKEN_MARK).removesuffix(TOKEN_MARK),
         unsubscribe_suffix=campaign_figures.link_suffix(campaign.id),
-        personal=personalise.has_placeholder(page, text, subject),
+        personal=bool(names_html or names_text),
+        names=(names_html, names_text),
         head_from=head_from,
     )
 

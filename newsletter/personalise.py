@@ -10,14 +10,16 @@ The name is free text a person typed into a public form, so it is made harmless 
 place it goes: whitespace runs (CR and LF included) become one space everywhere; in HTML it
 is escaped; in the subject the header code (`messages._encoded`) encodes it (RFC 2047) and
 nothing in it can start another header. The sender prepares a message skeleton once per
-language and calls this per message only when the text holds a placeholder
-(`has_placeholder`), so a campaign without one costs nothing (docs/PERFORMANCE.md).
+language: the placeholders become slots of it (`mark`) and each message fills them by a
+join (`values`), like its links; the subject is personalised per message only when it
+holds a placeholder. A campaign without one costs nothing (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
 import html
 import re
+import secrets
 
 # `{{ name }}` or `{{ name|word }}`, spaces optional; the fallback is at most 60 characters
 # on one line, without braces or a bar. Anything else between braces is not a placeholder.
@@ -51,3 +53,31 @@ def apply_html(page: str, name: str | None) -> str:
         return page
     value = html.escape(clean_name(name), quote=True)
     return PLACEHOLDER.sub(lambda found: value or (found[1] or ""), page)
+
+
+# --- prepared once, filled per message (the sender) ------------------------------------
+
+
+def mark(text: str) -> tuple[str, dict[tuple[str, str], str]]:
+    """`text` with each placeholder replaced by a random marker, and {(slot, fallback):
+    marker}: the sender's skeleton (`messages._Slotted`) then fills the name in by a join,
+    as it fills the links, instead of searching the whole page for every message."""
+    markers: dict[tuple[str, str], str] = {}
+    nonce = secrets.token_hex(8)
+
+    def marker(found: re.Match) -> str:
+        key = ("name", found[1] or "")
+        if key not in markers:
+            markers[key] = f"NLNAME{nonce}{len(markers)}X"
+        return markers[key]
+
+    return PLACEHOLDER.sub(marker, text), markers
+
+
+def values(markers: dict[tuple[str, str], str], name: str | None, html_escaped: bool) -> dict:
+    """The value of each marked placeholder for one recipient (`mark`): the name
+    (HTML-escaped for the HTML part), else the placeholder's fallback."""
+    value = clean_name(name)
+    if html_escaped:
+        value = html.escape(value, quote=True)
+    return {key: value or key[1] for key in markers}
