@@ -169,6 +169,7 @@ def test_greeting_and_web_version_in_three_languages_over_smtp(admin, client, pe
         assert unsubscribe_token not in shown.text
         assert "/unsubscribe/" not in shown.text
         assert "/preferences/" not in shown.text
+        assert "frame-ancestors 'none'" in shown.headers["Content-Security-Policy"]
 
 
 def test_the_same_link_names_no_subscriber(people):

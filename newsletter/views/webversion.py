@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext
 
-from .. import i18n, webversion
+from .. import i18n, security, webversion
 
 bp = Blueprint("webversion", __name__)
 
@@ -25,7 +25,16 @@ def view(token: str):
         i18n.use_locale(i18n.select_locale())
         return _not_available()
     i18n.use_locale(language)
-    return render_template("public/webversion.html", version=shown)
+    page = render_template("public/webversion.html", version=shown)
+    return page, 200, {"Content-Security-Policy": _policy_with_images()}
+
+
+def _policy_with_images() -> str:
+    """The public pages' policy, with the author's https images allowed, as in the mail
+    (images uploaded in the admin are served from this site anyway)."""
+    policy = {**security.PUBLIC_POLICY, "img-src": "'self' data: https:"}
+    nonce = security.csp_nonce()
+    return "; ".join(f"{k} {v}" for k, v in policy.items()).format(nonce=nonce)
 
 
 def _not_available():
