@@ -151,3 +151,16 @@ def _base64_lines(text: str) -> str:
 def date_header_value(moment: datetime) -> str:
     """A Date header value in UTC with the numeric zone `+0000` (RFC 5322 3.3)."""
     return format_datetime(moment.astimezone(UTC))
+
+
+def head_after_to(topic: Topic, locale: str, boundary: str) -> str:
+    """The headers after To that every message of a prepared campaign shares.
+    Content-Language is the footer's (the recipient's) language: the rule-4 check reads
+    the footer in it."""
+    return (
+        f"List-Id: {list_id(topic)}{CRLF}"
+        f"List-Unsubscribe-Post: List-Unsubscribe=One-Click{CRLF}"
+        f"Content-Language: {locale}{CRLF}"
+        f"MIME-Version: 1.0{CRLF}"
+        f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}'
+    )

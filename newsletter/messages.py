@@ -26,7 +26,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup
 
-from . import campaign_versions, links, tokens
+from . import campaign_figures, campaign_versions, links, personalise, tokens, webversion
 from .campaign_versions import Version
 from .clock import utcnow
 from .footer import (  # noqa: F401 - re-exported
@@ -58,6 +58,7 @@ from .headers import (  # noqa: F401 - re-exported
     date_header_value,
     display_name,
     encoded_words,
+    head_after_to,
     host_name,
     list_id,
     mailbox_header,
@@ -153,7 +154,11 @@ _SYSTEM_ONLY = ("reason", "unsubscribe_url", "preferences_url")
 
 
 def _render_layout(
-    version: Version, body_html: str, markers: dict[str, str], footer_locale: str
+    campaign: Campaign,
+    version: Version,
+    body_html: str,
+    markers: dict[str, str],
+    footer_locale: str,
 ) -> tuple[str, str]:
     """The layout around the author's content, then the system footer after it.
 
@@ -172,6 +177,7 @@ def _render_layout(
         "organization_name": config["ORGANIZATION_NAME"],
         "organization_address": config["ORGANIZATION_ADDRESS"],
         "privacy_url": links.privacy_url(),
+        "view_url": webversion.view_url(campaign.id, footer_locale),  # no personal data
         **{name: _SystemOnly(name) for name in _SYSTEM_ONLY},
     }
     content = body_html
@@ -233,6 +239,10 @@ class PreparedCampaign:
     preferences_prefix: str = ""
     mailto_prefix: str = ""
     reasons: dict = field(default_factory=dict)
+    unsubscribe_suffix: str = ""  # `?c=`: counts the opt-out for the campaign (figures)
+    personal: bool = False  # the texts hold `{{ name }}`: personalised per message
+    names: tuple[dict, dict] = ({}, {})  # the name slots of html, text (personalise.mark)
+    head_from: str = ""  # the From line, before a personalised Subject line
     sign_unsubscribe: Callable[[str], str] = field(
         default_factory=lambda: tokens.link_signer(tokens.UNSUBSCRIBE)
     )
@@ -247,10 +257,16 @@ class PreparedCampaign:
     def fill(self, recipient: Recipient) -> tuple[str, str, dict[str, str]]:
         """(html, text, links) of one recipient's message."""
         unsubscribe = self.unsubscribe_prefix + self.sign_unsubscribe(recipient.public_id)
+        unsubscribe += self.unsubscribe_suffix
         preferences = self.preferences_prefix + self.sign_preferences(recipient.public_id)
         reason = self.reason(recipient)
         plain = {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "reason": reason}
         escaped = {key: html.escape(value) for key, value in plain.items()}
+        if self.personal:  # issue 16: the greeting, in slots like the links
+            names_html, names_text = self.names
+            page = self.html.fill(escaped | personalise.values(names_html, recipient.name, True))
+            text = self.text.fill(plain | personalise.values(names_text, recipient.name, False))
+            return page, text, plain
         return self.html.fill(escaped), self.text.fill(plain), plain
 
     def reason(self, recipient: Recipient) -> str:
@@ -276,10 +292,10 @@ class PreparedCampaign:
         runs the rule-4 check on those, then signs)."""
         page, text, values = self.fill(recipient)
         unsubscribe = values["unsubscribe_url"]
-        token = unsubscribe.rsplit("/", 1)[1]  # URL-safe: the same quoted or not
+        token = unsubscribe.rsplit("/", 1)[1].split("?")[0]  # URL-safe: as it is or quoted
         message_id = f"<{unique or secrets.token_hex(12)}.{secrets.token_hex(6)}@{self.domain}>"
         head = (
-            f"{self.head_before_to}To: {_to_header(recipient)}{CRLF}"
+            f"{self.subject_head(recipient)}To: {_to_header(recipient)}{CRLF}"
             f"Date: {self.date_header()}{CRLF}"
             f"Message-ID: {message_id}{CRLF}"
             f"List-Help: <{values['preferences_url']}>{CRLF}"
@@ -299,6 +315,14 @@ class PreparedCampaign:
             f"--{self.boundary}--{CRLF}"
         )
         return Composed(head, text, page, (head + CRLF + body).encode("ascii"))
+
+    def subject_head(self, recipient: Recipient) -> str:
+        """From and Subject lines: prepared once, or with the recipient's name when the
+        subject holds `{{ name }}` (header-safe: `_encoded` keeps it on one line)."""
+        if not personalise.has_placeholder(self.subject):
+            return self.head_before_to
+        subject = personalise.apply(self.subject, recipient.name)
+        return f"{self.head_from}Subject: {_encoded(subject, 'Subject')}{CRLF}"
 
     def date_header(self) -> str:
         """Now, as a Date header value with a numeric zone (`+0000`: RFC 5322 3.3; the
@@ -326,20 +350,25 @@ def prepare(
 
     version = version or campaign_versions.version_for(campaign, locale)
     markers = _markers()
-    page, text = _render_layout(version, render_body(version.body_markdown), markers, locale)
+    page, text = _render_layout(
+        campaign, version, render_body(version.body_markdown), markers, locale
+    )
+    page, names_html = personalise.mark(page)  # `{{ name }}`: slots filled per message
+    text, names_text = personalise.mark(text)
     subject = f"{subject_prefix}{version.subject}"
     boundary = f"=_nl_{secrets.token_hex(12)}"
     from_header, envelope_from = _sender()
+    head_from = f"From: {from_header}{CRLF}"
     return PreparedCampaign(
         campaign_id=campaign.id,
         locale=locale,
         topic_name=campaign.topic.name,
         organization=current_app.config["ORGANIZATION_NAME"],
         envelope_from=envelope_from,
-        head_before_to=f"From: {from_header}{CRLF}Subject: {_encoded(subject, 'Subject')}{CRLF}",
-        head_after_to=_head_after_to(campaign, locale, boundary),
-        html=_Slotted(page, markers),
-        text=_Slotted(text, markers),
+        head_before_to=f"{head_from}Subject: {_encoded(subject, 'Subject')}{CRLF}",
+        head_after_to=head_after_to(campaign.topic, locale, boundary),
+        html=_Slotted(page, markers | names_html),
+        text=_Slotted(text, markers | names_text),
         boundary=boundary,
         domain=host_name(),
         subject=subject,
@@ -348,19 +377,10 @@ def prepare(
         preferences_prefix=_link_prefix("public.preferences"),
         mailto_prefix=unsubscribe_mailto(TOKEN_MARK).removesuffix(TOKEN_MARK),
         content_locale=version.locale,
-    )
-
-
-def _head_after_to(campaign: Campaign, locale: str, boundary: str) -> str:
-    """The headers after To that every message of a prepared campaign shares.
-    Content-Language is the footer's (the recipient's) language: the rule-4 check reads
-    the footer in it."""
-    return (
-        f"List-Id: {list_id(campaign.topic)}{CRLF}"
-        f"List-Unsubscribe-Post: List-Unsubscribe=One-Click{CRLF}"
-        f"Content-Language: {locale}{CRLF}"
-        f"MIME-Version: 1.0{CRLF}"
-        f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}'
+        unsubscribe_suffix=campaign_figures.link_suffix(campaign.id),
+        personal=bool(names_html or names_text),
+        names=(names_html, names_text),
+        head_from=head_from,
     )
 
 

@@ -9,11 +9,12 @@ address.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -524,3 +525,28 @@ class CampaignVersion(db.Model):
             order_by="CampaignVersion.locale",
         )
     )
+
+
+# --- web version, archive and per-campaign figures (issue 16) ---
+
+
+class PublishedCampaign(db.Model):
+    """A sent campaign the admin chose to show in the public archive (`/archive`).
+    No personal data: the campaign and the moment it was published."""
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignOptOut(db.Model):
+    """How many people opted out, on one day, through the unsubscribe link of one
+    campaign's message (newsletter/campaign_figures.py). A counter, never a reference to
+    a person: the opt-out itself erased them."""
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -93,6 +93,7 @@ def _prepare_test(campaign: Campaign, language: str) -> _TestMessage:
     made.update(
         sign_unsubscribe=lambda _public_id: unsubscribe,
         sign_preferences=lambda _public_id: preferences,
+        unsubscribe_suffix="",  # a test's opt-out counts for no campaign (campaign_figures)
         wording=marks,
     )
     return _TestMessage(**made)

@@ -36,6 +36,11 @@ ADDRESS = "address"  # confirm a new address (rectification, a new double opt-in
 TEST = "test"  # the inert links of a test send: [link, language], no subscriber
 # The current address approves an address change before the new one is asked (1 hour).
 ADDRESS_APPROVE = "address-approve"
+# The web version of a campaign message: [campaign id, language], no subscriber (issue 16).
+WEB_VERSION = "web-version"
+# The campaign an unsubscribe link came from (`?c=` on it): [campaign id], for the
+# per-campaign opt-out count; no subscriber (newsletter/campaign_figures.py).
+CAMPAIGN_LINK = "campaign-link"
 PURPOSES = (
     CONFIRM,
     UNSUBSCRIBE,
@@ -46,6 +51,8 @@ PURPOSES = (
     ADDRESS,
     TEST,
     ADDRESS_APPROVE,
+    WEB_VERSION,
+    CAMPAIGN_LINK,
 )
 TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS, ADDRESS_APPROVE)  # links that expire
 

@@ -7,7 +7,7 @@ language (NEWSLETTER_DEFAULT_LANGUAGE when the configuration has one, else `en`)
 `delivery.locale`: the recipient's language when the recipients were fixed, for the
 counts per language; filled from the subscriber for deliveries still tied to one.
 
-Revision ID: 0010_lang_campaigns
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02 01:00:00
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0010_lang_campaigns"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

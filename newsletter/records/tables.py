@@ -154,9 +154,11 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
 NOT_PERSONAL = frozenset(
     {
         "api_token",
+        "campaign_opt_out",
         "campaign_version",
         "consent_text",
         "job_lease",
+        "published_campaign",
         "setting",
         "topic",
     }

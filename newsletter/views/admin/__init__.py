@@ -3,6 +3,7 @@
 
 from . import (  # noqa: F401  (each module adds its routes to bp)
     api_tokens,
+    archive,
     audit_log,
     auth,
     breaches,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from ... import i18n, subscriptions, tokens
+from ... import campaign_figures, i18n, subscriptions, tokens
 from ...extensions import csrf, db
 from .blueprint import bp
 from .helpers import evidence
@@ -25,6 +25,7 @@ def unsubscribe(token: str):
             i18n.use_locale(target.subscriber.locale)
         return render_template("public/unsubscribe.html", token=token, target=target)
     result = subscriptions.unsubscribe_all(token, evidence("unsubscribe link"))
+    campaign_figures.count_opt_out(request.args.get("c"), result)  # issue 16, figures
     db.session.commit()
     i18n.use_locale(result.language)
     return render_template("public/unsubscribed.html", result=result)
