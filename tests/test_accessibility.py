@@ -25,6 +25,7 @@ def test_subscriber_pages_have_no_serious_accessibility_violations(
     subscriber = make_subscriber("active@example.org")
     paths = {
         "signup": "/subscribe",
+        "embedded signup": "/embed/subscribe",
         "confirm": confirm,
         "preferences": links.preferences_url(subscriber.public_id).removeprefix(live_server),
         "unsubscribe": links.unsubscribe_url(subscriber.public_id).removeprefix(live_server),

@@ -37,6 +37,7 @@ def test_admin_pages_have_no_serious_accessibility_violations(
         "topics": "/admin/topics",
         "topic": f"/admin/topics/{draft.topic_id}",
         "consent texts": "/admin/consent-texts",
+        "signup form": "/admin/embed",
         "outbox": "/admin/outbox",
         "audit": "/admin/audit",
         "import": "/admin/import",
