@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import database, embedded, i18n, mailer, security
+from . import database, embedded, i18n, localization, mailer, security
 from .config import instance_path, load_config
 from .extensions import babel, csrf, db, limiter, login, mail, migrate
 
@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         default_translation_directories=str(Path(app.root_path) / "translations"),
     )
     app.jinja_env.globals.update(LANGUAGES=i18n.LANGUAGES, get_locale=get_locale)
+    localization.init_app(app)  # dates in the zone and language; topic wording (issue 15)
     login.login_view = "admin.login"
     login.user_loader(_load_admin)
     mailer.install_session_hooks()

@@ -33,7 +33,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, get_locale, gettext
 from markupsafe import Markup
 
-from . import links, tokens
+from . import clock, links, tokens, topic_translations
 from .clock import utcnow
 from .models import Basis, Campaign, Topic
 
@@ -412,9 +412,11 @@ def host_name() -> str:
     return urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
 
 
-def list_id(topic: Topic) -> str:
-    """A List-Id stable per topic (RFC 2919): `Name <slug.host>`."""
-    return f"{_encoded(topic.name, 'List-Id')} <{topic.slug}.{host_name()}>"
+def list_id(topic: Topic, language: str | None = None) -> str:
+    """A List-Id stable per topic (RFC 2919): `Name <slug.host>`; the label (the name)
+    in the message's language, the id itself the same in every language."""
+    label = topic_translations.name(topic, language) if language else topic.name
+    return f"{_encoded(label, 'List-Id')} <{topic.slug}.{host_name()}>"
 
 
 def unsubscribe_mailto(token: str) -> str:
@@ -517,7 +519,7 @@ def reason_line(recipient: Recipient, topic_name: str, organization: str) -> str
     In the recipient's language; call it inside `force_locale(recipient.locale)`.
     """
     if recipient.since:
-        day = format_date(recipient.since, format="long", locale=recipient.locale)
+        day = format_date(clock.local(recipient.since), format="long", locale=recipient.locale)
     else:
         day = gettext("an unknown date")
     return _reason_text(recipient.basis, organization, day, topic_name)
@@ -619,7 +621,7 @@ class PreparedCampaign:
     def reason(self, recipient: Recipient) -> str:
         """The reason line; it depends only on the basis and the day, so it is kept per
         (basis, day): a few hundred distinct lines for a list of any size."""
-        day = recipient.since.date() if recipient.since else None
+        day = clock.local(recipient.since).date() if recipient.since else None
         key = (recipient.basis, day)
         line = self.reasons.get(key)
         if line is None:
@@ -689,7 +691,7 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
     subject = f"{subject_prefix}{campaign.subject}"
     head_before_to = f"From: {from_header}{CRLF}Subject: {_encoded(subject, 'Subject')}{CRLF}"
     head_after_to = (
-        f"List-Id: {list_id(campaign.topic)}{CRLF}"
+        f"List-Id: {list_id(campaign.topic, locale)}{CRLF}"
         f"List-Unsubscribe-Post: List-Unsubscribe=One-Click{CRLF}"
         f"Content-Language: {locale}{CRLF}"
         f"MIME-Version: 1.0{CRLF}"
@@ -698,7 +700,7 @@ def prepare(campaign: Campaign, subject_prefix: str = "", locale: str = "en") ->
     return PreparedCampaign(
         campaign_id=campaign.id,
         locale=locale,
-        topic_name=campaign.topic.name,
+        topic_name=topic_translations.name(campaign.topic, locale),  # issue 15
         organization=config["ORGANIZATION_NAME"],
         envelope_from=envelope_from,
         head_before_to=head_before_to,

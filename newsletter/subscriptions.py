@@ -90,7 +90,7 @@ class Evidence:
 def current_consent_text(locale: str | None = None) -> ConsentText | None:
     """The newest version of the consent wording in this language (default: the default
     language's), or None when that language has no text."""
-    language = i18n.normalize_locale(locale) or i18n.DEFAULT
+    language = i18n.normalize_locale(locale) or i18n.default_language()
     return db.session.scalars(
         select(ConsentText)
         .where(ConsentText.locale == language)
@@ -102,20 +102,20 @@ def displayed_consent_text(language: str | None) -> ConsentText:
     """The consent text a page in `language` shows beside the box, and the one its consent
     event records: that language's current version, else the default language's (the
     page then says that the text is in that language)."""
-    return current_consent_text(language) or current_consent_text(i18n.DEFAULT)
+    return current_consent_text(language) or current_consent_text(i18n.default_language())
 
 
 def consent_text_languages_missing() -> list[str]:
     """The languages offered that have no consent text of their own (shown the default's)."""
     have = set(db.session.scalars(select(ConsentText.locale).distinct()))
-    return [code for code in i18n.LANGUAGES if code not in have]
+    return [code for code in i18n.offered() if code not in have]
 
 
 def add_consent_text(text: str, locale: str | None = None) -> ConsentText:
     """Store a new wording as that language's next version; earlier versions stay untouched.
 
     Raises ValueError for an empty text or a language not offered."""
-    language = i18n.normalize_locale(locale or i18n.DEFAULT)
+    language = i18n.normalize_locale(locale or i18n.default_language())
     if language is None:
         raise ValueError(f"not a language offered: {locale!r}")
     text = text.strip()
@@ -139,9 +139,20 @@ def add_consent_text(text: str, locale: str | None = None) -> ConsentText:
     return row
 
 
-def topic_wording(topics: list[Topic]) -> list[dict]:
-    """The lists' name and description as shown now, kept with a consent event."""
-    return [{"slug": t.slug, "name": t.name, "description": t.description or ""} for t in topics]
+def topic_wording(topics: list[Topic], language: str | None = None) -> list[dict]:
+    """The lists' name and description as shown now (in the page's language), kept with
+    a consent event."""
+    from . import topic_translations  # issue 15: the wording in the page's language
+
+    return topic_translations.wording(topics, language or _shown_language())
+
+
+def _shown_language() -> str | None:
+    """The language of the page being answered, if any (the wording it showed)."""
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    return str(get_locale()) if has_request_context() else None
 
 
 def public_topics() -> list[Topic]:
@@ -212,7 +223,7 @@ def request_signup(
     address = normalise(email)
     topics = topics_by_slug(topic_slugs)
     compliance.require_explicit_consent(consent_given, [t.slug for t in topics])
-    language = i18n.normalize_locale(locale) or i18n.DEFAULT  # "nl-BE" is stored "nl"
+    language = i18n.normalize_locale(locale) or i18n.default_language()  # "nl-BE" is stored "nl"
     text = displayed_consent_text(language)
     compliance.require_shown_consent_text(consent_text_id, text)
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
@@ -231,7 +242,7 @@ def request_signup(
         evidence,
         consent_text_id=text.id,
         topics=[t.slug for t in topics],
-        topic_wording=topic_wording(topics),
+        topic_wording=topic_wording(topics, language),
         basis=Basis.CONSENT,
     )
     send_confirmation(subscriber, event)

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import compliance, i18n, links, rights, subscriptions, tokens
+from .. import compliance, i18n, links, rights, subscriptions, tokens, topic_translations
 from ..addresses import InvalidAddress
 from ..compliance import ComplianceError
 from ..extensions import csrf, db, limiter
@@ -79,7 +79,7 @@ def _expired_form():
 
 def _signup_form() -> SignupForm:
     form = SignupForm()
-    form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+    form.topics.choices = topic_translations.choices(subscriptions.public_topics(), page_language())
     return form
 
 
@@ -98,7 +98,7 @@ def index():
 
 def page_language() -> str:
     """The language this page is shown in; its consent text is that language's."""
-    return i18n.normalize_locale(str(get_locale())) or i18n.DEFAULT
+    return i18n.normalize_locale(str(get_locale())) or i18n.default_language()
 
 
 def consent_changed(field) -> None:
@@ -200,7 +200,7 @@ def preferences(token: str):
     subscriber = subscriptions.subscriber_of(target)
     i18n.use_locale(subscriber.locale)
     form = PreferencesForm()
-    form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+    form.topics.choices = topic_translations.choices(subscriptions.public_topics(), page_language())
     if form.validate_on_submit():
         try:
             kept = subscriptions.update_preferences(
@@ -238,7 +238,7 @@ def _consent_refused(form, refused: ComplianceError) -> None:
 
 def _details_form(subscriber) -> DetailsForm:
     form = DetailsForm(prefix="details")
-    form.locale.choices = list(i18n.LANGUAGES.items())
+    form.locale.choices = i18n.language_choices()
     if request.method == "GET":
         form.name.data, form.locale.data = subscriber.name, subscriber.locale
     return form
@@ -250,7 +250,7 @@ def _preferences_page(
     """The preferences page: topics, stop all, your details (Art. 16), your data (Art. 15)."""
     if form is None:
         form = PreferencesForm(formdata=None)
-        form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+        form.topics.choices = topic_translations.choices(subscriptions.public_topics(), page_language())
         form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
     language = page_language()
     return render_template(
