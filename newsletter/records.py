@@ -239,7 +239,8 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
     ),
 }
 NOT_PERSONAL = frozenset(
-    {"topic", "topic_translation", "consent_text", "setting", "job_lease", "api_token"})
+    {"topic", "topic_translation", "consent_text", "setting", "job_lease", "api_token"}
+)
 
 RETENTION_EXTRA = {
     # Not a table: the rate-limit counters are keyed by client IP address.

@@ -11,7 +11,6 @@ import queue
 import signal
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import click

@@ -250,7 +250,9 @@ def _preferences_page(
     """The preferences page: topics, stop all, your details (Art. 16), your data (Art. 15)."""
     if form is None:
         form = PreferencesForm(formdata=None)
-        form.topics.choices = topic_translations.choices(subscriptions.public_topics(), page_language())
+        form.topics.choices = topic_translations.choices(
+            subscriptions.public_topics(), page_language()
+        )
         form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
     language = page_language()
     return render_template(
