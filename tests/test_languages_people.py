@@ -377,3 +377,24 @@ def test_import_takes_a_language_per_row(runner, tmp_path):
     assert result.exit_code == 0, result.output
     found = {s.email: s.locale for s in db.session.scalars(select(Subscriber))}
     assert found == {"jan@example.be": "nl", "marie@example.be": "fr", ADDRESS: "en"}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_reconsent_mail_and_page_date_and_name_the_lists_in_the_recipient_language(
+    client, runner, make_subscriber, outbox, lang
+):
+    from tests.timetravel import run_job
+
+    name = {"nl": "Nieuwsbrief", "fr": "Lettre d’information", "en": "Our letter"}[lang]
+    runner.invoke(args=["topics", "translate", "newsletter", "--locale", lang, "--name", name])
+    consented = aware(2026, 12, 31, 23, 30)  # already 1 January 2027 in Brussels
+    person = make_subscriber(ADDRESS, consented_at=consented)
+    person.locale = lang
+    db.session.commit()
+    run_job("reconsent-requests", aware(2028, 12, 31, 12, 0))
+    [message] = [m for m in outbox(ADDRESS) if "/reconsent/" in mail_text(m)]
+    day = {"nl": "1 januari 2027", "fr": "1 janvier 2027", "en": "January 1, 2027"}[lang]
+    for part in (mail_text(message), mail_html(message)):
+        assert day in part.replace("&#39;", "'")
+        assert name in part.replace("&#39;", "'").replace("&rsquo;", "’")
+    assert f'<html lang="{lang}">' in mail_html(message)
