@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import database, embedded, i18n, mailer, security
+from . import database, embedded, error_pages, i18n, localization, mailer, security
 from .config import instance_path, load_config
 from .extensions import babel, csrf, db, limiter, login, mail, migrate
 
@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         default_translation_directories=str(Path(app.root_path) / "translations"),
     )
     app.jinja_env.globals.update(LANGUAGES=i18n.LANGUAGES, get_locale=get_locale)
+    localization.init_app(app)  # dates in the zone and language; topic wording (issue 15)
     login.login_view = "admin.login"
     login.user_loader(_load_admin)
     mailer.install_session_hooks()
@@ -103,8 +104,9 @@ def _register_error_pages(app: Flask) -> None:
         headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         if request.path.startswith(("/api/", "/inbound/")):  # the JSON endpoints
             return {"error": error.name, "detail": error.description}, error.code, headers
+        title, message = error_pages.texts(error)  # in the visitor's language (issue 15)
         return (
-            render_template("public/message.html", title=error.name, message=error.description),
+            render_template("public/message.html", title=title, message=message),
             error.code,
             headers,
         )
@@ -114,10 +116,7 @@ def _register_error_pages(app: Flask) -> None:
         app.logger.exception("unhandled error")
         db.session.rollback()
         try:
-            return render_template(
-                "public/message.html",
-                title="Something went wrong",
-                message="Nothing was changed. Please try again in a moment.",
-            ), 500
+            title, message = error_pages.texts(None)
+            return render_template("public/message.html", title=title, message=message), 500
         except Exception:  # the page itself failed: answer in plain text
             return "Something went wrong. Nothing was changed.", 500, {"Content-Type": "text/plain"}

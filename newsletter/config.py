@@ -20,6 +20,14 @@ from .links import is_loopback_url
 
 log = logging.getLogger(__name__)
 
+# Languages and local time (issue 15; checked by `_check_languages_and_zone`).
+LANGUAGE_DEFAULTS: dict[str, object] = {
+    "LANGUAGES": ["nl", "fr", "en"],  # list[str]: offered to subscribers and admins
+    "DEFAULT_LANGUAGE": "en",  # str: used where a recipient's language has no version
+    "TIMEZONE": "Europe/Brussels",  # str (IANA zone): admins schedule in it; dates shown in it
+}
+CATALOGUES = ("nl", "fr", "en")  # the languages newsletter/translations has
+
 DEFAULTS: dict[str, object] = {
     "SECRET_KEY": None,
     "SECRET_KEY_FALLBACKS": [],
@@ -98,6 +106,7 @@ DEFAULTS: dict[str, object] = {
     # `flask run` also sends the mail and runs the periodic jobs in its serving process
     # (newsletter/embedded.py, docs/SENDING.md); false leaves them to `flask worker`.
     "EMBEDDED_WORKER": True,
+    **LANGUAGE_DEFAULTS,
 }
 
 
@@ -233,6 +242,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     app.config["SESSION_COOKIE_SECURE"] = base.startswith("https://")
     app.config["REMEMBER_COOKIE_SECURE"] = base.startswith("https://")
     _require_processor_list(app.config["PROCESSORS"])
+    _check_languages_and_zone(app.config)
 
 
 def _psycopg_url(url: str) -> str:
@@ -338,3 +348,43 @@ def _require_processor_list(processors) -> None:
                 f'fields "name", "purpose" and "country" (optional: "safeguard", "host"), '
                 f"e.g. {example}; got {entry!r}"
             )
+
+
+def _check_languages_and_zone(config) -> None:
+    """Refuse to start with a language we have no catalogue for, a default language not
+    offered, or a time zone the system does not know (a wrong zone would silently send
+    scheduled campaigns at the wrong hour)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    languages = config["LANGUAGES"]
+    if isinstance(languages, str):  # NEWSLETTER_LANGUAGES=nl,fr
+        languages = [part.strip() for part in languages.split(",") if part.strip()]
+    if not isinstance(languages, list) or not languages:
+        raise ConfigurationError(
+            f'NEWSLETTER_LANGUAGES must be a list of languages, e.g. ["nl", "fr", "en"]; '
+            f"got {languages!r}"
+        )
+    languages = [str(code).strip().lower() for code in languages]
+    unknown = [code for code in languages if code not in CATALOGUES]
+    if unknown:
+        raise ConfigurationError(
+            f"NEWSLETTER_LANGUAGES names {', '.join(unknown)}: this version has translations "
+            f"for {', '.join(CATALOGUES)} only."
+        )
+    config["LANGUAGES"] = list(dict.fromkeys(languages))
+    default = str(config["DEFAULT_LANGUAGE"] or "").strip().lower()
+    if default not in config["LANGUAGES"]:
+        raise ConfigurationError(
+            f"NEWSLETTER_DEFAULT_LANGUAGE is {config['DEFAULT_LANGUAGE']!r}, which is not one of "
+            f"NEWSLETTER_LANGUAGES ({', '.join(config['LANGUAGES'])})."
+        )
+    config["DEFAULT_LANGUAGE"] = default
+    zone = config["TIMEZONE"]
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(
+            f"NEWSLETTER_TIMEZONE is {zone!r}, which is not a time zone this system knows. "
+            'Use an IANA name, e.g. "Europe/Brussels" or "Europe/Amsterdam".'
+        ) from exc
+    config.setdefault("BABEL_DEFAULT_TIMEZONE", str(zone))

@@ -11,7 +11,7 @@ from babel.dates import format_date
 from flask import current_app
 from flask_babel import force_locale, get_locale, gettext
 
-from . import compliance, links
+from . import clock, compliance, links
 from .models import Basis
 
 # The per-recipient values a prepared campaign fills in.
@@ -128,7 +128,7 @@ def reason_line(recipient, topic_name: str, organization: str) -> str:
     In the recipient's language; call it inside `force_locale(recipient.locale)`.
     """
     if recipient.since:
-        day = format_date(recipient.since, format="long", locale=recipient.locale)
+        day = format_date(clock.local(recipient.since), format="long", locale=recipient.locale)
     else:
         day = gettext("an unknown date")
     return compliance.reason_for_receiving(recipient.basis, organization, day, topic_name)

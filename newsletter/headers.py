@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import current_app
 
+from . import topic_translations
 from .models import Topic
 
 CRLF = "\r\n"
@@ -67,9 +68,11 @@ def host_name() -> str:
     return urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
 
 
-def list_id(topic: Topic) -> str:
-    """A List-Id stable per topic (RFC 2919): `Name <slug.host>`."""
-    return f"{_encoded(topic.name, 'List-Id')} <{topic.slug}.{host_name()}>"
+def list_id(topic: Topic, language: str | None = None) -> str:
+    """A List-Id stable per topic (RFC 2919): `Name <slug.host>`; the label (the name)
+    in the message's language, the id itself the same in every language."""
+    label = topic_translations.name(topic, language) if language else topic.name
+    return f"{_encoded(label, 'List-Id')} <{topic.slug}.{host_name()}>"
 
 
 def unsubscribe_mailto(token: str) -> str:
@@ -158,7 +161,7 @@ def head_after_to(topic: Topic, locale: str, boundary: str) -> str:
     Content-Language is the footer's (the recipient's) language: the rule-4 check reads
     the footer in it."""
     return (
-        f"List-Id: {list_id(topic)}{CRLF}"
+        f"List-Id: {list_id(topic, locale)}{CRLF}"
         f"List-Unsubscribe-Post: List-Unsubscribe=One-Click{CRLF}"
         f"Content-Language: {locale}{CRLF}"
         f"MIME-Version: 1.0{CRLF}"

@@ -40,7 +40,7 @@ def language_of(value: str | None) -> str:
     locale: `normalize_locale`, else the default language. The one decision of "which
     language" for a known person (sender, previews, system mails, the consent text).
     """
-    return normalize_locale(value) or DEFAULT
+    return normalize_locale(value) or default_language()
 
 
 def is_locale_code(value: str | None) -> bool:
@@ -51,14 +51,8 @@ def is_locale_code(value: str | None) -> bool:
 def select_locale() -> str:
     """Flask-Babel's locale selector."""
     if not has_request_context():
-        return DEFAULT
-    asked = normalize_locale(request.args.get("lang"))
-    if asked:
-        return asked
-    known = g.get("subscriber_locale")
-    if known:
-        return known
-    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT
+        return default_language()
+    return page_locale()  # within NEWSLETTER_LANGUAGES (below)
 
 
 def use_locale(code: str | None) -> None:
@@ -69,3 +63,43 @@ def use_locale(code: str | None) -> None:
         from flask_babel import refresh
 
         refresh()
+
+
+# --- the configured languages (issue 15) -------------------------------------------------
+
+
+def offered() -> list[str]:
+    """The languages offered to subscribers and admins (NEWSLETTER_LANGUAGES), in the
+    configured order; every one has a catalogue (checked at start). Outside an app: all."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return list(LANGUAGES)
+    return [code for code in current_app.config.get("LANGUAGES", LANGUAGES) if code in LANGUAGES]
+
+
+def default_language() -> str:
+    """The language used where a recipient's language has no version
+    (NEWSLETTER_DEFAULT_LANGUAGE)."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return DEFAULT
+    return current_app.config.get("DEFAULT_LANGUAGE") or DEFAULT
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """(code, name in its own language) of every language offered: the language menus."""
+    return [(code, LANGUAGES[code]) for code in offered()]
+
+
+def page_locale() -> str:
+    """The locale selector's answer within the offered languages: `?lang=`, a known
+    subscriber's language, the browser's, then the default language."""
+    asked = normalize_locale(request.args.get("lang"))
+    if asked in offered():
+        return asked
+    known = g.get("subscriber_locale")
+    if known:
+        return known
+    return request.accept_languages.best_match(offered()) or default_language()

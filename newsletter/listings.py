@@ -100,9 +100,10 @@ def recent_campaigns(limit: int = 10) -> list[Campaign]:
 
 
 def search_subscribers(
-    text: str = "", status: str = "", number: int = 1, per_page: int = 50
+    text: str = "", status: str = "", number: int = 1, per_page: int = 50, language: str = ""
 ) -> Page:
-    """Subscribers whose address contains `text` (case-insensitive), optionally by status."""
+    """Subscribers whose address contains `text` (case-insensitive), optionally by status
+    and by language (`nl`, `fr`, `en`: their Subscriber.locale)."""
     query = select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
     text = text.strip().lower()
     if text:
@@ -110,6 +111,8 @@ def search_subscribers(
         query = query.where(Subscriber.email.like(f"%{escaped}%", escape="\\"))
     if status in SubscriberStatus.ALL:
         query = query.where(Subscriber.status == status)
+    if language:
+        query = query.where(Subscriber.locale == language)
     return paginate(query, number, per_page)
 
 

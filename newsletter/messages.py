@@ -15,7 +15,6 @@ re-exported below (`messages.render_body`, `messages.FOOTER_MARK`, ...).
 from __future__ import annotations
 
 import html
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,16 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup
 
-from . import campaign_figures, campaign_versions, links, personalise, tokens, webversion
+from . import (
+    campaign_figures,
+    campaign_versions,
+    clock,
+    links,
+    personalise,
+    tokens,
+    topic_translations,
+    webversion,
+)
 from .campaign_versions import Version
 from .clock import utcnow
 from .footer import (  # noqa: F401 - re-exported
@@ -73,6 +81,7 @@ from .message_body import (  # noqa: F401 - re-exported
     tracking_images_removed,
 )
 from .models import Basis, Campaign
+from .slots import Slotted, slot_markers
 
 TOKEN_MARK = "NLTOKENMARK"  # stands for a token while the fixed part of a link is built
 MAX_CACHED_REASONS = 5000
@@ -102,29 +111,6 @@ def sample_recipient(locale: str = "en") -> Recipient:
     return Recipient(
         "sample@example.org", "Sample Recipient", SAMPLE_PUBLIC_ID, Basis.CONSENT, utcnow(), locale
     )
-
-
-# --- templates with placeholders ---------------------------------------------------------
-
-
-class _Slotted:
-    """A text with named placeholders, split once, filled by a join."""
-
-    def __init__(self, text: str, markers: dict[str, str]):
-        by_marker = {marker: name for name, marker in markers.items()}
-        pattern = "(" + "|".join(re.escape(m) for m in by_marker) + ")"
-        parts = re.split(pattern, text)
-        self.parts = [(by_marker.get(p) is not None, by_marker.get(p, p)) for p in parts]
-
-    def fill(self, values: dict[str, str]) -> str:
-        return "".join(values[p] if is_slot else p for is_slot, p in self.parts)
-
-
-def _markers() -> dict[str, str]:
-    # Letters and digits only: they survive HTML escaping and CSS inlining unchanged,
-    # and the random part means an author cannot type one into a body.
-    nonce = secrets.token_hex(8)
-    return {name: f"NLSLOT{nonce}{name.replace('_', '')}" for name in SLOTS}
 
 
 class _SystemOnly:
@@ -228,8 +214,8 @@ class PreparedCampaign:
     envelope_from: str
     head_before_to: str
     head_after_to: str
-    html: _Slotted
-    text: _Slotted
+    html: Slotted
+    text: Slotted
     boundary: str
     domain: str
     subject: str
@@ -272,7 +258,7 @@ class PreparedCampaign:
     def reason(self, recipient: Recipient) -> str:
         """The reason line; it depends only on the basis and the day, so it is kept per
         (basis, day): a few hundred distinct lines for a list of any size."""
-        day = recipient.since.date() if recipient.since else None
+        day = clock.local(recipient.since).date() if recipient.since else None
         key = (recipient.basis, day)
         line = self.reasons.get(key)
         if line is None:
@@ -349,7 +335,7 @@ def prepare(
     from .sending import signing
 
     version = version or campaign_versions.version_for(campaign, locale)
-    markers = _markers()
+    markers = slot_markers()
     page, text = _render_layout(
         campaign, version, render_body(version.body_markdown), markers, locale
     )
@@ -362,13 +348,13 @@ def prepare(
     return PreparedCampaign(
         campaign_id=campaign.id,
         locale=locale,
-        topic_name=campaign.topic.name,
+        topic_name=topic_translations.name(campaign.topic, locale),  # issue 15
         organization=current_app.config["ORGANIZATION_NAME"],
         envelope_from=envelope_from,
         head_before_to=f"{head_from}Subject: {_encoded(subject, 'Subject')}{CRLF}",
         head_after_to=head_after_to(campaign.topic, locale, boundary),
-        html=_Slotted(page, markers | names_html),
-        text=_Slotted(text, markers | names_text),
+        html=Slotted(page, markers | names_html),
+        text=Slotted(text, markers | names_text),
         boundary=boundary,
         domain=host_name(),
         subject=subject,

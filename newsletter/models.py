@@ -144,6 +144,19 @@ class Topic(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class TopicTranslation(db.Model):
+    """A topic's name and description in one language (issue 15). The topic's own name and
+    description are the base text, shown where a language has no translation."""
+
+    __table_args__ = (UniqueConstraint("topic_id", "locale", name="uq_topic_translation_locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
 class ConsentText(db.Model):
     """An exact consent wording in one language, as shown beside the box. Immutable: an
     edit is a new version of that language's text (versions count per language)."""

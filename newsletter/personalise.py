@@ -60,7 +60,7 @@ def apply_html(page: str, name: str | None) -> str:
 
 def mark(text: str) -> tuple[str, dict[tuple[str, str], str]]:
     """`text` with each placeholder replaced by a random marker, and {(slot, fallback):
-    marker}: the sender's skeleton (`messages._Slotted`) then fills the name in by a join,
+    marker}: the sender's skeleton (`slots.Slotted`) then fills the name in by a join,
     as it fills the links, instead of searching the whole page for every message."""
     markers: dict[tuple[str, str], str] = {}
     nonce = secrets.token_hex(8)

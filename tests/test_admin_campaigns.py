@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from newsletter import sending
+from newsletter import clock, sending
 from newsletter.addresses import address_hash
 from newsletter.clock import utcnow
 from newsletter.extensions import db
@@ -146,7 +146,7 @@ def test_schedule_needs_a_future_time(admin_client):
     db.session.expire_all()
     campaign = db.session.get(Campaign, campaign.id)
     assert campaign.status == CampaignStatus.SCHEDULED
-    assert campaign.scheduled_at == at
+    assert campaign.scheduled_at == clock.from_local(at.replace(tzinfo=None))  # Brussels time
     cancel = admin_client.post(f"/admin/campaigns/{campaign.id}/cancel")
     assert cancel.status_code == 302
     db.session.expire_all()

@@ -155,10 +155,10 @@ def deliveries_table(admin, address: str) -> str:
 
 def test_subscriber_page_shows_their_deliveries_with_the_reason(admin, failed_campaign):
     assert (
-        "Spring news failed 2026-03-02 12:00 UTC Refused by this app (never handed to the mail "
+        "Spring news failed 2026-03-02 13:00 CET Refused by this app (never handed to the mail "
         "server): refused: the text part does not say why the person receives it"
     ) in deliveries_table(admin, "cat@example.org")
-    assert "Spring news sent 2026-03-02 12:00 UTC —" in deliveries_table(admin, "ann@example.org")
+    assert "Spring news sent 2026-03-02 13:00 CET —" in deliveries_table(admin, "ann@example.org")
     # bob's server refused for good (550): the hard bounce suppressed and erased him, and
     # the campaign's page lists his delivery as "(erased)".
     assert find_subscriber("bob@example.org") is None
@@ -206,8 +206,9 @@ def test_a_scheduled_campaign_shows_zero_percent_and_when_it_will_start(admin, m
     progress = admin.get(f"{url}/progress").text
     assert '<span id="percent" class="percent">0 %</span>' in progress
     assert '<div class="notice" id="stalled" role="status" hidden>' in progress
-    assert "scheduled for 2026-03-09 08:00 UTC: nothing has been sent yet" in text_of(progress)
+    # Entered and shown in Brussels time (CET in March before the switch; stored 07:00 UTC).
+    assert "scheduled for 2026-03-09 08:00 CET: nothing has been sent yet" in text_of(progress)
     with clock.frozen(aware(2026, 3, 9, 8, 5)):  # due, but nothing started it
         progress = admin.get(f"{url}/progress").text
         assert '<div class="notice" id="stalled" role="status">' in progress
-        assert "was due at 2026-03-09 08:00 UTC, but nothing has started it" in text_of(progress)
+        assert "was due at 2026-03-09 08:00 CET, but nothing has started it" in text_of(progress)

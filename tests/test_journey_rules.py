@@ -155,7 +155,7 @@ def test_signup_rate_limit_per_ip(app, client):
     codes = [signup(client, f"p{i}@example.org").status_code for i in range(5)]
     assert codes[:3] == [200, 200, 200]
     assert codes[3] == 429
-    assert "Too Many Requests" in signup(client, "x@example.org").text
+    assert "Too many attempts" in signup(client, "x@example.org").text
 
 
 def test_honeypot_signup_is_answered_alike_but_nothing_stored(client, outbox):

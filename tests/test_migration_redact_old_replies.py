@@ -97,7 +97,8 @@ def test_migration_0009_blanks_the_addresses_quoted_in_old_smtp_replies(empty_da
             4: f"550 5.1.1 <{compliance.REDACTED}>: unknown",
             5: None,
         }
-        assert db.session.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0009"
+        version = db.session.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        assert version >= "0009"  # 0009 ran (later migrations may follow it)
         db.session.remove()
         db.engine.dispose()
     if empty_database_url.startswith("sqlite:///"):

@@ -4,7 +4,6 @@ schedule ID --at DATE | cancel ID | status ID"""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -133,11 +132,16 @@ def send(campaign_id: int, wait: bool, processes: int | None) -> None:
 
 @campaign.command("schedule")
 @click.argument("campaign_id", type=int)
-@click.option("--at", "at", required=True, help="ISO date/time; UTC unless it has an offset.")
+@click.option(
+    "--at",
+    "at",
+    required=True,
+    help="ISO date/time; without an offset it is local time (NEWSLETTER_TIMEZONE).",
+)
 def schedule(campaign_id: int, at: str) -> None:
     """Send a campaign at a given time (the jobs start it then)."""
     try:
-        moment = clock.as_utc(datetime.fromisoformat(at))
+        moment = clock.parse_local(at)  # naive: TIMEZONE (issue 15); with an offset: as given
     except ValueError as exc:
         raise click.BadParameter(f"not an ISO date: {at}", param_hint="--at") from exc
     row = _campaign(campaign_id)
@@ -146,7 +150,8 @@ def schedule(campaign_id: int, at: str) -> None:
     except domain.CampaignError as exc:
         _fail(exc)
     db.session.commit()
-    click.echo(f"campaign {row.id} scheduled for {moment.isoformat()}")
+    local = clock.format_local(moment, kind="admin")
+    click.echo(f"campaign {row.id} scheduled for {moment.isoformat()} ({local})")
 
 
 @campaign.command("cancel")

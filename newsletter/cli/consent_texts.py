@@ -27,9 +27,9 @@ def set_text(locale: str, path: str) -> None:
     the person saw. Prints the language and the version now shown.
     """
     language = i18n.normalize_locale(locale)
-    if language is None:
+    if language is None or language not in i18n.offered():
         raise click.BadParameter(
-            f"{locale!r} is not a language offered ({', '.join(i18n.LANGUAGES)}). "
+            f"{locale!r} is not a language offered ({', '.join(i18n.offered())}). "
             "Nothing was changed.",
             param_hint="--locale",
         )
@@ -66,7 +66,7 @@ def _read(path: str) -> str:
 @consent_text.command("list")
 def list_texts() -> None:
     """Each language's current version, or which text its pages show instead."""
-    for code in i18n.LANGUAGES:
+    for code in i18n.offered():
         own = subscriptions.current_consent_text(code)
         if own is not None:
             click.echo(f"{code}\tversion {own.version}")

@@ -1,4 +1,5 @@
-"""flask topics create SLUG --name NAME [--own-similar-products --product-range TEXT] | list"""
+"""flask topics create SLUG --name NAME [--own-similar-products --product-range TEXT] | list
+| translate SLUG --locale LANG --name NAME [--description TEXT]"""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .. import i18n, topic_translations
 from .. import topics as topic_rules
 from ..extensions import db
 from ..models import Topic
@@ -62,6 +64,37 @@ def list_topics() -> None:
         flag = "own-similar-products" if topic.own_similar_products else ""
         line = f"{topic.slug}\t{topic.name}\t{flag}"
         click.echo(f"{line}\t{topic.product_range}" if topic.product_range else line)
+
+
+@topics.command("translate")
+@click.argument("slug")
+@click.option("--locale", "locale", required=True, help="The language: nl, fr or en.")
+@click.option("--name", required=True, help="The topic's name in that language.")
+@click.option("--description", default="", help="Its description in that language.")
+def translate(slug: str, locale: str, name: str, description: str) -> None:
+    """Add or replace a topic's name and description in one language (audit-logged).
+
+    Pages and mail in that language show them; a language without one shows the default
+    language's, else the topic's own name."""
+    topic = db.session.scalar(select(Topic).where(Topic.slug == slug))
+    if topic is None:
+        raise click.ClickException(f"No topic with the slug {slug!r}. Nothing was changed.")
+    language = i18n.normalize_locale(locale)
+    if language is None or language not in i18n.offered():
+        raise click.BadParameter(
+            f"{locale!r} is not a language offered ({', '.join(i18n.offered())}). "
+            "Nothing was changed.",
+            param_hint="--locale",
+        )
+    if not name.strip():
+        raise click.BadParameter("the name cannot be empty.", param_hint="--name")
+    try:
+        changed = topic_translations.set_translation(topic, language, name, description, "cli")
+    except topic_rules.TopicError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} Nothing was changed.") from exc
+    db.session.commit()
+    click.echo(f"{slug} {language}" + ("" if changed else " (unchanged)"))
 
 
 COMMANDS = [topics]

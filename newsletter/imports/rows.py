@@ -94,11 +94,11 @@ def _locale(raw: str) -> str:
     all: the row is skipped (docs/IMPORTS.md)."""
     text = raw.strip()
     if not text:
-        return i18n.DEFAULT
+        return i18n.default_language()
     language = i18n.normalize_locale(text)
     if language is None and not i18n.is_locale_code(text):
         raise _Skip(f"invalid locale {text[:20]!r} (use a language code such as nl, fr, en)")
-    return language or i18n.DEFAULT
+    return language or i18n.default_language()
 
 
 def _topics(raw: str, ctx: _Context) -> list[Topic]:

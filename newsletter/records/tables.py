@@ -161,6 +161,7 @@ NOT_PERSONAL = frozenset(
         "published_campaign",
         "setting",
         "topic",
+        "topic_translation",
     }
 )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .. import i18n, tokens
+from .. import i18n, tokens, topic_translations
 from ..addresses import address_hash, normalise
 from ..clock import utcnow
 from ..extensions import db
@@ -92,20 +92,20 @@ def displayed_consent_text(language: str | None) -> ConsentText:
     """The consent text a page in `language` shows beside the box, and the one its consent
     event records: that language's current version, else the default language's (the
     page then says that the text is in that language)."""
-    return current_consent_text(language) or current_consent_text(i18n.DEFAULT)
+    return current_consent_text(language) or current_consent_text(i18n.default_language())
 
 
 def consent_text_languages_missing() -> list[str]:
     """The languages offered that have no consent text of their own (shown the default's)."""
     have = set(db.session.scalars(select(ConsentText.locale).distinct()))
-    return [code for code in i18n.LANGUAGES if code not in have]
+    return [code for code in i18n.offered() if code not in have]
 
 
 def add_consent_text(text: str, locale: str | None = None) -> ConsentText:
     """Store a new wording as that language's next version; earlier versions stay untouched.
 
     Raises ValueError for an empty text or a language not offered."""
-    language = i18n.normalize_locale(locale or i18n.DEFAULT)
+    language = i18n.normalize_locale(locale or i18n.default_language())
     if language is None:
         raise ValueError(f"not a language offered: {locale!r}")
     text = text.strip()
@@ -129,9 +129,18 @@ def add_consent_text(text: str, locale: str | None = None) -> ConsentText:
     return row
 
 
-def topic_wording(topics: list[Topic]) -> list[dict]:
-    """The lists' name and description as shown now, kept with a consent event."""
-    return [{"slug": t.slug, "name": t.name, "description": t.description or ""} for t in topics]
+def topic_wording(topics: list[Topic], language: str | None = None) -> list[dict]:
+    """The lists' name and description as shown now (in the page's language), kept with
+    a consent event."""
+    return topic_translations.wording(topics, language or _shown_language())
+
+
+def _shown_language() -> str | None:
+    """The language of the page being answered, if any (the wording it showed)."""
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    return str(get_locale()) if has_request_context() else None
 
 
 def public_topics() -> list[Topic]:

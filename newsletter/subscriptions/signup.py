@@ -80,7 +80,7 @@ def request_signup(
         evidence,
         consent_text_id=text.id,
         topics=[t.slug for t in topics],
-        topic_wording=topic_wording(topics),
+        topic_wording=topic_wording(topics, language),
         basis=Basis.CONSENT,
     )
     send_confirmation(subscriber, event)

@@ -14,9 +14,8 @@ from flask_login import current_user
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from ... import audit, campaign_versions, campaigns, i18n, listings, subscriptions
+from ... import audit, campaign_versions, campaigns, clock, i18n, listings, subscriptions
 from ...addresses import InvalidAddressError, address_hash, normalise
-from ...clock import as_utc
 from ...extensions import db
 from ...forms import no_control_characters
 from ...models import Campaign, CampaignVersion
@@ -74,8 +73,11 @@ def _form(campaign: Campaign | None = None) -> CampaignForm:
     if campaign is not None and not form.is_submitted():
         form.topic.data = campaign.topic.slug
         form.send_at.data = (
-            campaign.scheduled_at.replace(tzinfo=None) if campaign.scheduled_at else None
+            clock.local(campaign.scheduled_at).replace(tzinfo=None)  # shown in TIMEZONE
+            if campaign.scheduled_at
+            else None
         )
+    form.send_at.label.text = f"Send at ({clock.zone().key} time)"
     topic = _topic(form.topic.data) if form.topic.data else None
     form.sample.choices = _sample_choices(topic)
     return form
@@ -261,11 +263,14 @@ def _test_send(form: CampaignForm, saved: Campaign):
 
 def _schedule(form: CampaignForm, saved: Campaign):
     if form.send_at.data is None:
-        raise campaigns.CampaignError("Choose the date and time to send at (UTC).")
-    at = as_utc(form.send_at.data)  # the field is labelled UTC
+        raise campaigns.CampaignError(f"Choose the date and time to send at ({clock.zone().key}).")
+    at = clock.from_local(form.send_at.data)  # entered in TIMEZONE, stored UTC
     campaigns.schedule_campaign(saved, at)
     audit.record(current_user, audit.CAMPAIGN_SCHEDULE, f"campaign:{saved.id}", at=at.isoformat())
-    flash(f"Scheduled for {at:%Y-%m-%d %H:%M} UTC. You can still edit or cancel it until then.")
+    flash(
+        f"Scheduled for {clock.format_local(at, kind='admin')}. "
+        "You can still edit or cancel it until then."
+    )
     return redirect(_compose_url(form, saved))
 
 

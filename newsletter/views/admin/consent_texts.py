@@ -18,7 +18,7 @@ from .forms import ConsentTextForm
 @bp.route("/consent-texts", methods=["GET", "POST"])
 def consent_texts():
     """Every language's current wording; the chosen language's editable, with its versions."""
-    language = i18n.normalize_locale(request.args.get("locale")) or i18n.DEFAULT
+    language = i18n.normalize_locale(request.args.get("locale")) or i18n.default_language()
     current = subscriptions.current_consent_text(language)
     form = ConsentTextForm(text=current.text if current else "")
     if form.validate_on_submit():
@@ -36,7 +36,7 @@ def consent_texts():
         versions=list(versions),
         current=current,
         language=language,
-        shown={code: subscriptions.displayed_consent_text(code) for code in i18n.LANGUAGES},
+        shown={code: subscriptions.displayed_consent_text(code) for code in i18n.offered()},
         missing=subscriptions.consent_text_languages_missing(),
     ), status
 

@@ -34,7 +34,9 @@ def subscribers():
     """Search by (part of an) address, filter by status; paged."""
     text = request.args.get("q", "")[:320]
     status = request.args.get("status", "")
-    page = listings.search_subscribers(text, status, request.args.get("page", 1, type=int))
+    language = i18n.normalize_locale(request.args.get("language")) or ""
+    number = request.args.get("page", 1, type=int)
+    page = listings.search_subscribers(text, status, number, language=language)
     # The search text itself is not logged: it is (part of) an address.
     audit.record(
         current_user,
@@ -42,6 +44,7 @@ def subscribers():
         "",
         searched=bool(text),
         status=status,
+        language=language,
         shown=len(page.items),
     )
     db.session.commit()
@@ -51,6 +54,8 @@ def subscribers():
         q=text,
         status=status,
         statuses=SubscriberStatus.ALL,
+        language=language,
+        languages=i18n.language_choices(),
         access_form=AccessRequestForm(formdata=None),
     )
 
@@ -89,7 +94,7 @@ def subscriber(public_id: str):
 
 def _details_form(person: Subscriber, formdata=None) -> DetailsForm:
     form = DetailsForm(formdata=formdata, prefix="details")
-    form.locale.choices = list(i18n.LANGUAGES.items())
+    form.locale.choices = i18n.language_choices()
     if formdata is None:
         form.name.data, form.locale.data = person.name, person.locale
     return form

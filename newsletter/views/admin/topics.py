@@ -3,10 +3,10 @@ range). The domain functions write the audit entries (who, when, what changed)."
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ... import listings
+from ... import i18n, listings, topic_translations
 from ... import topics as topic_domain
 from ...extensions import db
 from ...models import Topic
@@ -59,15 +59,52 @@ def topic_edit(topic_id: int):
                 form.product_range.data,
                 actor=current_user,
             )
+            translated = _save_translations(topic)
         except topic_domain.TopicError as exc:
             db.session.rollback()
             _show_error(form, exc, slug_field=False)
         else:
             db.session.commit()
-            flash("Topic saved." if changes else "Nothing changed.")
+            flash("Topic saved." if changes or translated else "Nothing changed.")
             return redirect(url_for("admin.topics"))
     status = 400 if form.errors else 200
-    return render_template("admin/topic_edit.html", topic=topic, form=form), status
+    return render_template(
+        "admin/topic_edit.html",
+        topic=topic,
+        form=form,
+        languages=i18n.language_choices(),
+        translations=_shown_translations(topic),
+    ), status
+
+
+def _save_translations(topic: Topic) -> bool:
+    """The name and description per language (fields `name_<code>`, `description_<code>`);
+    an empty name removes that language's version. True when any changed."""
+    changed = False
+    for code in i18n.offered():
+        if f"name_{code}" not in request.form:
+            continue
+        changed |= topic_translations.set_translation(
+            topic,
+            code,
+            request.form.get(f"name_{code}", ""),
+            request.form.get(f"description_{code}", ""),
+            actor=current_user,
+        )
+    return changed
+
+
+def _shown_translations(topic: Topic) -> dict[str, dict[str, str]]:
+    """What the per-language fields show: the posted values after a refusal, else stored."""
+    stored = topic_translations.translations(topic)
+    shown = {}
+    for code in i18n.offered():
+        row = stored.get(code)
+        shown[code] = {
+            "name": request.form.get(f"name_{code}", row.name if row else ""),
+            "description": request.form.get(f"description_{code}", row.description if row else ""),
+        }
+    return shown
 
 
 def _show_error(form: TopicForm, exc: Exception, slug_field: bool = True) -> None:

@@ -66,7 +66,7 @@ def link_rate_limit() -> str:
 
 def page_language() -> str:
     """The language this page is shown in; its consent text is that language's."""
-    return i18n.normalize_locale(str(get_locale())) or i18n.DEFAULT
+    return i18n.normalize_locale(str(get_locale())) or i18n.default_language()
 
 
 def consent_changed(field) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
 
-from ... import compliance, i18n, links, subscriptions, tokens
+from ... import compliance, i18n, links, subscriptions, tokens, topic_translations
 from ...addresses import InvalidAddress
 from ...compliance import ComplianceError
 from ...extensions import db, limiter
@@ -18,7 +18,7 @@ from .helpers import consent_changed, evidence, link_rate_limit, page, page_lang
 def preferences_form(subscriber, formdata=True) -> PreferencesForm:
     """The topic checkboxes; on a GET, ticked as the person's subscription is now."""
     form = PreferencesForm() if formdata else PreferencesForm(formdata=None)
-    form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+    form.topics.choices = topic_translations.choices(subscriptions.public_topics(), page_language())
     if request.method == "GET" or not formdata:
         form.topics.data = [s.topic.slug for s in subscriber.subscriptions if s.confirmed_at]
     return form
@@ -68,7 +68,7 @@ def consent_refused(form, refused: ComplianceError) -> None:
 def details_form(subscriber) -> DetailsForm:
     """Name, language and address; on a GET, filled in as they are now."""
     form = DetailsForm(prefix="details")
-    form.locale.choices = list(i18n.LANGUAGES.items())
+    form.locale.choices = i18n.language_choices()
     if request.method == "GET":
         form.name.data, form.locale.data = subscriber.name, subscriber.locale
     return form

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_babel import gettext as _
 
-from ... import compliance, i18n, links, security, subscriptions, tokens
+from ... import compliance, i18n, links, security, subscriptions, tokens, topic_translations
 from ...addresses import InvalidAddress
 from ...compliance import ComplianceError
 from ...extensions import db, limiter
@@ -26,7 +26,7 @@ def signup_form() -> SignupForm:
     """The signup form, its list checkboxes being the public topics. A post the embed
     policy accepted carries no session token (security.check_embedded_post)."""
     form = SignupForm(meta={"csrf": False}) if security.embedded_post() else SignupForm()
-    form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+    form.topics.choices = topic_translations.choices(subscriptions.public_topics(), page_language())
     return form
 
 
