@@ -39,15 +39,12 @@ from werkzeug.serving import is_running_from_reloader
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 15.0  # the message in hand may wait for a slow SMTP server
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 def enabled(app: Flask) -> bool:
-    """NEWSLETTER_EMBEDDED_WORKER, read leniently (JSON `false`, "off", "0", "no")."""
-    value = app.config.get("EMBEDDED_WORKER", True)
-    if isinstance(value, str):
-        return value.strip().lower() not in _FALSE
-    return bool(value)
+    """NEWSLETTER_EMBEDDED_WORKER (a yes/no setting, typed in config.py: "off", "0",
+    "no", JSON `false` are all false)."""
+    return app.config["EMBEDDED_WORKER"]
 
 
 def serving_flask_run() -> bool:

@@ -107,7 +107,8 @@ def test_confirm_imports_the_previewed_rows_and_deletes_the_upload(admin_client,
 
 
 def test_a_long_preview_lists_the_first_rows_and_counts_them_all(admin_client, monkeypatch):
-    monkeypatch.setattr(imports.report, "KEPT_ROWS", 2)
+    monkeypatch.setattr(imports.report, "KEPT_ROWS", 2)  # the report keeps 2 rows
+    monkeypatch.setattr(imports, "KEPT_ROWS", 2)  # and the page says so
     html = upload(admin_client).text
     assert "The first 2 rows are listed" in html
     assert re.search(r"<td>3</td><td>bob@example.org</td>", html)
