@@ -52,12 +52,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     database.init_database(app)
 
     from .views import admin, api, inbound, public
+    from .views import media as media_views
 
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)
     inbound.init_app(app)  # POST /inbound/bounces: token-authenticated, CSRF-exempt
+    media_views.init_app(app)  # GET /media/<name>, /branding.css; `branding` in templates
     security.init_app(app)  # Content-Security-Policy and the other response headers
 
     from .cli import register_commands
