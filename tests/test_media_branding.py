@@ -168,9 +168,11 @@ def test_a_png_logo_keeps_its_transparency(admin_client):
     image.save(out, "PNG")
     assert upload(admin_client, out.getvalue(), "logo.png", "Demo Shop").status_code == 302
     row = only_media()
-    assert row.content_type == "image/png" and (row.width, row.height) == (400, 100)
+    assert row.content_type == "image/png"
+    assert (row.width, row.height) == (400, 100)
     served = Image.open(io.BytesIO(admin_client.get(f"/media/{row.name}").data))
-    assert served.mode == "RGBA" and served.getpixel((0, 0))[3] == 0
+    assert served.mode == "RGBA"
+    assert served.getpixel((0, 0))[3] == 0
 
 
 def test_unknown_or_malformed_media_names_are_404(client):
@@ -290,19 +292,23 @@ def test_branding_is_in_the_sent_mail_and_the_footer_stays_the_systems(
     raw, message = received.raw, received.message
     page, text = mail_html(message), mail_text(message)
     [logo] = re.findall(r'<img class="logo"[^>]*>', page)
-    assert f'src="{BASE_URL}/media/{branded}"' in logo and 'alt="Demo Shop logo"' in logo
-    assert 'width="200"' in logo and 'height="50"' in logo  # Outlook needs the size
+    assert f'src="{BASE_URL}/media/{branded}"' in logo
+    assert 'alt="Demo Shop logo"' in logo
+    assert 'width="200"' in logo
+    assert 'height="50"' in logo
     assert "background-color: #7a1f5c" in page  # the header bar, inlined
     [link] = re.findall(r'<a [^>]*href="https://news.example.test/spring"[^>]*>', page)
     assert "color: #0b5d3b" in link
     assert "Spring at Demo Shop" in page
     assert text.startswith("Spring at Demo Shop\n")
-    assert "<style" not in page and "max-width: 600px" in page
+    assert "<style" not in page
+    assert "max-width: 600px" in page
     # The footer is the system's, after the branded layout, visible and unchanged.
     assert compliance.check_marketing_message(raw) == []
     assert compliance.footer_visibility_problems(page) == []
     footer = page[page.rfind("<div " + 'data-newsletter-footer="system"') :]
-    assert "#7a1f5c" not in footer and "#0b5d3b" not in footer
+    assert "#7a1f5c" not in footer
+    assert "#0b5d3b" not in footer
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -312,7 +318,8 @@ def test_branding_is_on_the_public_signup_page(client, branded, language):
     css_link = re.search(r'href="(/branding\.css\?v=[0-9a-f]+)"', page).group(1)
     css = client.get(css_link)
     assert css.headers["Content-Type"].startswith("text/css")
-    assert "--accent:#0b5d3b" in css.text and "--brand:#7a1f5c" in css.text
+    assert "--accent:#0b5d3b" in css.text
+    assert "--brand:#7a1f5c" in css.text
 
 
 @pytest.mark.parametrize(
