@@ -117,6 +117,20 @@ def test_upload_strips_exif_and_gps_resizes_and_is_served_by_the_app(app, admin_
     assert stored_names(app) == [row.name]
 
 
+def test_a_phone_photo_taken_sideways_is_stored_upright(admin_client):
+    image = Image.new("RGB", (1600, 900), (90, 90, 90))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6  # the camera was turned: show rotated 90°
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    assert upload(admin_client, out.getvalue(), "side.jpg").status_code == 302
+    row = only_media()
+    assert (row.width, row.height) == (900, 1600)
+    served = Image.open(io.BytesIO(admin_client.get(f"/media/{row.name}").data))
+    assert served.size == (900, 1600)
+    assert ExifTags.Base.Orientation not in served.getexif()
+
+
 def test_the_same_image_twice_is_one_file(app, admin_client):
     data = photo_with_gps(800, 600)
     upload(admin_client, data, "a.jpg")
