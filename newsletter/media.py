@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flask import current_app
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 
 from . import audit, links
@@ -184,7 +184,12 @@ def clean_image(data: bytes, filename: str = "the file") -> CleanImage:
             image = ImageOps.exif_transpose(source)
     except MediaError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MediaError(
+            f"{filename} has more pixels than this app decodes "
+            f"(NEWSLETTER_MEDIA_MAX_PIXELS, {max_pixels:,}): make it smaller before uploading it."
+        ) from None
+    except UnidentifiedImageError:
         raise MediaError(
             f"{filename} is not an image this app accepts: upload a JPEG, PNG, GIF or WebP "
             "image (photos as JPEG, logos as PNG)."
@@ -204,12 +209,14 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     image = image.convert("RGBA" if has_alpha else "RGB")
     if profile:
         try:
+            from PIL import ImageCms  # Pillow built with Little CMS (the wheels are)
+
             source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
             image = ImageCms.profileToProfile(
                 image, source, ImageCms.createProfile("sRGB"), outputMode=image.mode
             )
-        except (ImageCms.PyCMSError, OSError, ValueError):
-            pass  # a broken profile: keep the pixels as they are
+        except Exception:  # noqa: BLE001 - ImportError, PyCMSError, a malformed profile
+            pass  # a broken profile, or no Little CMS: keep the pixels as they are
     return image
 
 
