@@ -52,9 +52,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     mailer.install_session_hooks()
     database.init_database(app)
 
+    from .views import media as media_views
     from .views import register_blueprints
 
     register_blueprints(app)  # pages (CSRF token) and programs (bearer token, CSRF-exempt)
+    media_views.init_app(app)  # `branding` in every template, mail included (issue 16)
     security.init_app(app)  # Content-Security-Policy and the other response headers
 
     from .cli import register_commands

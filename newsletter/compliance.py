@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlsplit
 
+from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, Exists, and_, exists, func, or_, select
 
 from .extensions import db
@@ -1120,9 +1121,35 @@ def is_tracking_image(src: str, width: str | None = None, height: str | None = N
     parts = urlsplit((src or "").strip())
     if parts.scheme not in ("http", "https", ""):
         return False
+    if is_own_media(src):
+        return False  # served by this app to everyone alike: no per-reader address
     return _host_in(parts.hostname or "", _TRACKER_HOSTS) or bool(
         _TRACKER_PATH.search(parts.path + ("?" + parts.query if parts.query else ""))
     )
+
+
+def is_own_media(src: str) -> bool:
+    """An image of this app's media library: BASE_URL/media/<content hash>. The same
+    address for every reader, served by the app itself: no third party learns who opened
+    the message, and nothing in it identifies the reader. Source: SPEC `/media/<name>`;
+    EDPB Guidelines 2/2023 on Art. 5(3) (tracking pixels and unique links in email).
+    """
+    from .media import NAME
+
+    if not has_app_context():
+        return False
+    base = str(current_app.config.get("BASE_URL") or "").rstrip("/") + "/media/"
+    value = (src or "").strip()
+    return value.startswith(base) and bool(NAME.fullmatch(value.removeprefix(base)))
+
+
+def image_without_alt(image: dict) -> bool:
+    """An image in a message with no text alternative: many mail programs block images
+    until the reader allows them, and screen readers read the alt text aloud, so what
+    the image says is lost. Sources: WCAG 2.1 SC 1.1.1 (non-text content); EN 301 549
+    9.1.1.1; European Accessibility Act (Directive 2019/882), services of e-commerce.
+    """
+    return not " ".join((image.get("alt") or "").split())
 
 
 def is_redirecting_link(href: str) -> bool:
@@ -1274,6 +1301,13 @@ def author_content_problems(page: str, text: str | None, system_links: set[str])
                 f"it from {_LAYOUT} (images the author adds that track are removed "
                 "automatically; the privacy notice promises no tracking pixels; ePrivacy "
                 "Art. 5(3))"
+            )
+        elif image_without_alt(image):
+            problems.append(
+                f"the image {image.get('src', '')[:120]} has no alt text: describe it, "
+                "![what it shows](address) in Markdown, so that a reader whose mail program "
+                "blocks images, or who uses a screen reader, knows what it shows (WCAG 2.1 "
+                "SC 1.1.1; European Accessibility Act)"
             )
     return problems
 

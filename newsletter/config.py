@@ -74,6 +74,13 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_RATE_LIMIT": "5 per minute",  # admin login attempts per client IP
     "API_RATE_LIMIT": "120 per minute",
     "IMPORT_UPLOAD_FOLDER": None,  # uploads awaiting confirmation; None: instance/imports
+    # Images uploaded in the admin (docs/MEDIA.md): where they are kept (a name in
+    # media.STORAGES; "local" = MEDIA_FOLDER, unset: instance/media) and their limits.
+    "MEDIA_STORAGE": "local",
+    "MEDIA_FOLDER": None,
+    "MEDIA_MAX_WIDTH": 1200,  # px; wider images are scaled down, keeping their aspect
+    "MEDIA_MAX_PIXELS": 50_000_000,  # larger images are refused (decompression bombs)
+    "MEDIA_MAX_UPLOAD_BYTES": 10_000_000,
     "CONFIRM_MAILS_PER_ADDRESS": 3,
     "SEND_RATE": 0,
     "SEND_BATCH_SIZE": 100,  # deliveries a worker claims at once (and may resend after a crash)

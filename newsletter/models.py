@@ -563,3 +563,22 @@ class CampaignOptOut(db.Model):
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- media library (issue 16) ---
+
+
+class Media(db.Model):
+    """An image uploaded in the admin, stored re-encoded without metadata under a
+    content-addressed name (newsletter/media.py) and served at /media/<name>. Holds no
+    subscriber data; `uploaded_by` is the admin (staff)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # sha256[:32] + extension
+    alt: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    uploaded_by: Mapped[str] = mapped_column(String(320), default="")

@@ -42,6 +42,8 @@ def test_admin_pages_have_no_serious_accessibility_violations(
         "audit": "/admin/audit",
         "import": "/admin/import",
         "api tokens": "/admin/api-tokens",
+        "media": "/admin/media",
+        "branding": "/admin/branding",
     }
     for name, path in paths.items():
         page.goto(live_server + path)

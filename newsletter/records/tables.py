@@ -150,6 +150,14 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
         lambda c: "kept for good (the authority verifies compliance with it)",
         ("recorded_by",),
     ),
+    "media": (
+        (STAFF,),
+        "the media library (images for campaigns, stored without metadata): which admin "
+        "uploaded each image; a photo that shows a person is that person's data, uploaded "
+        "with their permission",
+        lambda c: "until the image is deleted from the media library",
+        ("uploaded_by",),
+    ),
 }
 NOT_PERSONAL = frozenset(
     {

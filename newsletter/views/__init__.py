@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Flask
 
 from ..extensions import csrf
-from . import admin, api, inbound, public, webversion
+from . import admin, api, inbound, media, public, webversion
 
-PAGES = (public.bp, admin.bp, webversion.bp)
+PAGES = (public.bp, admin.bp, webversion.bp, media.bp)
 PROGRAMS = (api.bp, inbound.bp)  # Authorization: Bearer TOKEN; no cookie, no CSRF token
 
 

@@ -16,6 +16,8 @@ NAV = [
     ("Topics", "admin.topics", "admin.topic"),
     ("Consent texts", "admin.consent_texts", "admin.consent_text"),
     ("Signup form", "admin.embed", "admin.embed"),
+    ("Media", "admin.media_library", "admin.media"),
+    ("Branding", "admin.branding_page", "admin.branding"),
     ("API tokens", "admin.api_tokens_page", "admin.api_token"),
     ("Outbox", "admin.outbox", "admin.outbox"),
     ("Audit log", "admin.audit_log", "admin.audit_log"),
