@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import delete, func, insert, literal, select, text, update
 
-from . import compliance, i18n, mailer, messages, tokens
+from . import compliance, events, i18n, mailer, messages, tokens
 from .addresses import InvalidAddress, address_hash, normalise
 from .clock import utcnow
 from .extensions import db
@@ -340,6 +340,7 @@ def finish_if_done(campaign: Campaign) -> bool:
     campaign.status = CampaignStatus.SENT
     campaign.finished_at = utcnow()
     campaign.stats = {**(campaign.stats or {}), "total": sum(counts.values()), "counts": counts}
+    events.emit(events.CAMPAIGN_SENT, events.campaign_data(campaign))
     db.session.flush()
     return True
 

@@ -237,8 +237,19 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
         lambda c: "kept for good (the authority verifies compliance with it)",
         ("recorded_by",),
     ),
+    "webhook_delivery": (
+        (SUBSCRIBERS, FORMER),
+        "events sent to the organisation's own systems by webhook (subscriber confirmed, "
+        "unsubscribed or erased; campaign sent): the subscriber's random public id, never "
+        "the address, with the lists and language of a confirmation, and the delivery's "
+        "status, attempts and HTTP status code (pseudonymised)",
+        lambda c: period(c, "WEBHOOK_LOG_RETENTION_DAYS"),
+        None,
+    ),
 }
-NOT_PERSONAL = frozenset({"topic", "consent_text", "setting", "job_lease", "api_token"})
+NOT_PERSONAL = frozenset(
+    {"topic", "consent_text", "setting", "job_lease", "api_token", "webhook_endpoint"}
+)
 
 RETENTION_EXTRA = {
     # Not a table: the rate-limit counters are keyed by client IP address.

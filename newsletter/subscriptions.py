@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import lazy_gettext
 from sqlalchemy import delete, or_, select
 
-from . import compliance, i18n, links, messages, notices, people, tokens
+from . import compliance, events, i18n, links, messages, notices, people, tokens
 from .addresses import address_hash, normalise
 from .clock import utcnow
 from .extensions import db
@@ -327,6 +327,7 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
         basis=Basis.CONSENT,
         detail={"signup_event_id": signup.id, "method": "double opt-in link"},
     )
+    events.emit(events.SUBSCRIBER_CONFIRMED, events.subscriber_data(subscriber))
     return subscriber, True
 
 
@@ -556,6 +557,7 @@ def erase(subscriber: Subscriber, reason: str, channels, evidence: Evidence) -> 
     record_event(
         subscriber, "erase", evidence, detail={"reason": reason, "channels": list(channels)}
     )
+    events.emit(events.left_kind(reason), events.departure(subscriber, reason))
     return people.remove_person(
         subscriber, keep_evidence=True, objection=people.Objection(reason, channels)
     )

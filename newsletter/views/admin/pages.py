@@ -17,6 +17,7 @@ NAV = [
     ("Topics", "admin.topics", "admin.topic"),
     ("Consent texts", "admin.consent_texts", "admin.consent_text"),
     ("API tokens", "admin.api_tokens_page", "admin.api_token"),
+    ("Webhooks", "admin.webhooks_page", "admin.webhook"),
     ("Outbox", "admin.outbox", "admin.outbox"),
     ("Audit log", "admin.audit_log", "admin.audit_log"),
     ("Privacy records", "admin.records_page", "admin.records"),
