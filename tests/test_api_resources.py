@@ -233,6 +233,8 @@ BAD_SIGNUPS = [
     ({"topics": ["nope"]}, "'nope'", True),
     ({"email": "nope"}, "@-sign", True),
     ({"source": "   "}, "'source'", True),
+    ({"source": "shop\u0000"}, "'source'", True),
+    ({"topics": ["news\u0000"]}, "'topics'", True),
 ]
 
 

@@ -87,6 +87,15 @@ def _of_type(value, kind) -> bool:
     return isinstance(value, kind)
 
 
+def _has_nul(value) -> bool:
+    """A NUL character anywhere in the value (PostgreSQL text cannot hold one)."""
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def json_body(fields: dict[str, tuple], example: str, required=(), empty_ok=False) -> dict:
     """The request's JSON object, holding only `fields`, each of its type; else BodyError.
 
@@ -109,6 +118,9 @@ def json_body(fields: dict[str, tuple], example: str, required=(), empty_ok=Fals
     for name, (kind, expected) in fields.items():
         if name in body and not _of_type(body[name], kind):
             raise BodyError(f"'{name}' must be {expected}. Nothing was recorded.")
+    for name, value in body.items():
+        if _has_nul(value):
+            raise BodyError(f"'{name}' contains a NUL character (\\0). Nothing was recorded.")
     missing = [name for name in required if name not in body]
     if missing:
         names = ", ".join(repr(name) for name in missing)
