@@ -1,4 +1,5 @@
-"""API tokens for the objection register: created, scoped and revoked by name.
+"""API tokens: created, scoped and revoked by name (objection register, subscribers,
+campaigns, topics; docs/API.md lists what each scope allows).
 
 A token is shown once, when created; only its SHA-256 hash is stored, so a copy of the
 database does not hand out working tokens. (A fast hash is enough: the token is 256
@@ -20,7 +21,26 @@ from .models import ApiToken
 READ_OBJECTIONS = "objections:read"
 WRITE_OBJECTIONS = "objections:write"
 WRITE_BOUNCES = "bounces:write"  # POST /inbound/bounces (newsletter.views.inbound)
-SCOPES = (READ_OBJECTIONS, WRITE_OBJECTIONS, WRITE_BOUNCES)
+READ_SUBSCRIBERS = "subscribers:read"
+WRITE_SUBSCRIBERS = "subscribers:write"
+READ_CAMPAIGNS = "campaigns:read"
+WRITE_CAMPAIGNS = "campaigns:write"
+READ_TOPICS = "topics:read"
+SCOPES = (
+    READ_OBJECTIONS,
+    WRITE_OBJECTIONS,
+    WRITE_BOUNCES,
+    READ_SUBSCRIBERS,
+    WRITE_SUBSCRIBERS,
+    READ_CAMPAIGNS,
+    WRITE_CAMPAIGNS,
+    READ_TOPICS,
+)
+# Reading the topics (their slugs are needed to sign someone up or to create a campaign,
+# and they are no personal data) comes with any subscriber or campaign scope.
+IMPLIED = {
+    READ_TOPICS: {READ_SUBSCRIBERS, WRITE_SUBSCRIBERS, READ_CAMPAIGNS, WRITE_CAMPAIGNS},
+}
 _PREFIX = "nlt_"  # recognisable in a leaked-secrets scan
 
 
@@ -80,5 +100,6 @@ def authenticate(secret: str | None) -> ApiToken | None:
 
 
 def has_scope(token: ApiToken, scope: str) -> bool:
-    """Does this token carry the scope?"""
-    return scope in (token.scopes or [])
+    """Does this token carry the scope (itself, or one that implies it: `IMPLIED`)?"""
+    held = set(token.scopes or [])
+    return scope in held or bool(held & IMPLIED.get(scope, set()))

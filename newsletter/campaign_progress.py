@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from . import events
 from .clock import utcnow
 from .extensions import db
 from .models import Campaign, CampaignStatus, Delivery, DeliveryStatus
@@ -79,6 +80,7 @@ def finish_if_done(campaign: Campaign) -> bool:
     campaign.finished_at = utcnow()
     kept = {"total": sum(counts.values()), "counts": counts, "by_language": by_language}
     campaign.stats = {**(campaign.stats or {}), **kept}
+    events.emit(events.CAMPAIGN_SENT, events.campaign_data(campaign))
     db.session.flush()
     return True
 

@@ -114,6 +114,9 @@ DEFAULTS: dict[str, object] = {
     # (newsletter/embedded.py, docs/SENDING.md); false leaves them to `flask worker`.
     "EMBEDDED_WORKER": True,
     **LANGUAGE_DEFAULTS,
+    # Outgoing webhooks (newsletter/webhooks.py, docs/API.md).
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    "WEBHOOK_LOG_RETENTION_DAYS": 30,  # the delivery log (event kind, public id, status)
 }
 
 

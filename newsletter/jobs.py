@@ -216,3 +216,22 @@ def poll_bounce_mailbox(now: datetime) -> int:
     except bounce_mailbox.MailboxError as exc:  # the other jobs still run; the next poll retries
         log.warning("bounce mailbox not read: %s", exc)
         return 0
+
+
+# --- outgoing webhooks (issue 16) ---------------------------------------------------------
+
+
+@job("webhook-deliveries", every=timedelta(minutes=1))
+def deliver_webhooks(now: datetime) -> int:
+    """Post the queued webhook events whose (re)try time has come (after their commit)."""
+    from . import webhooks
+
+    return webhooks.deliver_due(now)
+
+
+@job("retention-webhook-log", every=timedelta(days=1))
+def purge_webhook_log(now: datetime) -> int:
+    """Delete webhook deliveries older than WEBHOOK_LOG_RETENTION_DAYS (not pending ones)."""
+    from . import webhooks
+
+    return webhooks.purge_log(now, current_app.config)

@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import lazy_gettext
 from sqlalchemy import exists, select
 
-from . import compliance, links, notices, people, tokens
+from . import compliance, events, links, notices, people, tokens
 from .addresses import address_hash
 from .clock import utcnow
 from .extensions import db
@@ -226,6 +226,7 @@ def _drop_customer_subscriptions(subscriber: Subscriber) -> None:
     if not subscriber.subscriptions:
         # Not an objection: no suppression entry; the retired id lets the old messages'
         # links reach a re-import.
+        events.emit(events.SUBSCRIBER_ERASED, events.departure(subscriber, "customer-basis-lapsed"))
         people.remove_person(subscriber, keep_evidence=True)
 
 

@@ -19,3 +19,8 @@ def register_commands(app: Flask) -> None:
     from .consent_texts import consent_text  # per-language consent wording (issue 13)
 
     app.cli.add_command(consent_text)
+
+    from .webhooks import COMMANDS as webhook_commands  # outgoing webhooks (issue 16)
+
+    for command in webhook_commands:
+        app.cli.add_command(command)

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from .. import api_tokens
 from ..extensions import db
 
-api_token = AppGroup("api-token", help="Tokens for the objection register API.")
+api_token = AppGroup("api-token", help="Tokens for the API (docs/API.md).")
 
 
 @api_token.command("create")

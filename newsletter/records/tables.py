@@ -158,12 +158,22 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
         lambda c: "until the image is deleted from the media library",
         ("uploaded_by",),
     ),
+    "webhook_delivery": (
+        (SUBSCRIBERS, FORMER),
+        "events sent to the organisation's own systems by webhook (subscriber confirmed, "
+        "unsubscribed or erased; campaign sent): the subscriber's random public id, never "
+        "the address, with the lists and language of a confirmation, and the delivery's "
+        "status, attempts and HTTP status code (pseudonymised)",
+        lambda c: period(c, "WEBHOOK_LOG_RETENTION_DAYS"),
+        None,
+    ),
 }
 NOT_PERSONAL = frozenset(
     {
         "api_token",
         "campaign_opt_out",
         "campaign_version",
+        "webhook_endpoint",
         "consent_text",
         "job_lease",
         "published_campaign",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .. import compliance, i18n, messages, people, tokens
+from .. import compliance, events, i18n, messages, people, tokens
 from ..clock import utcnow
 from ..extensions import db
 from ..models import (
@@ -203,6 +203,7 @@ def erase(subscriber: Subscriber, reason: str, channels, evidence: Evidence) -> 
         evidence,
         detail={"reason": reason, "channels": list(channels)},
     )
+    events.emit(events.left_kind(reason), events.departure(subscriber, reason))
     return people.remove_person(
         subscriber, keep_evidence=True, objection=people.Objection(reason, channels)
     )

@@ -9,7 +9,7 @@ from flask import current_app
 from flask_babel import lazy_gettext
 from sqlalchemy import delete, select
 
-from .. import compliance, i18n, links, notices, people, tokens
+from .. import compliance, events, i18n, links, notices, people, tokens
 from ..addresses import normalise
 from ..clock import utcnow
 from ..extensions import db
@@ -176,6 +176,7 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
         basis=Basis.CONSENT,
         detail={"signup_event_id": signup.id, "method": "double opt-in link"},
     )
+    events.emit(events.SUBSCRIBER_CONFIRMED, events.subscriber_data(subscriber))
     return subscriber, True
 
 

@@ -21,6 +21,7 @@ from . import (  # noqa: F401  (each module adds its routes to bp)
     records,
     subscribers,
     topics,
+    webhooks,
 )
 from .blueprint import bp
 

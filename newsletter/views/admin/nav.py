@@ -19,6 +19,7 @@ NAV = [
     ("Media", "admin.media_library", "admin.media"),
     ("Branding", "admin.branding_page", "admin.branding"),
     ("API tokens", "admin.api_tokens_page", "admin.api_token"),
+    ("Webhooks", "admin.webhooks_page", "admin.webhook"),
     ("Outbox", "admin.outbox", "admin.outbox"),
     ("Audit log", "admin.audit_log", "admin.audit_log"),
     ("Privacy records", "admin.records_page", "admin.records"),
