@@ -36,6 +36,7 @@ ADDRESS = "address"  # confirm a new address (rectification, a new double opt-in
 TEST = "test"  # the inert links of a test send: [link, language], no subscriber
 # The current address approves an address change before the new one is asked (1 hour).
 ADDRESS_APPROVE = "address-approve"
+ADMIN_INVITE = "admin-invite"  # an invited admin sets a password (single use; admins.py)
 PURPOSES = (
     CONFIRM,
     UNSUBSCRIBE,
@@ -46,8 +47,9 @@ PURPOSES = (
     ADDRESS,
     TEST,
     ADDRESS_APPROVE,
+    ADMIN_INVITE,
 )
-TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS, ADDRESS_APPROVE)  # links that expire
+TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS, ADDRESS_APPROVE, ADMIN_INVITE)  # links that expire
 
 
 class InvalidToken(Exception):

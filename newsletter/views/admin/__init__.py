@@ -15,3 +15,6 @@ from . import api_tokens  # noqa: E402, F401
 
 # isort: split
 from . import breaches, records  # noqa: E402, F401
+
+# isort: split
+from . import admins  # noqa: E402, F401

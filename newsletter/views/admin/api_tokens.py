@@ -13,6 +13,7 @@ from ... import api_tokens, audit
 from ...extensions import db
 from ...forms import ButtonForm, CheckboxesField
 from . import bp
+from .auth import owner_only
 
 
 class TokenForm(FlaskForm):
@@ -34,6 +35,7 @@ def _page(form: TokenForm, secret: str | None = None, status: int = 200):
 
 @bp.route("/api-tokens", methods=["GET", "POST"])
 @login_required
+@owner_only  # editors may not (issue 16)
 def api_tokens_page():
     """List tokens; a valid POST creates one and shows its secret once."""
     form = TokenForm()
@@ -52,6 +54,7 @@ def api_tokens_page():
 
 @bp.post("/api-tokens/<name>/revoke")
 @login_required
+@owner_only  # editors may not (issue 16)
 def api_token_revoke(name: str):
     """Revoke a token by name: it stops working at once."""
     if ButtonForm().validate_on_submit():

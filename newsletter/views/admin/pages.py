@@ -20,6 +20,8 @@ NAV = [
     ("Outbox", "admin.outbox", "admin.outbox"),
     ("Audit log", "admin.audit_log", "admin.audit_log"),
     ("Privacy records", "admin.records_page", "admin.records"),
+    ("Admins", "admin.admins_page", "admin.admins"),
+    ("Your account", "admin.account", "admin.account"),
 ]
 
 
@@ -33,10 +35,16 @@ def admin_navigation() -> dict:
             continue
         if endpoint == "admin.outbox" and not uses_outbox():
             continue
+        if endpoint in auth.OWNER_ENDPOINTS and not auth.is_owner():
+            continue  # editors do not see what they may not open (the server refuses it too)
         items.append(
             {"label": label, "url": url_for(endpoint), "active": current.startswith(prefix)}
         )
-    return {"admin_nav": items, "has_endpoint": lambda name: name in current_app.view_functions}
+    return {
+        "admin_nav": items,
+        "has_endpoint": lambda name: name in current_app.view_functions,
+        "may_open": lambda name: name not in auth.OWNER_ENDPOINTS or auth.is_owner(),
+    }
 
 
 from . import (  # noqa: E402, F401

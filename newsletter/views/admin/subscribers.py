@@ -17,6 +17,7 @@ from ...addresses import InvalidAddress
 from ...extensions import db
 from ...models import Subscriber, SubscriberStatus
 from . import bp
+from .auth import owner_only
 from .forms import AccessRequestForm, ButtonForm, DetailsForm, EraseForm
 
 SUBSCRIBER_RECTIFY = "subscriber.rectify"  # audit action: fields changed, never values
@@ -56,6 +57,7 @@ def subscribers():
 
 
 @bp.post("/subscribers/access-request")
+@owner_only  # editors may not (issue 16)
 def access_request():
     """Art. 15 for any address: a subscriber's full export, or for a former subscriber
     what is still held under the keyed hash of the address. A JSON download, logged."""
@@ -138,6 +140,7 @@ def subscriber_details(public_id: str):
 
 
 @bp.post("/subscribers/<public_id>/export")
+@owner_only  # editors may not (issue 16)
 def subscriber_export(public_id: str):
     """Everything held about the person, as a JSON download (GDPR Art. 15)."""
     person = _subscriber(public_id)
@@ -154,6 +157,7 @@ def subscriber_export(public_id: str):
 
 
 @bp.route("/subscribers/<public_id>/erase", methods=["GET", "POST"])
+@owner_only  # editors may not (issue 16)
 def subscriber_erase(public_id: str):
     """Ask for confirmation, then erase exactly as an opt-out does (GDPR Art. 17)."""
     person = _subscriber(public_id)
