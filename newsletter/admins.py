@@ -17,9 +17,9 @@ import hmac
 
 import pyotp
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from . import tokens
