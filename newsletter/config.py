@@ -66,6 +66,8 @@ DEFAULTS: dict[str, object] = {
     "API_RATE_LIMIT": "120 per minute",
     "IMPORT_UPLOAD_FOLDER": None,  # uploads awaiting confirmation; None: instance/imports
     "CONFIRM_MAILS_PER_ADDRESS": 3,
+    # A welcome mail after a first confirmation (system mail, with the preferences link).
+    "WELCOME_MAIL": True,
     "SEND_RATE": 0,
     "SEND_BATCH_SIZE": 100,  # deliveries a worker claims at once (and may resend after a crash)
     "SEND_LEASE_SECONDS": 300,  # a claim's lease; an expired one is claimed again

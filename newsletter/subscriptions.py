@@ -308,6 +308,7 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
     for subscription in subscriber.subscriptions:
         if subscription.confirmed_at is None and subscription.topic.slug in wanted:
             subscription.confirmed_at = now
+    first_confirmation = subscriber.status == SubscriberStatus.PENDING  # welcome mail
     subscriber.status = SubscriberStatus.ACTIVE
     subscriber.confirmed_at = subscriber.confirmed_at or now
     start_reconsent_clock(subscriber, wanted, now)
@@ -327,6 +328,8 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
         basis=Basis.CONSENT,
         detail={"signup_event_id": signup.id, "method": "double opt-in link"},
     )
+    if first_confirmation:
+        notices.send_welcome(subscriber)
     return subscriber, True
 
 
