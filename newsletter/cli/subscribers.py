@@ -81,9 +81,13 @@ def export_list(topic_slug: str | None, fmt: str, basis: str | None, output: str
             raise click.ClickException(f"no topic with the slug {topic_slug!r}")
     counted = _Counter(list_export.rows(topic, basis))
     writer = list_export.csv_lines if fmt == "csv" else list_export.json_lines
-    with click.open_file(output, "w", encoding="utf-8", newline="") as out:
+    if output == "-":
         for text in writer(counted):
-            out.write(text)
+            click.echo(text, nl=False)
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as out:
+            for text in writer(counted):
+                out.write(text)
     audit.record(
         "cli",
         list_export.AUDIT_ACTION,

@@ -30,7 +30,7 @@ class CodeForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField("Email address", validators=[DataRequired("Enter an address.")])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES], validate_choice=True)
+    role = SelectField("Role", choices=list(ROLES), validate_choice=True)
 
 
 class SetPasswordForm(FlaskForm):
