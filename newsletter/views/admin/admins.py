@@ -10,10 +10,10 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ... import admins, audit, links, notices, tokens
-from ...extensions import db
+from ...extensions import db, limiter
 from . import bp
 from .account_forms import ChangePasswordForm, CodeForm, InviteForm, SetPasswordForm
-from .auth import owner_only
+from .auth import CODE_RATE_LIMIT, owner_only
 from .forms import ButtonForm
 
 ADMIN_INVITE = "admin.invite"
@@ -172,6 +172,7 @@ def account_two_factor_start():
 
 
 @bp.post("/account/two-factor/confirm")
+@limiter.limit(CODE_RATE_LIMIT)
 def account_two_factor_confirm():
     """Switch two-factor login on once a code from the app matches the secret."""
     form = CodeForm()
