@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
 
 from newsletter import compliance, create_app
@@ -97,7 +98,9 @@ def test_migration_0009_blanks_the_addresses_quoted_in_old_smtp_replies(empty_da
             4: f"550 5.1.1 <{compliance.REDACTED}>: unknown",
             5: None,
         }
-        assert db.session.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0009"
+        # Upgraded to the head (0009 or a later migration added since).
+        heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
+        assert db.session.scalar(sa.text("SELECT version_num FROM alembic_version")) in heads
         db.session.remove()
         db.engine.dispose()
     if empty_database_url.startswith("sqlite:///"):
