@@ -72,7 +72,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 def _load_admin(admin_id: str):
     from .models import AdminUser
 
-    return db.session.get(AdminUser, int(admin_id)) if admin_id.isdigit() else None
+    admin = db.session.get(AdminUser, int(admin_id)) if admin_id.isdigit() else None
+    return admin if admin is not None and admin.is_active else None  # deactivated: out
 
 
 def _project_path(app: Flask, name: str) -> Path:

@@ -1958,3 +1958,27 @@ def unsubscribe_mailto_unread(config, mailto_address: str, mailbox_polled: bool)
             f"{mailto_address} once it delivers there)."
         )
     return None
+
+
+# --- everyday admin (issue 16): one person added by hand -----------------------------------
+
+
+def refusal_of_manual_signup(address_hash: str) -> str | None:
+    """Why an admin may not add this address by hand (None: they may, as a pending
+    double opt-in). An address that objected to email (opt-out, erasure, complaint) is
+    refused: an objection is absolute (GDPR Art. 21(2)-(3)) and "an import or an admin
+    cannot re-add a suppressed address" (SPEC, data kept after an opt-out). The person
+    may come back themselves through the signup form (a new consent). The keyed hash,
+    never the address, is looked up."""
+    found = db.session.scalar(
+        select(Suppression.id).where(
+            Suppression.address_hash == address_hash, Suppression.channel == Channel.EMAIL
+        )
+    )
+    if found is None:
+        return None
+    return (
+        "This address is on the suppression list (the person unsubscribed or objected), so "
+        "it cannot be added by hand, and no confirmation mail was sent. The person can "
+        "sign up again themselves, through the signup form."
+    )

@@ -374,11 +374,20 @@ class AdminUser(db.Model):
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Issue 16: roles, deactivation, two-factor login (newsletter/admins.py).
+    role: Mapped[str] = mapped_column(String(16), default="owner", server_default="owner")
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_secret: Mapped[str | None] = mapped_column(String(500))  # encrypted (admins.py)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)  # a code is used once
 
     # Flask-Login protocol
-    is_active = True
     is_authenticated = True
     is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.deactivated_at is None
 
     def get_id(self) -> str:
         return str(self.id)

@@ -1,4 +1,4 @@
-"""System mails: confirmation, re-consent, goodbye, data download, new address.
+"""System mails: confirmation, welcome, re-consent, goodbye, data download, new address.
 
 No advertising, ever (checklist H4).
 
@@ -100,5 +100,27 @@ def send_address_approval(
         new_address=new_address,
         approve_url=approve_url,
         max_age_minutes=max_age_minutes,
+        privacy_url=links.privacy_url(),
+    )
+
+
+def send_welcome(subscriber) -> None:
+    """The welcome mail after a first confirmation (issue 16), unless WELCOME_MAIL is off.
+
+    A system mail: what the person subscribed to, how often to expect mail is not
+    promised, the preferences link (change lists or unsubscribe from all); no advertising.
+    Sent in the subscriber's language, after the commit of the confirmation.
+    """
+    if not current_app.config.get("WELCOME_MAIL", True):
+        return
+    send_system_mail(
+        "welcome",
+        subscriber.email,
+        lazy_gettext(
+            "Welcome to the newsletter of %(org)s", org=current_app.config["ORGANIZATION_NAME"]
+        ),
+        locale=subscriber.locale,
+        topics=[s.topic for s in subscriber.subscriptions if s.confirmed_at is not None],
+        preferences_url=links.preferences_url(subscriber.public_id),
         privacy_url=links.privacy_url(),
     )

@@ -41,6 +41,7 @@ WEB_VERSION = "web-version"
 # The campaign an unsubscribe link came from (`?c=` on it): [campaign id], for the
 # per-campaign opt-out count; no subscriber (newsletter/campaign_figures.py).
 CAMPAIGN_LINK = "campaign-link"
+ADMIN_INVITE = "admin-invite"  # an invited admin sets a password (single use; admins.py)
 PURPOSES = (
     CONFIRM,
     UNSUBSCRIBE,
@@ -53,8 +54,9 @@ PURPOSES = (
     ADDRESS_APPROVE,
     WEB_VERSION,
     CAMPAIGN_LINK,
+    ADMIN_INVITE,
 )
-TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS, ADDRESS_APPROVE)  # links that expire
+TIMED = (CONFIRM, RECONSENT, EXPORT, ADDRESS, ADDRESS_APPROVE, ADMIN_INVITE)  # links that expire
 
 
 class InvalidTokenError(Exception):

@@ -133,7 +133,9 @@ TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] =
     ),
     "admin_user": (
         (STAFF,),
-        "admin accounts: address, argon2id password hash, dates",
+        "admin accounts: address, argon2id password hash, role (owner or editor), dates "
+        "(created, last sign-in, deactivated), the two-factor secret encrypted under a key "
+        "derived from SECRET_KEY and the last code's time step",
         lambda c: "while the account exists",
         None,
     ),

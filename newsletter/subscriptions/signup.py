@@ -157,6 +157,7 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
     for subscription in subscriber.subscriptions:
         if subscription.confirmed_at is None and subscription.topic.slug in wanted:
             subscription.confirmed_at = now
+    first_confirmation = subscriber.status == SubscriberStatus.PENDING  # welcome mail
     subscriber.status = SubscriberStatus.ACTIVE
     subscriber.confirmed_at = subscriber.confirmed_at or now
     start_reconsent_clock(subscriber, wanted, now)
@@ -177,6 +178,8 @@ def confirm_signup(token: str, evidence: Evidence) -> tuple[Subscriber, bool]:
         detail={"signup_event_id": signup.id, "method": "double opt-in link"},
     )
     events.emit(events.SUBSCRIBER_CONFIRMED, events.subscriber_data(subscriber))
+    if first_confirmation:
+        notices.send_welcome(subscriber)
     return subscriber, True
 
 

@@ -2,6 +2,7 @@
 `.blueprint`); a new area is one more name below (and a line in `nav.NAV`)."""
 
 from . import (  # noqa: F401  (each module adds its routes to bp)
+    admins,
     api_tokens,
     archive,
     audit_log,

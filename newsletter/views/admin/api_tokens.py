@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 from ... import api_tokens, audit
 from ...extensions import db
 from ...forms import ButtonForm, CheckboxesField
+from .auth import owner_only
 from .blueprint import bp
 
 
@@ -33,6 +34,7 @@ def _page(form: TokenForm, secret: str | None = None, status: int = 200):
 
 
 @bp.route("/api-tokens", methods=["GET", "POST"])
+@owner_only  # editors may not (issue 16)
 def api_tokens_page():
     """List tokens; a valid POST creates one and shows its secret once."""
     form = TokenForm()
@@ -50,6 +52,7 @@ def api_tokens_page():
 
 
 @bp.post("/api-tokens/<name>/revoke")
+@owner_only  # editors may not (issue 16)
 def api_token_revoke(name: str):
     """Revoke a token by name: it stops working at once."""
     if ButtonForm().validate_on_submit():

@@ -14,6 +14,7 @@ from ... import audit, breaches
 from ...clock import utcnow
 from ...extensions import db
 from ...models import BreachLogEntry
+from .auth import owner_only
 from .blueprint import bp
 
 _WHEN = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -74,6 +75,7 @@ def _prefilled(original: BreachLogEntry) -> BreachForm:
 
 
 @bp.route("/records/breaches", methods=["GET", "POST"])
+@owner_only  # editors may not (issue 16)
 def records_breaches():
     """The log, newest first, and the form for a new entry or a correction."""
     form = BreachForm()
@@ -103,6 +105,7 @@ def records_breaches():
 
 
 @bp.get("/records/breaches.csv")
+@owner_only  # editors may not (issue 16)
 def records_breaches_csv():
     """The whole log as CSV (audit-logged)."""
     audit.record(current_user, breaches.AUDIT_EXPORT, "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import request, url_for
 
 from ...mailer import uses_outbox
+from . import auth
 from .blueprint import bp
 
 # (label, endpoint, endpoint prefix that marks the item as the current section).
@@ -23,6 +24,8 @@ NAV = [
     ("Outbox", "admin.outbox", "admin.outbox"),
     ("Audit log", "admin.audit_log", "admin.audit_log"),
     ("Privacy records", "admin.records_page", "admin.records"),
+    ("Admins", "admin.admins_page", "admin.admins"),
+    ("Your account", "admin.account", "admin.account"),
 ]
 
 
@@ -34,7 +37,12 @@ def admin_navigation() -> dict:
     for label, endpoint, prefix in NAV:
         if endpoint == "admin.outbox" and not uses_outbox():
             continue
+        if endpoint in auth.OWNER_ENDPOINTS and not auth.is_owner():
+            continue  # editors do not see what they may not open (the server refuses it too)
         items.append(
             {"label": label, "url": url_for(endpoint), "active": current.startswith(prefix)}
         )
-    return {"admin_nav": items}
+    return {
+        "admin_nav": items,
+        "may_open": lambda name: name not in auth.OWNER_ENDPOINTS or auth.is_owner(),
+    }

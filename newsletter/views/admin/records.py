@@ -15,6 +15,7 @@ from flask_login import current_user
 from ... import audit, breaches, records, reports
 from ...clock import utcnow
 from ...extensions import db
+from .auth import owner_only
 from .blueprint import bp
 from .forms import ButtonForm
 
@@ -28,6 +29,7 @@ def _download(body, name: str, mimetype: str) -> Response:
 
 
 @bp.get("/records")
+@owner_only  # editors may not (issue 16)
 def records_page():
     """The record of processing, the processor list, and the exports for the regulator."""
     record = records.build_record(current_app.config)
@@ -45,6 +47,7 @@ def records_page():
 
 
 @bp.get("/records/record-of-processing.<fmt>")
+@owner_only  # editors may not (issue 16)
 def records_download(fmt: str):
     """The record as a Markdown or JSON file."""
     record = records.build_record(current_app.config)
@@ -58,6 +61,7 @@ def records_download(fmt: str):
 
 
 @bp.post("/records/consent-register.csv")
+@owner_only  # editors may not (issue 16)
 def records_consent_register():
     """Every active subscriber's basis and evidence, as CSV, streamed (audit-logged)."""
     if not ButtonForm().validate_on_submit():
@@ -70,6 +74,7 @@ def records_consent_register():
 
 
 @bp.get("/records/suppression-report.csv")
+@owner_only  # editors may not (issue 16)
 def records_suppression_report():
     """Suppressions by month, reason and channel: counts and dates, no address, no hash."""
     report = reports.suppression_report()

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 
-from ... import audit, i18n, listings, rights, subscriptions
-from ...addresses import InvalidAddress
+from ... import audit, i18n, list_export, listings, manual_signup, rights, subscriptions
+from ...addresses import InvalidAddressError
+from ...clock import utcnow
 from ...extensions import db
-from ...models import Subscriber, SubscriberStatus
+from ...models import Basis, Subscriber, SubscriberStatus
+from .account_forms import AddSubscriberForm
+from .auth import owner_only
 from .blueprint import bp
 from .forms import AccessRequestForm, ButtonForm, DetailsForm, EraseForm
 
@@ -61,6 +73,7 @@ def subscribers():
 
 
 @bp.post("/subscribers/access-request")
+@owner_only  # editors may not (issue 16)
 def access_request():
     """Art. 15 for any address: a subscriber's full export, or for a former subscriber
     what is still held under the keyed hash of the address. A JSON download, logged."""
@@ -69,7 +82,7 @@ def access_request():
         abort(400, "Enter the address the request is about (the form may have expired).")
     try:
         data = rights.request_access(form.email.data, channel="admin")
-    except InvalidAddress as exc:
+    except InvalidAddressError as exc:
         abort(400, f"This is not a valid address: {exc}")
     former = data.get("subscriber", True) is None
     audit.record(
@@ -129,7 +142,7 @@ def subscriber_details(public_id: str):
             email=form.email.data,
             requested_by="admin",  # the admin acts on the person's request, checks who asks
         )
-    except (InvalidAddress, ValueError) as exc:
+    except (InvalidAddressError, ValueError) as exc:
         db.session.rollback()
         form.email.errors = [*form.email.errors, str(exc)]
         return _subscriber_page(person, form, 400)
@@ -143,6 +156,7 @@ def subscriber_details(public_id: str):
 
 
 @bp.post("/subscribers/<public_id>/export")
+@owner_only  # editors may not (issue 16)
 def subscriber_export(public_id: str):
     """Everything held about the person, as a JSON download (GDPR Art. 15)."""
     person = _subscriber(public_id)
@@ -159,6 +173,7 @@ def subscriber_export(public_id: str):
 
 
 @bp.route("/subscribers/<public_id>/erase", methods=["GET", "POST"])
+@owner_only  # editors may not (issue 16)
 def subscriber_erase(public_id: str):
     """Ask for confirmation, then erase exactly as an opt-out does (GDPR Art. 17)."""
     person = _subscriber(public_id)
@@ -171,3 +186,110 @@ def subscriber_erase(public_id: str):
         return redirect(url_for("admin.subscribers"))
     status = 400 if form.errors else 200
     return render_template("admin/subscriber_erase.html", person=person, form=form), status
+
+
+# --- issue 16: add one person by hand; export the list ---------------------------------------
+
+SUBSCRIBER_ADD = "subscriber.add-by-hand"  # audit action: target public id, the reason
+
+
+def _add_form(formdata=None) -> AddSubscriberForm:
+    form = AddSubscriberForm(formdata=formdata)
+    form.locale.choices = list(i18n.LANGUAGES.items())
+    form.topics.choices = [(t.slug, t.name) for t in subscriptions.public_topics()]
+    if formdata is None:
+        form.locale.data = i18n.DEFAULT
+    return form
+
+
+@bp.route("/subscribers/add", methods=["GET", "POST"])
+def subscriber_add():
+    """Add one person who asked for it (a pending double opt-in; the reason is kept)."""
+    form = _add_form(request.form if request.method == "POST" else None)
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("admin/subscriber_add.html", form=form), status
+    try:
+        added = manual_signup.add_by_hand(
+            form.email.data,
+            form.topics.data,
+            form.reason.data,
+            current_user.id,
+            name=form.name.data,
+            locale=form.locale.data,
+        )
+    except (InvalidAddressError, manual_signup.ManualSignupRefused) as exc:
+        db.session.rollback()
+        form.email.errors = [*form.email.errors, str(exc)]
+        return render_template("admin/subscriber_add.html", form=form), 400
+    audit.record(
+        current_user,
+        SUBSCRIBER_ADD,
+        added.subscriber.public_id,
+        reason=" ".join(form.reason.data.split()),
+        topics=added.topics,
+        mailed=added.mailed,
+    )
+    db.session.commit()
+    if added.mailed:
+        flash(
+            "Added as pending: a confirmation mail was sent. Nothing else is sent until "
+            "the person confirms."
+        )
+    else:
+        flash(
+            "Added as pending, but no confirmation mail was sent: this address got the most "
+            "confirmation mails allowed in 24 hours. Try again tomorrow."
+        )
+    return redirect(url_for("admin.subscriber", public_id=added.subscriber.public_id))
+
+
+def _export_choices() -> dict:
+    return {
+        "topics": subscriptions.public_topics(),
+        "bases": Basis.ALL,
+        "formats": list_export.FORMATS,
+    }
+
+
+@bp.get("/subscribers/export-list")
+@owner_only  # editors may not (issue 16)
+def subscribers_export_list_page():
+    """Choose what to export: the whole list or one topic, a basis, CSV or JSON."""
+    return render_template("admin/export_list.html", form=ButtonForm(), **_export_choices())
+
+
+@bp.post("/subscribers/export-list")
+@owner_only  # editors may not (issue 16)
+def subscribers_export_list():
+    """The list as a streamed download, in the columns the import reads; audit-logged."""
+    if not ButtonForm().validate_on_submit():
+        abort(400, "The form expired; go back, reload the page and try again.")
+    slug = request.form.get("topic", "")
+    topic = None
+    if slug:
+        topic = next((t for t in subscriptions.public_topics() if t.slug == slug), None) or abort(
+            400, "No such topic."
+        )
+    basis = request.form.get("basis") or None
+    fmt = request.form.get("format", "csv")
+    if (basis is not None and basis not in Basis.ALL) or fmt not in list_export.FORMATS:
+        abort(400, "Choose a basis and a format from the lists.")
+    count = list_export.count_rows(topic, basis)
+    audit.record(
+        current_user,
+        list_export.AUDIT_ACTION,
+        slug,
+        rows=count,
+        topic=slug or None,
+        basis=basis,
+        format=fmt,
+    )
+    db.session.commit()
+    scope = "-".join(part for part in (slug or "all", basis) if part)
+    name = f"subscribers-{scope}-{utcnow().date().isoformat()}.{fmt}"
+    return Response(
+        stream_with_context(list_export.lines(fmt, topic, basis)),
+        mimetype="text/csv" if fmt == "csv" else "application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
