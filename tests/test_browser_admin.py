@@ -70,6 +70,17 @@ def worker(app):
     thread.join(timeout=10)
 
 
+def small_png() -> bytes:
+    """A small real PNG, as a shop owner's photo would be (Pillow)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (320, 200), (190, 170, 140)).save(out, "PNG")
+    return out.getvalue()
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -127,6 +138,26 @@ def test_admin_composes_previews_test_sends_sends_and_watches_progress(
     assert page.get_by_label("Preview as").input_value() != ""  # still previewing as Ann
     page.locator("#preview-state", has_text="Up to date").wait_for()
     preview.get_by_role("heading", name="Spring is here").wait_for()
+
+    # An image from the media library, inserted where the cursor is (issue 16), and a
+    # Dutch version beside the English one (issue 15).
+    version.get_by_label("Body (Markdown)").focus()
+    page.locator("#media-insert-alt").fill("Linen shirts on a rail in the shop")
+    page.locator("#media-insert-file").set_input_files(
+        {"name": "shirts.png", "mimeType": "image/png", "buffer": small_png()}
+    )
+    page.locator("#media-insert-state", has_text="Inserted").wait_for()
+    body = version.get_by_label("Body (Markdown)").input_value()
+    assert "![Linen shirts on a rail in the shop](https://news.example.test/media/" in body
+    page.locator("#tab-nl").click()
+    dutch = page.locator("#version-nl")
+    dutch.get_by_label("Subject").fill("Onze lentecollectie is er")
+    dutch.get_by_label("Body (Markdown)").fill(
+        "# De lente is er\n\nBeste lezer,\n\nOnze **lentecollectie** kwam deze week binnen."
+    )
+    page.frame_locator("#preview-html").get_by_role("heading", name="De lente is er").wait_for()
+    page.locator("#tab-en").click()
+    preview.get_by_role("img", name="Linen shirts on a rail in the shop").wait_for()
     page.screenshot(path=str(shots / "compose.png"), full_page=True)
 
     page.get_by_role("button", name="Save and send now").click()
