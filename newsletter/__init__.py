@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, render_template
 from flask_babel import get_locale
+from flask_babel import refresh as refresh_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -46,6 +47,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         default_translation_directories=str(Path(app.root_path) / "translations"),
     )
     app.jinja_env.globals.update(LANGUAGES=i18n.LANGUAGES, get_locale=get_locale)
+    # The language is chosen afresh for every request (Flask-Babel caches it in `g`, which
+    # outlives a request when an app context is already pushed: the CLI, the tests).
+    app.before_request(refresh_locale)
     login.login_view = "admin.login"
     login.user_loader(_load_admin)
     mailer.install_session_hooks()

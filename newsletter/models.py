@@ -355,6 +355,8 @@ class AdminUser(db.Model):
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language of this admin's pages (nl, fr, en); None: the browser's language.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     # Flask-Login protocol
     is_active = True

@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (each module adds its routes to bp)
     dashboard,
     embed,
     imports,
+    language,
     nav,
     outbox,
     records,
