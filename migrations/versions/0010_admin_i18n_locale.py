@@ -3,7 +3,7 @@
 `admin_user.locale`: nl, fr or en; NULL (every existing admin) means "the browser's
 language, else English", which is what the admin saw before.
 
-Revision ID: 0010_admin-i18n
+Revision ID: 0010_admin_i18n  (the asked "0010_admin-i18n": Alembic refuses "-" in an id)
 Revises: 0009
 Create Date: 2026-12-02 01:30:00
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0010_admin-i18n"
+revision = "0010_admin_i18n"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
