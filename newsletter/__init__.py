@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, render_template
 from flask_babel import get_locale
+from flask_babel import refresh as refresh_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -47,6 +48,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.jinja_env.globals.update(LANGUAGES=i18n.LANGUAGES, get_locale=get_locale)
     localization.init_app(app)  # dates in the zone and language; topic wording (issue 15)
+    # The language is chosen afresh for every request (Flask-Babel caches it in `g`, which
+    # outlives a request when an app context is already pushed: the CLI, the tests).
+    app.before_request(refresh_locale)
     login.login_view = "admin.login"
     login.user_loader(_load_admin)
     mailer.install_session_hooks()

@@ -1,6 +1,10 @@
 """Languages: Dutch, French and English for subscriber pages, system mails and footers.
 
-The language is, in order: `?lang=` on the URL, the subscriber's own locale when the
+On the admin pages (/admin) the language is the signed-in admin's own choice
+(`AdminUser.locale`, set with the switcher in the admin header), else `?lang=`, else the
+browser's Accept-Language among nl/fr/en, else English (`admin_locale`).
+
+Elsewhere the language is, in order: `?lang=` on the URL, the subscriber's own locale when the
 page or mail is about a known subscriber (`use_locale`), the browser's Accept-Language,
 then English. Translations live in newsletter/translations (Flask-Babel, gettext).
 """
@@ -52,7 +56,21 @@ def select_locale() -> str:
     """Flask-Babel's locale selector."""
     if not has_request_context():
         return default_language()
+    if request.blueprint == "admin":
+        chosen = admin_locale()
+        if chosen:
+            return chosen
     return page_locale()  # within NEWSLETTER_LANGUAGES (below)
+
+
+def admin_locale() -> str | None:
+    """The language the signed-in admin chose for the admin pages, or None (no admin
+    signed in, or no choice made: the browser decides)."""
+    from flask_login import current_user
+
+    if not current_user or not current_user.is_authenticated:
+        return None
+    return normalize_locale(getattr(current_user, "locale", None))
 
 
 def use_locale(code: str | None) -> None:

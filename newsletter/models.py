@@ -380,6 +380,8 @@ class AdminUser(db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(500))  # encrypted (admins.py)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)  # a code is used once
+    # The language of this admin's pages (nl, fr, en); None: the browser's language.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     # Flask-Login protocol
     is_authenticated = True

@@ -62,9 +62,24 @@ def test_every_message_is_translated_and_compiled(language):
         catalog = read_po(po_file)
     with open(folder / "messages.mo", "rb") as mo_file:
         compiled = read_mo(mo_file)
-    untranslated = [m.id for m in catalog if m.id and not m.string]
+    untranslated = [m.id for m in catalog if m.id and not all(_strings(m))]
     assert untranslated == []
-    assert {m.id: m.string for m in catalog if m.id} == {m.id: m.string for m in compiled if m.id}
+    assert _entries(catalog) == _entries(compiled)
+
+
+def _strings(message) -> tuple:
+    """A message's translations: one, or one per plural form (ngettext)."""
+    string = message.string
+    return tuple(string) if isinstance(string, (list, tuple)) else (string,)
+
+
+def _entries(catalog) -> dict:
+    """{msgid (a tuple for a plural): translations} of a .po or .mo catalog."""
+    return {
+        (tuple(m.id) if isinstance(m.id, (list, tuple)) else m.id): _strings(m)
+        for m in catalog
+        if m.id
+    }
 
 
 def test_campaign_footer_is_in_each_recipients_language(app, make_subscriber, make_campaign):

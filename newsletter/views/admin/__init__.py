@@ -16,6 +16,7 @@ from . import (  # noqa: F401  (each module adds its routes to bp)
     dashboard,
     embed,
     imports,
+    language,
     media,
     nav,
     outbox,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -18,9 +20,10 @@ from .blueprint import bp
 
 class TokenForm(FlaskForm):
     name = StringField(
-        "Name (e.g. the tool that uses it)", validators=[DataRequired(), Length(max=100)]
+        _l("Name (e.g. the tool that uses it)"),
+        validators=[DataRequired(_l("Give the token a name.")), Length(max=100)],
     )
-    scopes = CheckboxesField("Scopes", choices=[SelectChoice(s) for s in api_tokens.SCOPES])
+    scopes = CheckboxesField(_l("Scopes"), choices=[SelectChoice(s) for s in api_tokens.SCOPES])
 
 
 def _page(form: TokenForm, secret: str | None = None, status: int = 200):
@@ -64,5 +67,5 @@ def api_token_revoke(name: str):
             return redirect(url_for("admin.api_tokens_page"))
         audit.record(current_user, audit.API_TOKEN_REVOKE, name)
         db.session.commit()
-        flash(f"Token {name} revoked.")
+        flash(_("Token %(name)s revoked.", name=name))
     return redirect(url_for("admin.api_tokens_page"))

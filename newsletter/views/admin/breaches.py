@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, TextAreaField
@@ -22,28 +24,30 @@ _WHEN = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 class BreachForm(FlaskForm):
     occurred_at = DateTimeLocalField(
-        "When it happened (UTC; leave empty if not known)", format=_WHEN, validators=[Optional()]
+        _l("When it happened (UTC; leave empty if not known)"),
+        format=_WHEN,
+        validators=[Optional()],
     )
     discovered_at = DateTimeLocalField(
-        "When it was discovered (UTC)",
+        _l("When it was discovered (UTC)"),
         format=_WHEN,
-        validators=[DataRequired("Give the date and time the breach was discovered.")],
+        validators=[DataRequired(_l("Give the date and time the breach was discovered."))],
     )
-    nature = TextAreaField("What happened (nature of the breach)")
-    data_categories = TextAreaField("Categories of personal data and of people concerned")
+    nature = TextAreaField(_l("What happened (nature of the breach)"))
+    data_categories = TextAreaField(_l("Categories of personal data and of people concerned"))
     people_affected = IntegerField(
-        "Approximate number of people affected (leave empty if not known)",
-        validators=[Optional(), NumberRange(min=0, message="The number cannot be negative.")],
+        _l("Approximate number of people affected (leave empty if not known)"),
+        validators=[Optional(), NumberRange(min=0, message=_l("The number cannot be negative."))],
     )
-    consequences = TextAreaField("Likely consequences for the people")
-    measures = TextAreaField("Measures taken or proposed")
-    authority_notified = BooleanField("Notified to the supervisory authority")
+    consequences = TextAreaField(_l("Likely consequences for the people"))
+    measures = TextAreaField(_l("Measures taken or proposed"))
+    authority_notified = BooleanField(_l("Notified to the supervisory authority"))
     authority_notified_at = DateTimeLocalField(
-        "Notified on (UTC)", format=_WHEN, validators=[Optional()]
+        _l("Notified on (UTC)"), format=_WHEN, validators=[Optional()]
     )
-    people_informed = BooleanField("The people concerned were informed (Art. 34)")
+    people_informed = BooleanField(_l("The people concerned were informed (Art. 34)"))
     reasoning = TextAreaField(
-        "Why the authority or the people were (not) told, and the reasons for any delay"
+        _l("Why the authority or the people were (not) told, and the reasons for any delay")
     )
     corrects = HiddenField()
 
@@ -91,7 +95,7 @@ def records_breaches():
             form.form_errors.append(str(exc))
         else:
             db.session.commit()
-            flash(f"Entry #{entry.id} added to the breach log.")
+            flash(_("Entry #%(id)s added to the breach log.", id=entry.id))
             return redirect(url_for("admin.records_breaches"))
     rows = breaches.entries()
     return render_template(

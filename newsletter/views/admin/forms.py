@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -48,8 +49,8 @@ class TopicForm(FlaskForm):
 
 class EraseForm(FlaskForm):
     confirm = BooleanField(
-        "I understand: the address and its subscriptions are deleted for good",
-        validators=[InputRequired("Tick the box to confirm the erasure.")],
+        _l("I understand: the address and its subscriptions are deleted for good"),
+        validators=[InputRequired(_l("Tick the box to confirm the erasure."))],
     )
 
 

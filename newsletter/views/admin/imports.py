@@ -26,6 +26,9 @@ from flask import (
     stream_template,
     url_for,
 )
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -41,32 +44,36 @@ from .blueprint import bp
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV file (UTF-8)", validators=[FileRequired("Choose a CSV file.")])
+    file = FileField(_l("CSV file (UTF-8)"), validators=[FileRequired(_l("Choose a CSV file."))])
     basis = SelectField(
-        "Lawful basis",
+        _l("Lawful basis"),
         choices=[
-            SelectChoice(Basis.CONSENT, "Consent"),
-            SelectChoice(Basis.EXISTING_CUSTOMER, "Existing customers"),
+            SelectChoice(Basis.CONSENT, _l("Consent")),
+            SelectChoice(Basis.EXISTING_CUSTOMER, _l("Existing customers")),
         ],
     )
     source = StringField(
-        "Where these people came from",
+        _l("Where these people came from"),
         validators=[
-            DataRequired("Describe the source."),
+            DataRequired(_l("Describe the source.")),
             Length(
                 min=10,
                 max=200,
-                message="Describe where these people came from (at least 10 characters, at "
-                "most 200), e.g. 'shop checkout 2024, newsletter box ticked'.",
+                message=_l(
+                    "Describe where these people came from (at least 10 characters, at "
+                    "most 200), e.g. 'shop checkout 2024, newsletter box ticked'."
+                ),
             ),
         ],
     )
     own_contacts = BooleanField(
         validators=[
             DataRequired(
-                "Confirm that every person in the file gave their consent to, or bought "
-                "from, this business itself (not a list bought, rented or borrowed from "
-                "someone else)."
+                _l(
+                    "Confirm that every person in the file gave their consent to, or bought "
+                    "from, this business itself (not a list bought, rented or borrowed from "
+                    "someone else)."
+                )
             )
         ]
     )
@@ -129,7 +136,7 @@ def import_upload():
         upload=upload, basis=form.basis.data, source=form.source.data, own_contacts="y"
     )
     return render_template(
-        "admin/import_preview.html", report=report, form=confirm, limit=imports.KEPT_ROWS
+        "admin/import_preview.html", report=report, form=confirm, limit=imports.report.KEPT_ROWS
     )
 
 
@@ -140,9 +147,9 @@ def _upload_page(form):
 
 
 def _period(key: str) -> str:
-    """`{{ period('KEY') }}` in years and months, as the public pages show periods; in
-    English, the language of the admin pages (the app-wide global follows the browser)."""
-    return periods.config_period(current_app.config, key, "en")
+    """`{{ period('KEY') }}` in years and months, as the public pages show periods, in
+    the language of the admin page (the admin's choice, see `i18n.select_locale`)."""
+    return periods.config_period(current_app.config, key, str(get_locale()))
 
 
 @bp.get("/import/example/<basis>.csv")
@@ -162,13 +169,13 @@ def import_confirm():
     form = ConfirmImportForm()
     path = _upload_path(form.upload.data) if form.validate_on_submit() else None
     if path is None:
-        flash("This preview has expired or was already imported; please upload the file again.")
+        flash(_("This preview has expired or was already imported; please upload the file again."))
         return redirect(url_for("admin.import_upload"))
     try:
         report = _run(path, form, dry_run=False)
     except (ComplianceError, imports.ImportFileError) as exc:
         db.session.rollback()
-        flash(f"{exc} Nothing was imported.")
+        flash(_("%(problem)s Nothing was imported.", problem=exc))
         return redirect(url_for("admin.import_upload"))
     db.session.commit()
     path.unlink(missing_ok=True)
@@ -189,5 +196,5 @@ def import_cancel():
     if path is not None:
         path.unlink(missing_ok=True)
     session.pop("import", None)
-    flash("Import cancelled; nothing was imported.")
+    flash(_("Import cancelled; nothing was imported."))
     return redirect(url_for("admin.import_upload"))

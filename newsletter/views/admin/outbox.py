@@ -6,6 +6,7 @@ import email
 import email.policy
 
 from flask import abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import audit, listings
@@ -18,7 +19,7 @@ from .blueprint import bp
 
 def _require_outbox() -> None:
     if not uses_outbox():
-        abort(404, "An SMTP server is configured: mail is sent, not kept in the outbox.")
+        abort(404, _("An SMTP server is configured: mail is sent, not kept in the outbox."))
 
 
 @bp.get("/outbox")
@@ -35,7 +36,7 @@ def outbox():
 def outbox_message(message_id: int):
     """One message: headers, the text part, and the HTML part in a sandboxed frame."""
     _require_outbox()
-    row = db.session.get(OutboxMessage, message_id) or abort(404, "No such message.")
+    row = db.session.get(OutboxMessage, message_id) or abort(404, _("No such message."))
     message = email.message_from_bytes(row.raw, policy=email.policy.default)
     audit.record(current_user, audit.OUTBOX_VIEW, address_hash(row.recipient.lower()), id=row.id)
     db.session.commit()

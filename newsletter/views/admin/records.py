@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from flask import Response, abort, current_app, render_template, stream_with_context
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import audit, breaches, records, reports
@@ -57,7 +58,7 @@ def records_download(fmt: str):
     if fmt == "json":
         body = json.dumps(records.as_dict(record), indent=2, ensure_ascii=False)
         return _download(body, "record-of-processing.json", "application/json")
-    abort(404, "The record can be downloaded as .md or .json.")
+    abort(404, _("The record can be downloaded as .md or .json."))
 
 
 @bp.post("/records/consent-register.csv")
@@ -65,7 +66,7 @@ def records_download(fmt: str):
 def records_consent_register():
     """Every active subscriber's basis and evidence, as CSV, streamed (audit-logged)."""
     if not ButtonForm().validate_on_submit():
-        abort(400, "The form expired; go back, reload the page and try again.")
+        abort(400, _("The form expired; go back, reload the page and try again."))
     count = reports.active_subscriber_count()
     audit.record(current_user, reports.AUDIT_CONSENT_REGISTER, "", subscribers=count, format="csv")
     db.session.commit()
