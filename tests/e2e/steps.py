@@ -91,7 +91,7 @@ def send_campaign(page, subject: str, body: str, recipients: int, shots: Path) -
     page.wait_for_load_state()
     if not re.search(r"/campaigns/\d+/send$", page.url):
         raise AssertionError(f"'send now' did not ask for confirmation; {seen(page)}")
-    button = page.locator("main form:not(.inline) button[type=submit]")
+    button = page.locator("main form[method=post]:not(.inline) button[type=submit]")
     label = button.inner_text()
     assert re.search(rf"\b{recipients}\b", label), (
         f"the send button should name {recipients} recipients, it says {label!r}"
