@@ -11,15 +11,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 MAX_LINES = 400
 # The rule index may be longer (its functions stay short).
 LONG_ALLOWED = {"newsletter.compliance"}
-# Modules other branches of issue 14 are splitting at the time of writing; the
-# integrator empties this list once they are merged.
-STILL_BEING_SPLIT = {
-    "newsletter.models",
-}
-# The public blueprint's bottom-of-file import (issue 14 point 5, the views branch).
-CYCLES_BEING_REMOVED = [
-    ["newsletter.views.privacy", "newsletter.views.public", "newsletter.views.reconsent"]
-]
 
 
 def module_name(path: Path) -> str:
@@ -107,7 +98,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_cycle_between_newsletter_modules():
     graph = import_graph()
     assert graph["newsletter.subscriptions"]  # the graph is read at all
-    assert [c for c in cycles(graph) if c not in CYCLES_BEING_REMOVED] == []
+    assert cycles(graph) == []
 
 
 def test_the_cycle_check_finds_a_cycle():
@@ -118,10 +109,10 @@ def test_no_module_over_400_lines():
     too_long = {
         name: len(path.read_text(encoding="utf-8").splitlines())
         for name, path in modules().items()
-        if name not in LONG_ALLOWED | STILL_BEING_SPLIT
+        if name not in LONG_ALLOWED
     }
     assert {name: n for name, n in too_long.items() if n > MAX_LINES} == {}
 
 
 def test_the_allow_list_names_real_modules():
-    assert STILL_BEING_SPLIT | LONG_ALLOWED <= set(modules())
+    assert LONG_ALLOWED <= set(modules())
