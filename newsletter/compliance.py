@@ -246,9 +246,6 @@ class ConsentTextChangedError(ComplianceError):
         self.shown = shown
 
 
-ConsentTextChanged = ConsentTextChangedError  # the name before issue 14; views/ still use it
-
-
 def require_shown_consent_text(claimed_id, shown) -> None:
     """Consent is recorded with the text the server showed, never one a client names.
 

@@ -44,7 +44,7 @@ def add_by_hand(
 ) -> ManualSignup:
     """Record a pending signup for `email` and queue its confirmation mail (flushed).
 
-    Raises InvalidAddress for a bad address and ManualSignupRefused for a suppressed
+    Raises InvalidAddressError for a bad address and ManualSignupRefused for a suppressed
     address, no list, no reason, or a person already confirmed on every list asked.
     """
     address = normalise(email)

@@ -10,9 +10,7 @@ from __future__ import annotations
 from ..people import mark_for_secure_cleanup, scrub_replies, suppress
 from .core import (
     Evidence,
-    InertLink,
     InertLinkError,
-    NotFound,
     NotFoundError,
     OptOut,
     OptOutResult,
@@ -40,7 +38,6 @@ from .preferences import (
     update_preferences,
 )
 from .rectification import (
-    AddressTaken,
     AddressTakenError,
     address_changes,
     approve_address_change,
@@ -63,9 +60,7 @@ from .signup import (
 
 __all__ = [
     "NotFoundError",
-    "NotFound",
     "InertLinkError",
-    "InertLink",
     "OptOut",
     "OptOutResult",
     "Evidence",
@@ -95,7 +90,6 @@ __all__ = [
     "export_data",
     "_event_json",
     "AddressTakenError",
-    "AddressTaken",
     "address_changes",
     "rectify",
     "correct_details",

@@ -32,9 +32,6 @@ class NotFoundError(Exception):
         self.known = known
 
 
-NotFound = NotFoundError  # the name before issue 14; views/ still use it
-
-
 class InertLinkError(tokens.InvalidTokenError):
     """The link of an admin's test send or of a preview: it acts on nobody, ever.
 
@@ -45,9 +42,6 @@ class InertLinkError(tokens.InvalidTokenError):
     def __init__(self, language: str | None):
         super().__init__("a test message's link")
         self.language = language
-
-
-InertLink = InertLinkError  # the name before issue 14; views/ still use it
 
 
 class OptOut:

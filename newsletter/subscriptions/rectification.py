@@ -30,9 +30,6 @@ class AddressTakenError(Exception):
     """The confirmed new address already has a subscription of its own: nothing moved."""
 
 
-AddressTaken = AddressTakenError  # the name before issue 14; views/ still use it
-
-
 def address_changes(subscriber: Subscriber) -> list[AddressChange]:
     return list(
         db.session.scalars(
