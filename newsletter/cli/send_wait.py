@@ -34,8 +34,8 @@ def send_processes() -> int:
     return os.cpu_count() or 1
 
 
-def _send_here(row: Campaign, total: int, helpers: _Helpers) -> None:
-    """Send the campaign with this process and the helpers (see _Helpers).
+def send_here(row: Campaign, total: int, helpers: SendHelpers) -> None:
+    """Send the campaign with this process and the helpers (see SendHelpers).
 
     Every process runs `sending.send_pending` for this campaign, the loop of `flask
     worker`: the claims with leases give each delivery to one process (the same
@@ -101,7 +101,7 @@ def _send_here(row: Campaign, total: int, helpers: _Helpers) -> None:
         sys.exit(1)
 
 
-class _Helpers:
+class SendHelpers:
     """The helper processes of `campaign send --wait` (spawned: a fresh interpreter
     each, as on every platform, building the app from this one's configuration).
 

@@ -54,7 +54,7 @@ def _servers(config) -> list[Processor]:
             )
         )
     database = urlsplit(config["SQLALCHEMY_DATABASE_URI"])
-    if not database.scheme.startswith("sqlite") and _remote(database.hostname):
+    if not database.scheme.startswith("sqlite") and is_remote(database.hostname):
         found.append(
             _server(
                 database.hostname,
@@ -64,7 +64,7 @@ def _servers(config) -> list[Processor]:
             )
         )
     limits = urlsplit(config["RATELIMIT_STORAGE_URI"])
-    if limits.scheme != "memory" and _remote(limits.hostname):
+    if limits.scheme != "memory" and is_remote(limits.hostname):
         found.append(
             _server(
                 limits.hostname,
@@ -76,12 +76,12 @@ def _servers(config) -> list[Processor]:
     return found
 
 
-def _remote(host: str | None) -> bool:
+def is_remote(host: str | None) -> bool:
     return bool(host) and host.lower() not in LOOPBACK
 
 
 def _server(host: str, kind: str, purpose: str, key: str) -> Processor:
-    if not _remote(host):
+    if not is_remote(host):
         return Processor(
             name=f"{kind} on this machine ({host})",
             purpose=purpose,

@@ -26,7 +26,7 @@ from .core import (
     topics_by_slug,
 )
 from .export import (
-    _event_json,
+    event_json,
     export_data,
 )
 from .preferences import (
@@ -88,7 +88,7 @@ __all__ = [
     "unsubscribe_all",
     "erase",
     "export_data",
-    "_event_json",
+    "event_json",
     "AddressTakenError",
     "address_changes",
     "rectify",

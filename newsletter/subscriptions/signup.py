@@ -111,7 +111,7 @@ def send_confirmation(subscriber: Subscriber, signup_event: ConsentEvent) -> boo
     return True
 
 
-def _confirm_max_age() -> int:
+def confirm_max_age() -> int:
     return current_app.config["CONFIRM_MAX_AGE_HOURS"] * 3600
 
 
@@ -120,7 +120,7 @@ def pending_confirmation(token: str) -> tuple[Subscriber, ConsentEvent]:
 
     Raises InvalidTokenError, ExpiredTokenError or NotFoundError.
     """
-    payload = tokens.verify(tokens.CONFIRM, token, _confirm_max_age())
+    payload = tokens.verify(tokens.CONFIRM, token, confirm_max_age())
     return _signup_from_payload(payload)
 
 
@@ -205,7 +205,7 @@ def start_reconsent_clock(subscriber: Subscriber, consented: set[str], at) -> No
 def resend_confirmation(token: str) -> bool:
     """After an expired link: send a fresh confirmation if the signup still exists."""
     try:
-        tokens.verify(tokens.CONFIRM, token, _confirm_max_age())
+        tokens.verify(tokens.CONFIRM, token, confirm_max_age())
         return False  # not expired: nothing to renew
     except tokens.ExpiredTokenError as expired:
         subscriber, signup = _signup_from_payload(expired.payload)
