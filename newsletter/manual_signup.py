@@ -58,11 +58,7 @@ def add_by_hand(
     if not topics:
         raise ManualSignupRefused("Choose at least one list.")
     language = i18n.normalize_locale(locale) or i18n.DEFAULT
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
-    if subscriber is None:
-        subscriber = Subscriber(email=address, name=name or None, locale=language, source=METHOD)
-        db.session.add(subscriber)
-        db.session.flush()
+    subscriber = _subscriber_for(address, name, language)
     asked = _add_pending(subscriber, topics)
     if not asked:
         raise ManualSignupRefused(
@@ -81,6 +77,16 @@ def add_by_hand(
     )
     mailed = subscriptions.send_confirmation(subscriber, event)
     return ManualSignup(subscriber, [t.slug for t in asked], mailed)
+
+
+def _subscriber_for(address: str, name: str | None, language: str) -> Subscriber:
+    """The person with this address; created (pending, no list yet) when there is none."""
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if subscriber is None:
+        subscriber = Subscriber(email=address, name=name or None, locale=language, source=METHOD)
+        db.session.add(subscriber)
+        db.session.flush()
+    return subscriber
 
 
 def _add_pending(subscriber: Subscriber, topics) -> list:

@@ -82,6 +82,11 @@ def send_here(row: Campaign, total: int, helpers: SendHelpers) -> None:
     domain.finish_if_done(row)
     db.session.commit()
     shares.insert(0, mine.get("sent", 0))
+    _report(row, shares, failures, stop.is_set())
+
+
+def _report(row: Campaign, shares: list[int], failures: list[int], stopped: bool) -> None:
+    """What `send --wait` tells the operator at the end; exit code 1 when not all ran."""
     if len(shares) > 1:
         click.echo(f"sent by {len(shares)} processes: " + " + ".join(map(str, shares)))
     for code in failures:
@@ -91,13 +96,13 @@ def send_here(row: Campaign, total: int, helpers: SendHelpers) -> None:
             "`flask worker` sends it then",
             err=True,
         )
-    if stop.is_set():
+    if stopped:
         click.echo(
             "stopped: the messages not tried are back in the queue; `flask worker` sends them",
             err=True,
         )
     click.echo(json.dumps(domain.campaign_status(row)))
-    if failures or stop.is_set():
+    if failures or stopped:
         sys.exit(1)
 
 
