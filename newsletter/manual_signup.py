@@ -65,14 +65,12 @@ def add_by_hand(
             "This person is subscribed to these lists already: nothing was sent."
         )
     text = subscriptions.displayed_consent_text(subscriber.locale)
-    event = subscriptions.record_event(
+    event = subscriptions.record_consent(
         subscriber,
         "signup",
         subscriptions.Evidence(source=f"{METHOD}: {reason}"),
-        consent_text_id=text.id,
-        topics=[t.slug for t in asked],
-        topic_wording=subscriptions.topic_wording(asked),
-        basis=Basis.CONSENT,
+        text,
+        asked,
         detail={"method": METHOD, "reason": reason, "added_by": admin_id},
     )
     mailed = subscriptions.send_confirmation(subscriber, event)

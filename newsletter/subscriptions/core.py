@@ -13,6 +13,7 @@ from ..addresses import address_hash, normalise
 from ..clock import utcnow
 from ..extensions import db
 from ..models import (
+    Basis,
     ConsentEvent,
     ConsentText,
     Subscriber,
@@ -178,3 +179,26 @@ def record_event(subscriber: Subscriber, kind: str, evidence: Evidence, **fields
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def record_consent(
+    subscriber: Subscriber,
+    kind: str,
+    evidence: Evidence,
+    text: ConsentText,
+    topics: list[Topic],
+    language: str | None = None,
+    **fields,
+) -> ConsentEvent:
+    """Append a consent given on our pages (basis consent): the wording shown beside the
+    box, the lists by slug, and their name and description as shown (`topic_wording`)."""
+    return record_event(
+        subscriber,
+        kind,
+        evidence,
+        consent_text_id=text.id,
+        topics=[t.slug for t in topics],
+        topic_wording=topic_wording(topics, language),
+        basis=Basis.CONSENT,
+        **fields,
+    )

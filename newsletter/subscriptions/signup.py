@@ -30,9 +30,9 @@ from .core import (
     Evidence,
     NotFoundError,
     displayed_consent_text,
+    record_consent,
     record_event,
     subscriber_by_public_id,
-    topic_wording,
     topics_by_slug,
 )
 
@@ -74,15 +74,7 @@ def request_signup(
     for topic in topics:
         if topic.id not in have and topic.id not in pending:
             subscriber.subscriptions.append(Subscription(topic=topic, basis=Basis.CONSENT))
-    event = record_event(
-        subscriber,
-        ConsentKind.SIGNUP,
-        evidence,
-        consent_text_id=text.id,
-        topics=[t.slug for t in topics],
-        topic_wording=topic_wording(topics, language),
-        basis=Basis.CONSENT,
-    )
+    event = record_consent(subscriber, ConsentKind.SIGNUP, evidence, text, topics, language)
     send_confirmation(subscriber, event)
 
 
