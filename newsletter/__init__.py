@@ -35,6 +35,27 @@ def create_app(overrides: dict | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    _init_extensions(app)
+
+    from .views import media as media_views
+    from .views import register_blueprints
+
+    register_blueprints(app)  # pages (CSRF token) and programs (bearer token, CSRF-exempt)
+    media_views.init_app(app)  # `branding` in every template, mail included (issue 16)
+    security.init_app(app)  # Content-Security-Policy and the other response headers
+
+    from .cli import register_commands
+
+    register_commands(app)
+    _register_error_pages(app)
+    # Flask's built-in `flask run` cannot be replaced by an app command: the app itself
+    # starts the sending loop and the jobs, only when served by that command.
+    embedded.start_for_flask_run(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    """The unbound extensions bound to this app, and what they need from it."""
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_project_path(app, "migrations")))
     mail.init_app(app)
@@ -55,22 +76,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     login.user_loader(_load_admin)
     mailer.install_session_hooks()
     database.init_database(app)
-
-    from .views import media as media_views
-    from .views import register_blueprints
-
-    register_blueprints(app)  # pages (CSRF token) and programs (bearer token, CSRF-exempt)
-    media_views.init_app(app)  # `branding` in every template, mail included (issue 16)
-    security.init_app(app)  # Content-Security-Policy and the other response headers
-
-    from .cli import register_commands
-
-    register_commands(app)
-    _register_error_pages(app)
-    # Flask's built-in `flask run` cannot be replaced by an app command: the app itself
-    # starts the sending loop and the jobs, only when served by that command.
-    embedded.start_for_flask_run(app)
-    return app
 
 
 def _load_admin(admin_id: str):

@@ -18,9 +18,6 @@ class InvalidAddressError(ValueError):
     """The text is not a deliverable-looking email address; the message says why."""
 
 
-InvalidAddress = InvalidAddressError  # the name before issue 14; views/ still use it
-
-
 def normalise(raw: str) -> str:
     """Return the canonical form of an address, or raise InvalidAddressError.
 

@@ -196,14 +196,14 @@ def invitation_token(admin: AdminUser) -> str:
 
 
 def invited_admin(token: str) -> AdminUser:
-    """The account an invitation link is for. Raises tokens.InvalidToken (tampered, used
-    already, account deactivated) or tokens.ExpiredToken; changes nothing."""
+    """The account an invitation link is for. Raises tokens.InvalidTokenError (tampered, used
+    already, account deactivated) or tokens.ExpiredTokenError; changes nothing."""
     payload = tokens.verify(tokens.ADMIN_INVITE, token, INVITE_MAX_AGE_HOURS * 3600)
     if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)):
-        raise tokens.InvalidToken("malformed payload")
+        raise tokens.InvalidTokenError("malformed payload")
     admin = db.session.get(AdminUser, payload[0])
     if admin is None or not admin.is_active or payload[1] != _password_fingerprint(admin):
-        raise tokens.InvalidToken("this invitation was used already or withdrawn")
+        raise tokens.InvalidTokenError("this invitation was used already or withdrawn")
     return admin
 
 

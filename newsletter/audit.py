@@ -43,14 +43,14 @@ API_TOKEN_REVOKE = "api-token.revoke"
 
 
 # Anything shaped like an address (local@domain.tld), wherever it sits in a string.
-_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+ADDRESS_PATTERN = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 
 
 class AuditLeakError(ValueError):
     """A caller tried to write an email address into the audit log."""
 
 
-def _actor_name(actor) -> str:
+def actor_name(actor) -> str:
     if isinstance(actor, AdminUser):
         return actor.email
     return str(actor or "system")
@@ -59,7 +59,7 @@ def _actor_name(actor) -> str:
 def _refuse_addresses(value, where: str) -> None:
     """Raise AuditLeakError if a string inside `value` looks like an email address."""
     if isinstance(value, str):
-        if _ADDRESS.search(value):
+        if ADDRESS_PATTERN.search(value):
             raise AuditLeakError(f"audit {where} must not hold an email address")
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -79,7 +79,7 @@ def record(actor, action: str, target: str = "", **detail) -> AuditEntry:
     _refuse_addresses(detail, "detail")
     entry = AuditEntry(
         occurred_at=utcnow(),
-        actor=_actor_name(actor)[:320],
+        actor=actor_name(actor)[:320],
         action=action,
         target=str(target)[:200],
         detail=detail,
@@ -96,7 +96,7 @@ def record_once(actor, action: str, target: str, window: timedelta, **detail) ->
     recent = db.session.scalar(
         select(AuditEntry.id)
         .where(
-            AuditEntry.actor == _actor_name(actor),
+            AuditEntry.actor == actor_name(actor),
             AuditEntry.action == action,
             AuditEntry.target == str(target),
             AuditEntry.occurred_at >= since,

@@ -12,7 +12,6 @@ would outlive that person's erasure.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,12 +22,11 @@ from sqlalchemy.orm import Session
 from . import audit, compliance, reports
 from .clock import utcnow
 from .extensions import db
-from .models import AdminUser, BreachLogEntry
+from .models import BreachLogEntry
 
 AUDIT_ADD = "breach-log.add"
 AUDIT_EXPORT = "breach-log.export"
 
-_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _TEXTS = {
     "nature": "what happened (the nature of the breach)",
     "data_categories": "the categories of personal data concerned",
@@ -74,7 +72,7 @@ def record_breach(actor, facts: BreachFacts, corrects: int | None = None) -> Bre
         raise BreachLogError(f"There is no breach log entry #{corrects} to correct.")
     entry = BreachLogEntry(
         recorded_at=utcnow(),
-        recorded_by=_actor_name(actor)[:320],
+        recorded_by=audit.actor_name(actor)[:320],
         corrects_id=corrects,
         **{name: getattr(facts, name) for name in BreachFacts.__dataclass_fields__},
     )
@@ -85,16 +83,12 @@ def record_breach(actor, facts: BreachFacts, corrects: int | None = None) -> Bre
     return entry
 
 
-def _actor_name(actor) -> str:
-    return actor.email if isinstance(actor, AdminUser) else str(actor or "system")
-
-
 def _check(facts: BreachFacts, now: datetime) -> None:
     for name, label in _TEXTS.items():
         if not (getattr(facts, name) or "").strip():
             raise BreachLogError(f"Describe {label}.")
     for name in (*_TEXTS, "reasoning"):
-        if _ADDRESS.search(getattr(facts, name) or ""):
+        if audit.ADDRESS_PATTERN.search(getattr(facts, name) or ""):
             raise BreachLogError(
                 "Do not write email addresses in the breach log (it is kept for good and "
                 "cannot be edited): describe the people by category and number."

@@ -40,7 +40,7 @@ def campaign_of_link(value: str | None) -> int | None:
         return None
     try:
         payload = tokens.verify(tokens.CAMPAIGN_LINK, value)
-    except tokens.InvalidToken:
+    except tokens.InvalidTokenError:
         return None
     ok = isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], int)
     return payload[0] if ok else None

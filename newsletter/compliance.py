@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, Exists, and_, exists, func, or_, select
 
+from . import i18n, links, tokens
 from .extensions import db
 from .models import (
     Basis,
@@ -30,6 +31,7 @@ from .models import (
     ConsentEvent,
     RequestKind,
     RetiredPublicId,
+    RightsRequest,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -244,9 +246,6 @@ class ConsentTextChangedError(ComplianceError):
             "is shown; please read it and tick the box again."
         )
         self.shown = shown
-
-
-ConsentTextChanged = ConsentTextChangedError  # the name before issue 14; views/ still use it
 
 
 def require_shown_consent_text(claimed_id, shown) -> None:
@@ -474,7 +473,7 @@ def check_test_message(message) -> list[str]:
     records nothing. Sources: SPEC rule 4 and "Every marketing message"; GBA decision
     19/2021; GDPR Art. 5(1)(a), 7(1), 21(3). Takes raw bytes or an `email` message.
     """
-    from . import campaigns, i18n, messages
+    from . import campaigns, messages
 
     if not isinstance(message, bytes | bytearray):
         message = message.as_bytes(policy=message.policy.clone(max_line_length=None))
@@ -517,7 +516,6 @@ def check_test_message(message) -> list[str]:
 
 
 def _inert_test_link(url: str, link: str, language: str) -> bool:
-    from . import tokens
 
     try:
         payload = tokens.verify(tokens.TEST, url.rsplit("/", 1)[-1])
@@ -581,7 +579,6 @@ def opt_out_link_allowed(url: str) -> bool:
     the machine (SPEC `NEWSLETTER_BASE_URL`; the app refuses to start with a non-loopback
     http BASE_URL and an SMTP server). Sources: RFC 8058 §3.1; RFC 2369; SPEC rule 4.
     """
-    from . import links
 
     if url.startswith("https://"):
         return True
@@ -710,7 +707,6 @@ def _identity_problems() -> list[str]:
 def _language(headers, problems: list[str]) -> str | None:
     """The message's language (Content-Language, RFC 3282), which the system sets to the
     recipient's; None, with a problem, when it is missing or not a supported one."""
-    from . import i18n
 
     declared = (headers.get("Content-Language") or "").strip()
     language = i18n.normalize_locale(declared)
@@ -1816,7 +1812,6 @@ def access_link_mail_allowed(subject_hash: str, now: datetime, per_day: int) -> 
     of the requester, proportionately: e.g. through the address the data are about),
     Art. 32(1)(b) (confidentiality), Art. 12(5) (excessive requests); checklist H1.
     """
-    from .models import RightsRequest
 
     since = now - timedelta(hours=24)
     count = db.session.scalar(

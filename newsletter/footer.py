@@ -82,7 +82,7 @@ def footer_text(values: dict[str, str]) -> str:
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
-def _place_footer(page: str, footer: str) -> str:
+def place_footer(page: str, footer: str) -> str:
     """The footer as the last thing in <body> (css-inline always writes one)."""
     ends = list(_BODY_END.finditer(page))
     at = ends[-1].start() if ends else len(page)

@@ -23,7 +23,7 @@ def clean_header_text(value: str | None) -> str:
     return " ".join((value or "").split())
 
 
-def _encoded(value: str, name: str) -> str:
+def encoded_header(value: str, name: str) -> str:
     """A header value, RFC 2047-encoded when not ASCII, folded below 78 columns."""
     value = clean_header_text(value)
     if not value.isascii():
@@ -72,7 +72,7 @@ def list_id(topic: Topic, language: str | None = None) -> str:
     """A List-Id stable per topic (RFC 2919): `Name <slug.host>`; the label (the name)
     in the message's language, the id itself the same in every language."""
     label = topic_translations.name(topic, language) if language else topic.name
-    return f"{_encoded(label, 'List-Id')} <{topic.slug}.{host_name()}>"
+    return f"{encoded_header(label, 'List-Id')} <{topic.slug}.{host_name()}>"
 
 
 def unsubscribe_mailto(token: str) -> str:
@@ -90,14 +90,14 @@ def unsubscribe_mailto(token: str) -> str:
     return f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
 
 
-def _sender() -> tuple[str, str]:
+def sender_header() -> tuple[str, str]:
     """(From header value, envelope sender) from MAIL_DEFAULT_SENDER."""
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     name, address = sender if isinstance(sender, list | tuple) else parseaddr(sender)
     return mailbox_header(name, address, "From"), address
 
 
-_NOT_IN_HEADER = re.compile(r'[\s<>,;"]')  # beside non-ASCII: would need quoting or SMTPUTF8
+NOT_IN_HEADER = re.compile(r'[\s<>,;"]')  # beside non-ASCII: would need quoting or SMTPUTF8
 # atext and spaces (RFC 5322 3.2.3): a display name of only these may stand as it is.
 _PLAIN_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 
@@ -147,7 +147,7 @@ def mailbox_header(name: str | None, address: str, header_name: str = "To") -> s
     return f"{phrase} <{address}>"
 
 
-def _base64_lines(text: str) -> str:
+def base64_lines(text: str) -> str:
     return base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", CRLF)
 
 

@@ -44,7 +44,7 @@ def add_by_hand(
 ) -> ManualSignup:
     """Record a pending signup for `email` and queue its confirmation mail (flushed).
 
-    Raises InvalidAddress for a bad address and ManualSignupRefused for a suppressed
+    Raises InvalidAddressError for a bad address and ManualSignupRefused for a suppressed
     address, no list, no reason, or a person already confirmed on every list asked.
     """
     address = normalise(email)
@@ -58,29 +58,33 @@ def add_by_hand(
     if not topics:
         raise ManualSignupRefused("Choose at least one list.")
     language = i18n.normalize_locale(locale) or i18n.DEFAULT
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
-    if subscriber is None:
-        subscriber = Subscriber(email=address, name=name or None, locale=language, source=METHOD)
-        db.session.add(subscriber)
-        db.session.flush()
+    subscriber = _subscriber_for(address, name, language)
     asked = _add_pending(subscriber, topics)
     if not asked:
         raise ManualSignupRefused(
             "This person is subscribed to these lists already: nothing was sent."
         )
     text = subscriptions.displayed_consent_text(subscriber.locale)
-    event = subscriptions.record_event(
+    event = subscriptions.record_consent(
         subscriber,
         "signup",
         subscriptions.Evidence(source=f"{METHOD}: {reason}"),
-        consent_text_id=text.id,
-        topics=[t.slug for t in asked],
-        topic_wording=subscriptions.topic_wording(asked),
-        basis=Basis.CONSENT,
+        text,
+        asked,
         detail={"method": METHOD, "reason": reason, "added_by": admin_id},
     )
     mailed = subscriptions.send_confirmation(subscriber, event)
     return ManualSignup(subscriber, [t.slug for t in asked], mailed)
+
+
+def _subscriber_for(address: str, name: str | None, language: str) -> Subscriber:
+    """The person with this address; created (pending, no list yet) when there is none."""
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if subscriber is None:
+        subscriber = Subscriber(email=address, name=name or None, locale=language, source=METHOD)
+        db.session.add(subscriber)
+        db.session.flush()
+    return subscriber
 
 
 def _add_pending(subscriber: Subscriber, topics) -> list:

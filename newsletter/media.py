@@ -287,7 +287,7 @@ def upload(data: bytes, filename: str, alt: str | None, actor) -> tuple[Media, b
         width=image.width,
         height=image.height,
         size_bytes=len(image.data),
-        uploaded_by=audit._actor_name(actor)[:320],
+        uploaded_by=audit.actor_name(actor)[:320],
     )
     db.session.add(row)
     db.session.flush()

@@ -48,28 +48,28 @@ from .footer import (  # noqa: F401 - re-exported
     FOOTER_TEXT_COLOR,
     SLOTS,
     TEXT_FOOTER_START,
-    _place_footer,
     footer_html,
     footer_patterns,
     footer_text,
+    place_footer,
     reason_line,
     reason_phrases,
 )
 from .headers import (  # noqa: F401 - re-exported
-    _NOT_IN_HEADER,
     CRLF,
+    NOT_IN_HEADER,
     WORD_BYTES,
-    _base64_lines,
-    _encoded,
-    _sender,
+    base64_lines,
     clean_header_text,
     date_header_value,
     display_name,
+    encoded_header,
     encoded_words,
     head_after_to,
     host_name,
     list_id,
     mailbox_header,
+    sender_header,
     unsubscribe_mailto,
 )
 from .message_body import (  # noqa: F401 - re-exported
@@ -173,7 +173,7 @@ def _render_layout(
         page = render_template("email/layout.html", content=Markup(content), **context)
         page = css_inline.inline(page, load_remote_stylesheets=False)
         values = {name: markers[name] for name in SLOTS}
-        page = _place_footer(page, footer_html(values))
+        page = place_footer(page, footer_html(values))
         text = render_template("email/layout.txt", content=html_to_text(body_html), **context)
         text = text.rstrip() + "\n\n" + footer_text(values)
     return page, text
@@ -181,7 +181,7 @@ def _render_layout(
 
 def _to_header(recipient: Recipient) -> str:
     address = recipient.email
-    if not address.isascii() or _NOT_IN_HEADER.search(address):
+    if not address.isascii() or NOT_IN_HEADER.search(address):
         raise MessageError(
             'the address cannot be written into a mail header (it has spaces, <>,;" or '
             "non-ASCII letters): correct the subscriber's address"
@@ -293,22 +293,22 @@ class PreparedCampaign:
             f"--{self.boundary}{CRLF}"
             f'Content-Type: text/plain; charset="utf-8"{CRLF}'
             f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-            f"{_base64_lines(text)}"
+            f"{base64_lines(text)}"
             f"--{self.boundary}{CRLF}"
             f'Content-Type: text/html; charset="utf-8"{CRLF}'
             f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-            f"{_base64_lines(page)}"
+            f"{base64_lines(page)}"
             f"--{self.boundary}--{CRLF}"
         )
         return Composed(head, text, page, (head + CRLF + body).encode("ascii"))
 
     def subject_head(self, recipient: Recipient) -> str:
         """From and Subject lines: prepared once, or with the recipient's name when the
-        subject holds `{{ name }}` (header-safe: `_encoded` keeps it on one line)."""
+        subject holds `{{ name }}` (header-safe: `encoded_header` keeps it on one line)."""
         if not personalise.has_placeholder(self.subject):
             return self.head_before_to
         subject = personalise.apply(self.subject, recipient.name)
-        return f"{self.head_from}Subject: {_encoded(subject, 'Subject')}{CRLF}"
+        return f"{self.head_from}Subject: {encoded_header(subject, 'Subject')}{CRLF}"
 
     def date_header(self) -> str:
         """Now, as a Date header value with a numeric zone (`+0000`: RFC 5322 3.3; the
@@ -343,7 +343,7 @@ def prepare(
     text, names_text = personalise.mark(text)
     subject = f"{subject_prefix}{version.subject}"
     boundary = f"=_nl_{secrets.token_hex(12)}"
-    from_header, envelope_from = _sender()
+    from_header, envelope_from = sender_header()
     head_from = f"From: {from_header}{CRLF}"
     return PreparedCampaign(
         campaign_id=campaign.id,
@@ -351,7 +351,7 @@ def prepare(
         topic_name=topic_translations.name(campaign.topic, locale),  # issue 15
         organization=current_app.config["ORGANIZATION_NAME"],
         envelope_from=envelope_from,
-        head_before_to=f"{head_from}Subject: {_encoded(subject, 'Subject')}{CRLF}",
+        head_before_to=f"{head_from}Subject: {encoded_header(subject, 'Subject')}{CRLF}",
         head_after_to=head_after_to(campaign.topic, locale, boundary),
         html=Slotted(page, markers | names_html),
         text=Slotted(text, markers | names_text),

@@ -32,9 +32,6 @@ class InvalidObjectionError(ValueError):
     """The request cannot be recorded as sent; the message says what to fix."""
 
 
-InvalidObjection = InvalidObjectionError  # the name before issue 14; views/ still use it
-
-
 @dataclass(frozen=True)
 class Recorded:
     """What an objection request recorded."""

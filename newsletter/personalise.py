@@ -8,7 +8,7 @@ the name or, when there is none, the word after the bar (any word: `{{ name|Klan
 
 The name is free text a person typed into a public form, so it is made harmless for the
 place it goes: whitespace runs (CR and LF included) become one space everywhere; in HTML it
-is escaped; in the subject the header code (`messages._encoded`) encodes it (RFC 2047) and
+is escaped; in the subject the header code (`messages.encoded_header`) encodes it (RFC 2047) and
 nothing in it can start another header. The sender prepares a message skeleton once per
 language: the placeholders become slots of it (`mark`) and each message fills them by a
 join (`values`), like its links; the subject is personalised per message only when it

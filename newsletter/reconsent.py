@@ -35,10 +35,10 @@ from .subscriptions import (
     NotFoundError,
     displayed_consent_text,
     erase,
+    record_consent,
     record_event,
     start_reconsent_clock,
     subscriber_by_public_id,
-    topic_wording,
 )
 
 log = logging.getLogger(__name__)
@@ -160,14 +160,12 @@ def renew_consent(
     text = displayed_consent_text(language or subscriber.locale)
     compliance.require_shown_consent_text(consent_text_id, text)
     renewed = [s.topic for s in _consent_subscriptions(subscriber)]
-    record_event(
+    record_consent(
         subscriber,
         ConsentKind.RENEW,
         evidence,
-        consent_text_id=text.id,
-        topics=[t.slug for t in renewed],
-        topic_wording=topic_wording(renewed),
-        basis=Basis.CONSENT,
+        text,
+        renewed,
         detail={"method": "re-consent link", "requested_at": requested_at.isoformat()},
     )
     start_reconsent_clock(subscriber, {t.slug for t in renewed}, utcnow())

@@ -199,7 +199,7 @@ def export_former(email: str) -> dict:
         .order_by(ConsentEvent.id)
     )
     data = {"email": address, "subscriber": None}
-    data["consent_events"] = [subscriptions._event_json(e) for e in events]
+    data["consent_events"] = [subscriptions.event_json(e) for e in events]
     data.update(_held_under_hash(digest))
     anything = any(
         data[section]

@@ -63,18 +63,12 @@ class InvalidTokenError(Exception):
     """Tampered, garbage or wrong-purpose token."""
 
 
-InvalidToken = InvalidTokenError  # the name before issue 14; views/ still use it
-
-
 class ExpiredTokenError(Exception):
     """A correctly signed token past its validity; `payload` is still readable."""
 
     def __init__(self, payload):
         super().__init__("expired")
         self.payload = payload
-
-
-ExpiredToken = ExpiredTokenError  # the name before issue 14; views/ still use it
 
 
 def _keys() -> list[str]:

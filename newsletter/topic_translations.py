@@ -13,7 +13,7 @@ from sqlalchemy import select
 from . import audit, i18n
 from .extensions import db
 from .models import Topic, TopicTranslation
-from .topics import TopicError, _clean_name
+from .topics import TopicError, clean_topic_name
 
 
 def _rows(topic: Topic) -> dict[str, TopicTranslation]:
@@ -91,7 +91,7 @@ def set_translation(
         db.session.flush()
         audit.record(actor, audit.TOPIC_EDIT, topic.slug, translation_removed=language)
         return True
-    clean = _clean_name(new_name)
+    clean = clean_topic_name(new_name)
     if row is not None and (row.name, row.description or "") == (clean, text):
         return False
     if row is None:

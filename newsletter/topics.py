@@ -26,13 +26,13 @@ class TopicError(ValueError):
     """The topic cannot be saved as asked; the message says why."""
 
 
-def _clean_name(name: str) -> str:
+def clean_topic_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise TopicError("A topic needs a name.")
     if len(name) > 200 or any(ord(ch) < 32 for ch in name):
         raise TopicError("The name must be one line of at most 200 characters.")
-    if audit._ADDRESS.search(name):
+    if audit.ADDRESS_PATTERN.search(name):
         raise TopicError("The name must not hold an email address.")
     return name
 
@@ -55,7 +55,7 @@ def clean_product_range(own_similar_products: bool, product_range: str | None) -
         )
     if len(text) > MAX_RANGE:
         raise TopicError(f"The product range may be at most {MAX_RANGE} characters.")
-    if audit._ADDRESS.search(text):
+    if audit.ADDRESS_PATTERN.search(text):
         raise TopicError("The product range describes products; it must not hold an email address.")
     return text
 
@@ -80,7 +80,7 @@ def create_topic(
         raise TopicError(f"A topic with the slug {slug!r} exists already.")
     topic = Topic(
         slug=slug,
-        name=_clean_name(name),
+        name=clean_topic_name(name),
         own_similar_products=bool(own_similar_products),
         description=(description or "").strip(),
         product_range=clean_product_range(bool(own_similar_products), product_range),
@@ -114,7 +114,7 @@ def update_topic(
     """
     own = bool(own_similar_products)
     new = {
-        "name": _clean_name(name),
+        "name": clean_topic_name(name),
         "own_similar_products": own,
         "description": (description or "").strip(),
         "product_range": clean_product_range(

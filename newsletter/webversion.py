@@ -61,7 +61,7 @@ def read_token(token: str) -> tuple[int, str]:
     """(campaign id, language) of a web-version token; NotAvailable when tampered."""
     try:
         payload = tokens.verify(tokens.WEB_VERSION, token)
-    except tokens.InvalidToken as exc:
+    except tokens.InvalidTokenError as exc:
         raise NotAvailable("tampered") from exc
     if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)):
         raise NotAvailable("malformed")

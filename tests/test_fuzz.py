@@ -158,7 +158,7 @@ def test_any_header_value_stays_one_header(app, value):
     cleaned = messages.clean_header_text(value)
     assert "\r" not in cleaned
     assert "\n" not in cleaned
-    encoded = messages._encoded(value, "Subject")
+    encoded = messages.encoded_header(value, "Subject")
     parsed = email.message_from_string(f"Subject: {encoded}\r\n\r\nx", policy=email.policy.default)
     assert list(parsed.keys()) == ["Subject"]
 

@@ -324,7 +324,7 @@ def test_unreadable_row_in_the_middle_leaves_nothing_half_imported(
 def test_a_failure_while_writing_rolls_everything_back(csv_file, run_import, monkeypatch):
     monkeypatch.setattr(imports.reading, "CHUNK_SIZE", 2)
     calls = []
-    real = imports._write
+    real = imports.write_chunk
 
     def failing_write(rows, existing, ctx):
         calls.append(len(rows))
@@ -332,7 +332,7 @@ def test_a_failure_while_writing_rolls_everything_back(csv_file, run_import, mon
             raise RuntimeError("disk full")
         real(rows, existing, ctx)
 
-    monkeypatch.setattr(imports.chunks, "_write", failing_write)
+    monkeypatch.setattr(imports.chunks, "write_chunk", failing_write)
     path = csv_file(
         [{"email": f"w{i}@example.org", "consented_at": "2025-06-01", **EVIDENCE} for i in range(5)]
     )
@@ -530,9 +530,9 @@ def test_import_normalisation_matches_addresses_normalise(local, domain):
     raw = f"{local}@{domain}" if "@" not in local else local + domain
     shared: dict[str, bool] = {}
     expected = _outcome(addresses.normalise, raw)
-    assert _outcome(imports._normalise, raw, {}) == expected
-    assert _outcome(imports._normalise, raw, shared) == expected
-    assert _outcome(imports._normalise, raw, shared) == expected  # with the domain cached
+    assert _outcome(imports.normalise_address, raw, {}) == expected
+    assert _outcome(imports.normalise_address, raw, shared) == expected
+    assert _outcome(imports.normalise_address, raw, shared) == expected  # with the domain cached
 
 
 # --- memory does not grow with the file (issue 6): what is kept where --------------------
@@ -568,7 +568,7 @@ def test_the_next_import_does_not_see_the_addresses_of_the_last(csv_file, run_im
     def failing_write(rows, existing, ctx):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(imports.chunks, "_write", failing_write)
+    monkeypatch.setattr(imports.chunks, "write_chunk", failing_write)
     other = csv_file(
         [{"email": "bob@example.org", "consented_at": "2025-06-01", **EVIDENCE}], "bob.csv"
     )

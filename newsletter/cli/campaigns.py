@@ -14,7 +14,7 @@ from .. import campaign_versions, clock
 from .. import campaigns as domain
 from ..extensions import db
 from ..models import Campaign, Topic
-from .send_wait import _Helpers, _send_here, send_processes  # noqa: F401
+from .send_wait import SendHelpers, send_here, send_processes  # noqa: F401
 
 campaign = AppGroup("campaign", help="Compose, send, schedule campaigns and follow them.")
 
@@ -117,7 +117,7 @@ def send(campaign_id: int, wait: bool, processes: int | None) -> None:
     """Queue a campaign for the workers (or, with --wait, send it here)."""
     row = _campaign(campaign_id)
     # Helpers start up (about a second each) while the recipients are being queued.
-    helpers = _Helpers(row, processes or send_processes()) if wait else None
+    helpers = SendHelpers(row, processes or send_processes()) if wait else None
     try:
         total = domain.start_sending(row)
     except domain.CampaignError as exc:
@@ -127,7 +127,7 @@ def send(campaign_id: int, wait: bool, processes: int | None) -> None:
     db.session.commit()
     click.echo(f"campaign {row.id}: {total} recipients queued")
     if helpers is not None:
-        _send_here(row, total, helpers)
+        send_here(row, total, helpers)
 
 
 @campaign.command("schedule")

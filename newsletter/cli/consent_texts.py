@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from .. import audit, i18n, subscriptions
 from ..extensions import db
+from .options import offered_language
 
 consent_text = AppGroup("consent-text", help="The consent wording beside the box, per language.")
 
@@ -26,13 +27,7 @@ def set_text(locale: str, path: str) -> None:
     Earlier versions stay as they were: every consent given keeps pointing at the text
     the person saw. Prints the language and the version now shown.
     """
-    language = i18n.normalize_locale(locale)
-    if language is None or language not in i18n.offered():
-        raise click.BadParameter(
-            f"{locale!r} is not a language offered ({', '.join(i18n.offered())}). "
-            "Nothing was changed.",
-            param_hint="--locale",
-        )
+    language = offered_language(locale)
     wording = _read(path)
     current = subscriptions.current_consent_text(language)
     text = subscriptions.add_consent_text(wording, language)

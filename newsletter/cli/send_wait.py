@@ -34,8 +34,8 @@ def send_processes() -> int:
     return os.cpu_count() or 1
 
 
-def _send_here(row: Campaign, total: int, helpers: _Helpers) -> None:
-    """Send the campaign with this process and the helpers (see _Helpers).
+def send_here(row: Campaign, total: int, helpers: SendHelpers) -> None:
+    """Send the campaign with this process and the helpers (see SendHelpers).
 
     Every process runs `sending.send_pending` for this campaign, the loop of `flask
     worker`: the claims with leases give each delivery to one process (the same
@@ -82,6 +82,11 @@ def _send_here(row: Campaign, total: int, helpers: _Helpers) -> None:
     domain.finish_if_done(row)
     db.session.commit()
     shares.insert(0, mine.get("sent", 0))
+    _report(row, shares, failures, stop.is_set())
+
+
+def _report(row: Campaign, shares: list[int], failures: list[int], stopped: bool) -> None:
+    """What `send --wait` tells the operator at the end; exit code 1 when not all ran."""
     if len(shares) > 1:
         click.echo(f"sent by {len(shares)} processes: " + " + ".join(map(str, shares)))
     for code in failures:
@@ -91,17 +96,17 @@ def _send_here(row: Campaign, total: int, helpers: _Helpers) -> None:
             "`flask worker` sends it then",
             err=True,
         )
-    if stop.is_set():
+    if stopped:
         click.echo(
             "stopped: the messages not tried are back in the queue; `flask worker` sends them",
             err=True,
         )
     click.echo(json.dumps(domain.campaign_status(row)))
-    if failures or stop.is_set():
+    if failures or stopped:
         sys.exit(1)
 
 
-class _Helpers:
+class SendHelpers:
     """The helper processes of `campaign send --wait` (spawned: a fresh interpreter
     each, as on every platform, building the app from this one's configuration).
 

@@ -7,10 +7,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .. import i18n, topic_translations
+from .. import topic_translations
 from .. import topics as topic_rules
 from ..extensions import db
 from ..models import Topic
+from .options import offered_language
 
 topics = AppGroup("topics", help="Topics (lists) people subscribe to.")
 
@@ -79,13 +80,7 @@ def translate(slug: str, locale: str, name: str, description: str) -> None:
     topic = db.session.scalar(select(Topic).where(Topic.slug == slug))
     if topic is None:
         raise click.ClickException(f"No topic with the slug {slug!r}. Nothing was changed.")
-    language = i18n.normalize_locale(locale)
-    if language is None or language not in i18n.offered():
-        raise click.BadParameter(
-            f"{locale!r} is not a language offered ({', '.join(i18n.offered())}). "
-            "Nothing was changed.",
-            param_hint="--locale",
-        )
+    language = offered_language(locale)
     if not name.strip():
         raise click.BadParameter("the name cannot be empty.", param_hint="--name")
     try:

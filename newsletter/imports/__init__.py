@@ -31,7 +31,7 @@ bulk writes), uploads (files awaiting the admin's confirmation).
 from __future__ import annotations
 
 from .chunks import (
-    _write,
+    write_chunk,
 )
 from .reading import (
     DELIMITERS,
@@ -55,10 +55,10 @@ from .report import (
     ImportFileError,
     ImportReport,
     RowOutcome,
-    _Skip,
+    SkipRow,
 )
 from .rows import (
-    _normalise,
+    normalise_address,
 )
 from .uploads import (
     purge_stale_uploads,
@@ -81,13 +81,13 @@ __all__ = [
     "KEPT_ROWS",
     "SPOOL_BYTES",
     "ImportFileError",
-    "_Skip",
+    "SkipRow",
     "RowOutcome",
     "ImportReport",
     "import_csv",
     "DELIMITERS",
-    "_normalise",
-    "_write",
+    "normalise_address",
+    "write_chunk",
     "upload_folder",
     "purge_stale_uploads",
 ]

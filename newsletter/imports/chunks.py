@@ -30,34 +30,34 @@ from .report import (
     CUSTOMER_EVIDENCE,
     SKIPPED,
     UNCHANGED,
+    ImportContext,
+    ImportRow,
     RowOutcome,
-    _Context,
-    _Row,
-    _Skip,
+    SkipRow,
 )
-from .rows import _address, _decide, _parse
+from .rows import decide_row, parse_row, row_address
 
 # --- a chunk: look up, decide, write --------------------------------------------------------
 
 
-def _import_chunk(chunk: list[tuple[int, dict]], ctx: _Context, dry_run: bool) -> None:
+def import_chunk(chunk: list[tuple[int, dict]], ctx: ImportContext, dry_run: bool) -> None:
     outcomes: list[RowOutcome] = []  # reported in line order once the chunk is decided
     addressed = []  # (line, cells, address, hash) of the rows with a valid address
     for line, cells in chunk:
         try:
-            address = _address(cells, ctx)
-        except _Skip as skip:
+            address = row_address(cells, ctx)
+        except SkipRow as skip:
             outcomes.append(RowOutcome(line, SKIPPED, str(skip), _raw_email(cells)))
         else:
             addressed.append((line, cells, address, address_hash(address)))
     first = ctx.seen.first_lines([(digest, line) for line, _, _, digest in addressed])
-    rows: list[_Row] = []
+    rows: list[ImportRow] = []
     for line, cells, address, digest in addressed:
         try:
             if first[digest] != line:
-                raise _Skip(f"duplicate of line {first[digest]}")
-            rows.append(_parse(line, cells, address, digest, ctx))
-        except _Skip as skip:
+                raise SkipRow(f"duplicate of line {first[digest]}")
+            rows.append(parse_row(line, cells, address, digest, ctx))
+        except SkipRow as skip:
             outcomes.append(RowOutcome(line, SKIPPED, str(skip), address))
     suppressed = _suppressed([r.digest for r in rows])
     lapsed = _lapsed([r.digest for r in rows], ctx.basis)
@@ -66,11 +66,11 @@ def _import_chunk(chunk: list[tuple[int, dict]], ctx: _Context, dry_run: bool) -
     for row in rows:
         try:
             if row.digest in suppressed:
-                raise _Skip(f"address is suppressed ({suppressed[row.digest]}); never re-added")
+                raise SkipRow(f"address is suppressed ({suppressed[row.digest]}); never re-added")
             if row.digest in lapsed:
                 _check_not_lapsed(row, lapsed[row.digest], ctx)
-            _decide(row, existing.get(row.address), ctx)
-        except _Skip as skip:
+            decide_row(row, existing.get(row.address), ctx)
+        except SkipRow as skip:
             outcomes.append(RowOutcome(row.line, SKIPPED, str(skip), row.address))
             continue
         accepted.append(row)
@@ -78,7 +78,7 @@ def _import_chunk(chunk: list[tuple[int, dict]], ctx: _Context, dry_run: bool) -
     for outcome in sorted(outcomes, key=lambda outcome: outcome.line):
         ctx.report.add(outcome)
     if not dry_run:
-        _write(accepted, existing, ctx)
+        write_chunk(accepted, existing, ctx)
 
 
 def _raw_email(cells: dict) -> str:
@@ -100,12 +100,12 @@ def _lapsed(digests: list[str], basis: str) -> dict[str, LapsedBasis]:
     return {m.address_hash: m for m in db.session.scalars(query)}
 
 
-def _check_not_lapsed(row: _Row, marker: LapsedBasis, ctx: _Context) -> None:
+def _check_not_lapsed(row: ImportRow, marker: LapsedBasis, ctx: ImportContext) -> None:
     evidence = row.purchased_at if ctx.basis == Basis.EXISTING_CUSTOMER else row.consented_at
     if compliance.imported_evidence_already_lapsed(evidence, marker.evidence_date):
         lapsed = marker.evidence_date.date().isoformat() if marker.evidence_date else "none"
         column = "purchased_at" if ctx.basis == Basis.EXISTING_CUSTOMER else "consented_at"
-        raise _Skip(
+        raise SkipRow(
             f"the {ctx.basis} basis of this person lapsed on "
             f"{marker.lapsed_at.date().isoformat()} (evidence of {lapsed}); only a newer "
             f"{column} can bring them back"
@@ -123,7 +123,7 @@ def _existing(addresses: list[str]) -> dict[str, Subscriber]:
     return {s.email: s for s in db.session.scalars(query)}
 
 
-def _write(rows: list[_Row], existing: dict[str, Subscriber], ctx: _Context) -> None:
+def write_chunk(rows: list[ImportRow], existing: dict[str, Subscriber], ctx: ImportContext) -> None:
     """Insert new subscribers in bulk, update known ones, record events and evidence."""
     new = [r for r in rows if r.address not in existing]
     ids = _insert_subscribers(new, ctx)
@@ -139,7 +139,7 @@ def _write(rows: list[_Row], existing: dict[str, Subscriber], ctx: _Context) -> 
     _insert_evidence(written, ids, events, ctx)
 
 
-def _insert_subscribers(rows: list[_Row], ctx: _Context) -> dict[str, int]:
+def _insert_subscribers(rows: list[ImportRow], ctx: ImportContext) -> dict[str, int]:
     if not rows:
         return {}
     values = [
@@ -163,7 +163,7 @@ def _insert_subscribers(rows: list[_Row], ctx: _Context) -> dict[str, int]:
     return dict(result.all())
 
 
-def _insert_subscriptions(rows: list[_Row], ids: dict[str, int], ctx: _Context) -> None:
+def _insert_subscriptions(rows: list[ImportRow], ids: dict[str, int], ctx: ImportContext) -> None:
     values = [
         {
             "subscriber_id": ids[r.address],
@@ -179,7 +179,7 @@ def _insert_subscriptions(rows: list[_Row], ids: dict[str, int], ctx: _Context) 
         db.session.execute(insert(Subscription), values)
 
 
-def _effective_from(row: _Row, ctx: _Context) -> datetime | None:
+def _effective_from(row: ImportRow, ctx: ImportContext) -> datetime | None:
     """When a subscription from this row takes effect: the date of the consent's
     evidence, or now for the existing-customer exception."""
     if ctx.basis == Basis.EXISTING_CUSTOMER:
@@ -187,7 +187,7 @@ def _effective_from(row: _Row, ctx: _Context) -> datetime | None:
     return row.consented_at
 
 
-def _update_subscriber(subscriber: Subscriber, row: _Row, ctx: _Context) -> None:
+def _update_subscriber(subscriber: Subscriber, row: ImportRow, ctx: ImportContext) -> None:
     """Add topics and raise evidence on a known subscriber; never lower anything."""
     effective = _effective_from(row, ctx)
     held = {s.topic_id: s for s in subscriber.subscriptions}
@@ -213,7 +213,7 @@ def _update_subscriber(subscriber: Subscriber, row: _Row, ctx: _Context) -> None
     subscriber.name = subscriber.name or row.name
 
 
-def _covers_every_consent_list(subscriber: Subscriber, row: _Row) -> bool:
+def _covers_every_consent_list(subscriber: Subscriber, row: ImportRow) -> bool:
     """Does the row's consent cover every consent list the person holds?"""
     row_topics = {topic.id for topic in row.topics}
     return all(
@@ -223,7 +223,9 @@ def _covers_every_consent_list(subscriber: Subscriber, row: _Row) -> bool:
     )
 
 
-def _insert_events(rows: list[_Row], ids: dict[str, int], ctx: _Context) -> dict[int, int]:
+def _insert_events(
+    rows: list[ImportRow], ids: dict[str, int], ctx: ImportContext
+) -> dict[int, int]:
     """One "import" consent event per row written; returns subscriber id -> event id."""
     if not rows:
         return {}
@@ -234,7 +236,7 @@ def _insert_events(rows: list[_Row], ids: dict[str, int], ctx: _Context) -> dict
     return dict(result.all())
 
 
-def _event_values(row: _Row, subscriber_id: int, ctx: _Context) -> dict:
+def _event_values(row: ImportRow, subscriber_id: int, ctx: ImportContext) -> dict:
     evidence = _evidence_date(row, ctx)
     return {
         "subscriber_id": subscriber_id,
@@ -260,12 +262,12 @@ def _event_values(row: _Row, subscriber_id: int, ctx: _Context) -> dict:
     }
 
 
-def _evidence_date(row: _Row, ctx: _Context) -> datetime | None:
+def _evidence_date(row: ImportRow, ctx: ImportContext) -> datetime | None:
     return row.purchased_at if ctx.basis == Basis.EXISTING_CUSTOMER else row.consented_at
 
 
 def _insert_evidence(
-    rows: list[_Row], ids: dict[str, int], events: dict[int, int], ctx: _Context
+    rows: list[ImportRow], ids: dict[str, int], events: dict[int, int], ctx: ImportContext
 ) -> None:
     """The ImportEvidence of each event: what the row proves, kept with the event."""
     if not rows:

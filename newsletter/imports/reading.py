@@ -19,8 +19,8 @@ from ..models import (
 )
 
 # The consent evidence columns (basis consent) and the customer's (existing-customer);
-from .chunks import _import_chunk
-from .report import CHUNK_SIZE, COLUMNS, ImportFileError, ImportReport, _Context, _SeenAddresses
+from .chunks import import_chunk
+from .report import CHUNK_SIZE, COLUMNS, ImportContext, ImportFileError, ImportReport, SeenAddresses
 
 # --- entry point -----------------------------------------------------------------------
 
@@ -46,7 +46,7 @@ def import_csv(
         raise ImportFileError(f"The basis must be one of {', '.join(Basis.ALL)}.")
     compliance.require_own_contacts_declaration(source, own_contacts)
     report = ImportReport(basis=basis, source=source.strip(), dry_run=dry_run, keep_rows=keep_rows)
-    ctx = _Context(
+    ctx = ImportContext(
         basis=basis,
         source=report.source[:200],
         now=utcnow(),
@@ -55,11 +55,11 @@ def import_csv(
         basis_days=current_app.config["CUSTOMER_BASIS_DAYS"],
         actor=actor[:320],
         report=report,
-        seen=_SeenAddresses(),
+        seen=SeenAddresses(),
     )
     try:
         for chunk in _chunks(_read_rows(stream), CHUNK_SIZE):
-            _import_chunk(chunk, ctx, dry_run)
+            import_chunk(chunk, ctx, dry_run)
     except BaseException:
         ctx.seen.discard()
         raise

@@ -60,8 +60,8 @@ CHUNK_SIZE = 1000
 KEPT_ROWS = 2000  # rows of a preview listed one by one (every row is counted)
 SPOOL_BYTES = 1 << 20  # skipped rows are kept in memory up to this, then in a file
 # A plain ASCII dot-atom address; for these `addresses.normalise` is exactly lower-casing,
-# once the domain is known to be valid (see _normalise).
-_PLAIN = re.compile(
+# once the domain is known to be valid (see normalise_address).
+PLAIN_ADDRESS = re.compile(
     r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([a-z0-9-]+(?:\.[a-z0-9-]+)+)"
 )
 
@@ -70,7 +70,7 @@ class ImportFileError(ValueError):
     """The file as a whole cannot be imported (nothing is written); the message says why."""
 
 
-class _Skip(Exception):
+class SkipRow(Exception):
     """One row is skipped; the message is the reason reported."""
 
 
@@ -153,7 +153,7 @@ class ImportReport:
 
 
 @dataclass
-class _Row:
+class ImportRow:
     """A parsed, valid row (before the look-ups of its chunk)."""
 
     line: int
@@ -171,7 +171,7 @@ class _Row:
 
 
 @dataclass
-class _Context:
+class ImportContext:
     basis: str
     source: str
     now: datetime
@@ -180,7 +180,7 @@ class _Context:
     basis_days: int
     actor: str
     report: ImportReport
-    seen: _SeenAddresses
+    seen: SeenAddresses
     domains: dict[str, bool] = field(default_factory=dict)
 
 
@@ -193,7 +193,7 @@ _seen_table = Table(
 )
 
 
-class _SeenAddresses:
+class SeenAddresses:
     """The line on which each address of the file first stood, for "duplicate of line
     N": a temporary table of the import's own database connection (a million-row file
     would otherwise hold a million addresses in memory), keyed by the address hash.

@@ -17,35 +17,35 @@ from ..models import (
 
 # The consent evidence columns (basis consent) and the customer's (existing-customer);
 from .report import (
-    _PLAIN,
     ACTIVE,
     CONSENT_EVIDENCE,
     CUSTOMER,
     CUSTOMER_EVIDENCE,
     EVIDENCE_LIMITS,
+    PLAIN_ADDRESS,
     UNCHANGED,
     UPDATED,
-    _Context,
-    _Row,
-    _Skip,
+    ImportContext,
+    ImportRow,
+    SkipRow,
 )
 
 # --- one row: parse and validate --------------------------------------------------------
 
 
-def _address(cells: dict, ctx: _Context) -> str:
-    """The row's address, normalised, or _Skip with the reason."""
+def row_address(cells: dict, ctx: ImportContext) -> str:
+    """The row's address, normalised, or SkipRow with the reason."""
     if cells.get("__extra__"):
-        raise _Skip("more cells than columns (a comma inside a value must be quoted)")
+        raise SkipRow("more cells than columns (a comma inside a value must be quoted)")
     try:
-        return _normalise(cells.get("email", ""), ctx.domains)
+        return normalise_address(cells.get("email", ""), ctx.domains)
     except InvalidAddressError as exc:
-        raise _Skip(f"invalid address: {exc}") from exc
+        raise SkipRow(f"invalid address: {exc}") from exc
 
 
-def _parse(line: int, cells: dict, address: str, digest: str, ctx: _Context) -> _Row:
-    """A valid row (its address already checked and not a duplicate), or _Skip."""
-    return _Row(
+def parse_row(line: int, cells: dict, address: str, digest: str, ctx: ImportContext) -> ImportRow:
+    """A valid row (its address already checked and not a duplicate), or SkipRow."""
+    return ImportRow(
         line=line,
         address=address,
         digest=digest,
@@ -58,7 +58,7 @@ def _parse(line: int, cells: dict, address: str, digest: str, ctx: _Context) -> 
     )
 
 
-def _normalise(raw: str, domains: dict[str, bool]) -> str:
+def normalise_address(raw: str, domains: dict[str, bool]) -> str:
     """`addresses.normalise`, with the domain checked once per import (it dominates).
 
     A plain ASCII address on a domain already found valid normalises to itself in lower
@@ -66,7 +66,7 @@ def _normalise(raw: str, domains: dict[str, bool]) -> str:
     that both give the same answer.
     """
     text = raw.strip().lower()
-    match = _PLAIN.fullmatch(text) if len(text) <= 254 else None
+    match = PLAIN_ADDRESS.fullmatch(text) if len(text) <= 254 else None
     if match is None or len(text) - len(match.group(1)) > 65:
         return normalise(raw)
     domain = match.group(1)
@@ -82,9 +82,9 @@ def _normalise(raw: str, domains: dict[str, bool]) -> str:
 def _name(raw: str) -> str | None:
     text = raw.strip()
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise _Skip("name contains line breaks or control characters")
+        raise SkipRow("name contains line breaks or control characters")
     if len(text) > 200:
-        raise _Skip("name longer than 200 characters")
+        raise SkipRow("name longer than 200 characters")
     return text or None
 
 
@@ -97,11 +97,11 @@ def _locale(raw: str) -> str:
         return i18n.default_language()
     language = i18n.normalize_locale(text)
     if language is None and not i18n.is_locale_code(text):
-        raise _Skip(f"invalid locale {text[:20]!r} (use a language code such as nl, fr, en)")
+        raise SkipRow(f"invalid locale {text[:20]!r} (use a language code such as nl, fr, en)")
     return language or i18n.default_language()
 
 
-def _topics(raw: str, ctx: _Context) -> list[Topic]:
+def _topics(raw: str, ctx: ImportContext) -> list[Topic]:
     # `;` between slugs; a `,` too (a slug has neither), as typed in a semicolon file's cell
     parts = re.split(r"[;,]", raw)
     slugs = list(dict.fromkeys(s.strip().lower() for s in parts if s.strip()))
@@ -109,20 +109,20 @@ def _topics(raw: str, ctx: _Context) -> list[Topic]:
         slugs = [DEFAULT_TOPIC_SLUG]  # an empty cell means the newsletter itself
     unknown = [s for s in slugs if s not in ctx.topics]
     if unknown:
-        raise _Skip(f"unknown topic(s): {', '.join(s[:64] for s in unknown)}")
+        raise SkipRow(f"unknown topic(s): {', '.join(s[:64] for s in unknown)}")
     return [ctx.topics[s] for s in slugs]
 
 
 def _evidence(cells: dict, column: str) -> str | None:
-    """An evidence cell as written (trimmed), or None when empty; _Skip when unusable."""
+    """An evidence cell as written (trimmed), or None when empty; SkipRow when unusable."""
     text = cells.get(column, "").strip()
     multiline = column == "consent_text"  # a consent wording may have paragraphs
     allowed = "\n\r\t" if multiline else ""
     if any((ord(ch) < 32 and ch not in allowed) or ord(ch) == 127 for ch in text):
-        raise _Skip(f"{column} contains control characters")
+        raise SkipRow(f"{column} contains control characters")
     limit = EVIDENCE_LIMITS.get(column, 500)
     if len(text) > limit:
-        raise _Skip(f"{column} longer than {limit} characters")
+        raise SkipRow(f"{column} longer than {limit} characters")
     return text or None
 
 
@@ -133,17 +133,17 @@ def _date(cells: dict, column: str, now: datetime) -> datetime | None:
     try:
         value = as_utc(datetime.fromisoformat(raw))
     except ValueError:
-        raise _Skip(f"bad date in {column}: {raw[:40]!r} (use YYYY-MM-DD)") from None
+        raise SkipRow(f"bad date in {column}: {raw[:40]!r} (use YYYY-MM-DD)") from None
     if value > now:
-        raise _Skip(f"{column} is in the future")
+        raise SkipRow(f"{column} is in the future")
     return value
 
 
 # --- one row: decide ---------------------------------------------------------------------
 
 
-def _decide(row: _Row, existing: Subscriber | None, ctx: _Context) -> None:
-    """Set row.outcome (and what to add); raise _Skip when the row may not go in.
+def decide_row(row: ImportRow, existing: Subscriber | None, ctx: ImportContext) -> None:
+    """Set row.outcome (and what to add); raise SkipRow when the row may not go in.
 
     A consent row changes nothing without complete, current evidence: a new person, or
     a new topic for a known one, is then skipped with the reason (never mailed).
@@ -157,17 +157,17 @@ def _decide(row: _Row, existing: Subscriber | None, ctx: _Context) -> None:
             row.consented_at = None  # not evidence: raises nothing on a known subscriber
     if existing is None:
         if problem:
-            raise _Skip(problem)
+            raise SkipRow(problem)
         row.add_topics = list(row.topics)
         row.outcome = CUSTOMER if ctx.basis == Basis.EXISTING_CUSTOMER else ACTIVE
         return
     row.add_topics = _topics_to_add(row, existing, ctx)
     if row.add_topics and problem:
-        raise _Skip(problem)
+        raise SkipRow(problem)
     row.outcome = UPDATED if row.add_topics or _raises_evidence(row, existing, ctx) else UNCHANGED
 
 
-def _consent_problem(row: _Row, ctx: _Context) -> str | None:
+def _consent_problem(row: ImportRow, ctx: ImportContext) -> str | None:
     """Why this consent row's evidence does not allow it in (None: it does)."""
     evidence = row.evidence
     missing = compliance.missing_consent_evidence(
@@ -191,18 +191,18 @@ def _consent_problem(row: _Row, ctx: _Context) -> str | None:
     return None
 
 
-def _check_customer_row(row: _Row, ctx: _Context) -> None:
-    """_Skip unless the row proves a current purchase, an opt-out offered at collection,
+def _check_customer_row(row: ImportRow, ctx: ImportContext) -> None:
+    """SkipRow unless the row proves a current purchase, an opt-out offered at collection,
     and asks only for own-similar-products topics."""
     if row.purchased_at is None:
-        raise _Skip("existing-customer rows need purchased_at (evidence of a purchase)")
+        raise SkipRow("existing-customer rows need purchased_at (evidence of a purchase)")
     if not compliance.imported_purchase_current(row.purchased_at, ctx.now, ctx.basis_days):
-        raise _Skip(
+        raise SkipRow(
             f"purchase of {row.purchased_at.date().isoformat()} is older than "
             f"CUSTOMER_BASIS_DAYS ({ctx.basis_days} days): no longer an existing customer"
         )
     if not compliance.customer_optout_offered_at_collection(row.evidence["optout_offered"]):
-        raise _Skip(
+        raise SkipRow(
             "optout_offered is empty: say how the customer was offered to refuse marketing "
             "mail when the address was collected (ePrivacy 13(2))"
         )
@@ -212,13 +212,13 @@ def _check_customer_row(row: _Row, ctx: _Context) -> None:
         if not compliance.basis_allowed_for_topic(Basis.EXISTING_CUSTOMER, t)
     ]
     if refused:
-        raise _Skip(
+        raise SkipRow(
             f"topic(s) {', '.join(refused)} not marked own-similar-products: existing "
             "customers may only get those without consent"
         )
 
 
-def _topics_to_add(row: _Row, subscriber: Subscriber, ctx: _Context) -> list[Topic]:
+def _topics_to_add(row: ImportRow, subscriber: Subscriber, ctx: ImportContext) -> list[Topic]:
     """Topics the row adds: new ones, or held ones it raises (customer -> consent)."""
     held = {s.topic_id: s for s in subscriber.subscriptions}
     added = []
@@ -235,7 +235,7 @@ def _topics_to_add(row: _Row, subscriber: Subscriber, ctx: _Context) -> list[Top
     return added
 
 
-def _raises_evidence(row: _Row, subscriber: Subscriber, ctx: _Context) -> bool:
+def _raises_evidence(row: ImportRow, subscriber: Subscriber, ctx: ImportContext) -> bool:
     if ctx.basis == Basis.EXISTING_CUSTOMER:
         return subscriber.purchased_at is None or row.purchased_at > subscriber.purchased_at
     return row.consented_at is not None and (

@@ -4,7 +4,7 @@ Built from the live configuration and the models, never written by hand, so that
 cannot drift from what the product does: the controller and contacts
 (`ORGANIZATION_*`, `CONTROLLER_CONTACT`, `DPO_CONTACT`), the purposes (one per topic,
 with its basis), the categories of personal data (every table and column of
-`models.py`, classified in `TABLES` (records/tables.py); a test fails when a table is added without
+`models/`, classified in `TABLES` (records/tables.py); a test fails when a table is added without
 a decision), the retention periods (the configuration keys of
 `compliance.RETENTION_PERIODS`), the recipients and processors (`PROCESSORS`, plus the
 SMTP relay, bounce mailbox, database and rate-limit servers found in the configuration),

@@ -34,54 +34,48 @@ def processors(config) -> list[Processor]:
 
 
 def _servers(config) -> list[Processor]:
-    found = []
-    if config.get("MAIL_SERVER"):
-        found.append(
-            _server(
-                config["MAIL_SERVER"],
-                "SMTP relay",
-                "receives every mail (address, name, message) and delivers it",
-                "NEWSLETTER_MAIL_SERVER",
-            )
-        )
-    if config.get("BOUNCE_MAILBOX_PROTOCOL") and config.get("BOUNCE_MAILBOX_HOST"):
-        found.append(
-            _server(
-                config["BOUNCE_MAILBOX_HOST"],
-                "Bounce mailbox",
-                "receives bounce reports and complaints (they name the recipient's address)",
-                "NEWSLETTER_BOUNCE_MAILBOX_HOST",
-            )
-        )
     database = urlsplit(config["SQLALCHEMY_DATABASE_URI"])
-    if not database.scheme.startswith("sqlite") and _remote(database.hostname):
-        found.append(
-            _server(
-                database.hostname,
-                "Database server",
-                "stores all the data listed in this record",
-                "NEWSLETTER_SQLALCHEMY_DATABASE_URI",
-            )
-        )
     limits = urlsplit(config["RATELIMIT_STORAGE_URI"])
-    if limits.scheme != "memory" and _remote(limits.hostname):
-        found.append(
-            _server(
-                limits.hostname,
-                "Rate-limit store",
-                "keeps request counters keyed by client IP address",
-                "NEWSLETTER_RATELIMIT_STORAGE_URI",
-            )
-        )
-    return found
+    # (in use, host, role, what it receives, the variable that names it)
+    candidates = [
+        (
+            config.get("MAIL_SERVER"),
+            config.get("MAIL_SERVER"),
+            "SMTP relay",
+            "receives every mail (address, name, message) and delivers it",
+            "NEWSLETTER_MAIL_SERVER",
+        ),
+        (
+            config.get("BOUNCE_MAILBOX_PROTOCOL") and config.get("BOUNCE_MAILBOX_HOST"),
+            config.get("BOUNCE_MAILBOX_HOST"),
+            "Bounce mailbox",
+            "receives bounce reports and complaints (they name the recipient's address)",
+            "NEWSLETTER_BOUNCE_MAILBOX_HOST",
+        ),
+        (
+            not database.scheme.startswith("sqlite") and is_remote(database.hostname),
+            database.hostname,
+            "Database server",
+            "stores all the data listed in this record",
+            "NEWSLETTER_SQLALCHEMY_DATABASE_URI",
+        ),
+        (
+            limits.scheme != "memory" and is_remote(limits.hostname),
+            limits.hostname,
+            "Rate-limit store",
+            "keeps request counters keyed by client IP address",
+            "NEWSLETTER_RATELIMIT_STORAGE_URI",
+        ),
+    ]
+    return [_server(host, *rest) for used, host, *rest in candidates if used]
 
 
-def _remote(host: str | None) -> bool:
+def is_remote(host: str | None) -> bool:
     return bool(host) and host.lower() not in LOOPBACK
 
 
 def _server(host: str, kind: str, purpose: str, key: str) -> Processor:
-    if not _remote(host):
+    if not is_remote(host):
         return Processor(
             name=f"{kind} on this machine ({host})",
             purpose=purpose,

@@ -11,7 +11,7 @@ from ..extensions import db
 from ..mailer import envelope_sender
 from ..models import Topic
 from .core import Purpose, Record
-from .processors import _remote, processors, recipients
+from .processors import is_remote, processors, recipients
 from .tables import categories
 
 # --- the record ------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def _warnings(config, record: Record, unclassified: list[str]) -> list[str]:
             found.append(f"{p.name} ({p.country}): {p.transfer}.")
         elif p.country == "not stated":
             found.append(f"{p.name}: country not stated; {p.note}.")
-    if config.get("MAIL_SERVER") and _remote(config["MAIL_SERVER"]):
+    if config.get("MAIL_SERVER") and is_remote(config["MAIL_SERVER"]):
         if not (config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL")):
             found.append(
                 "Mail leaves for the SMTP relay unencrypted: set NEWSLETTER_MAIL_USE_TLS "

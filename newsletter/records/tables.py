@@ -13,7 +13,7 @@ SUBSCRIBERS = "subscribers, people who signed up, imported customers"
 FORMER = "people who opted out or were erased (keyed hash only)"
 STAFF = "the organisation's admins (staff)"
 
-# Every table of models.py that holds personal data: who it is about, what it is, how long
+# Every table of models/ that holds personal data: who it is about, what it is, how long
 # it is kept (a function of the configuration), and, where only some columns are
 # personal, which ones. Tables without personal data are in NOT_PERSONAL.
 TABLES: dict[str, tuple[tuple[str, ...], str, object, tuple[str, ...] | None]] = {

@@ -10,9 +10,7 @@ from __future__ import annotations
 from ..people import mark_for_secure_cleanup, scrub_replies, suppress
 from .core import (
     Evidence,
-    InertLink,
     InertLinkError,
-    NotFound,
     NotFoundError,
     OptOut,
     OptOutResult,
@@ -22,13 +20,14 @@ from .core import (
     displayed_consent_text,
     find_subscriber,
     public_topics,
+    record_consent,
     record_event,
     subscriber_by_public_id,
     topic_wording,
     topics_by_slug,
 )
 from .export import (
-    _event_json,
+    event_json,
     export_data,
 )
 from .preferences import (
@@ -40,7 +39,6 @@ from .preferences import (
     update_preferences,
 )
 from .rectification import (
-    AddressTaken,
     AddressTakenError,
     address_changes,
     approve_address_change,
@@ -63,9 +61,7 @@ from .signup import (
 
 __all__ = [
     "NotFoundError",
-    "NotFound",
     "InertLinkError",
-    "InertLink",
     "OptOut",
     "OptOutResult",
     "Evidence",
@@ -78,6 +74,7 @@ __all__ = [
     "topics_by_slug",
     "find_subscriber",
     "subscriber_by_public_id",
+    "record_consent",
     "record_event",
     "request_signup",
     "send_confirmation",
@@ -93,9 +90,8 @@ __all__ = [
     "unsubscribe_all",
     "erase",
     "export_data",
-    "_event_json",
+    "event_json",
     "AddressTakenError",
-    "AddressTaken",
     "address_changes",
     "rectify",
     "correct_details",

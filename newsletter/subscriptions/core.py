@@ -13,6 +13,7 @@ from ..addresses import address_hash, normalise
 from ..clock import utcnow
 from ..extensions import db
 from ..models import (
+    Basis,
     ConsentEvent,
     ConsentText,
     Subscriber,
@@ -32,9 +33,6 @@ class NotFoundError(Exception):
         self.known = known
 
 
-NotFound = NotFoundError  # the name before issue 14; views/ still use it
-
-
 class InertLinkError(tokens.InvalidTokenError):
     """The link of an admin's test send or of a preview: it acts on nobody, ever.
 
@@ -45,9 +43,6 @@ class InertLinkError(tokens.InvalidTokenError):
     def __init__(self, language: str | None):
         super().__init__("a test message's link")
         self.language = language
-
-
-InertLink = InertLinkError  # the name before issue 14; views/ still use it
 
 
 class OptOut:
@@ -184,3 +179,26 @@ def record_event(subscriber: Subscriber, kind: str, evidence: Evidence, **fields
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def record_consent(
+    subscriber: Subscriber,
+    kind: str,
+    evidence: Evidence,
+    text: ConsentText,
+    topics: list[Topic],
+    language: str | None = None,
+    **fields,
+) -> ConsentEvent:
+    """Append a consent given on our pages (basis consent): the wording shown beside the
+    box, the lists by slug, and their name and description as shown (`topic_wording`)."""
+    return record_event(
+        subscriber,
+        kind,
+        evidence,
+        consent_text_id=text.id,
+        topics=[t.slug for t in topics],
+        topic_wording=topic_wording(topics, language),
+        basis=Basis.CONSENT,
+        **fields,
+    )

@@ -33,7 +33,7 @@ def export_data(subscriber: Subscriber) -> dict:
         "consented_at": _iso(subscriber.consented_at),
         "purchased_at": _iso(subscriber.purchased_at),
         "subscriptions": [_subscription_json(s) for s in subscriber.subscriptions],
-        "consent_events": [_event_json(e) for e in _events_of(subscriber)],
+        "consent_events": [event_json(e) for e in _events_of(subscriber)],
         "deliveries": [_delivery_json(d, subscriber.email) for d in _deliveries_of(subscriber)],
         "outbox_messages": [_outbox_json(m) for m in _outbox_of(subscriber)],
         "pending_address_changes": [
@@ -106,7 +106,7 @@ def _outbox_json(message: OutboxMessage) -> dict:
     }
 
 
-def _event_json(event: ConsentEvent) -> dict:
+def event_json(event: ConsentEvent) -> dict:
     text = event.consent_text
     return {
         "kind": event.kind,

@@ -26,8 +26,8 @@ from .core import (
     OptOut,
     OptOutResult,
     displayed_consent_text,
+    record_consent,
     record_event,
-    topic_wording,
     topics_by_slug,
 )
 from .signup import start_reconsent_clock
@@ -131,14 +131,12 @@ def update_preferences(
 
 def _record_added_topics(subscriber, added: list[Topic], text, evidence: Evidence, now) -> None:
     """The consent given on the preferences page: its event, and the re-consent clock."""
-    record_event(
+    record_consent(
         subscriber,
         ConsentKind.PREFERENCES,
         evidence,
-        consent_text_id=text.id,
-        topics=[t.slug for t in added],
-        topic_wording=topic_wording(added),
-        basis=Basis.CONSENT,
+        text,
+        added,
         detail={"method": "preferences link"},
     )
     db.session.flush()

@@ -21,16 +21,13 @@ from ..models import (
 )
 from ..people import mark_for_secure_cleanup, scrub_replies
 from .core import Evidence, NotFoundError, find_subscriber, record_event, subscriber_by_public_id
-from .signup import _confirm_max_age
+from .signup import confirm_max_age
 
 # --- rectification (GDPR Art. 16) --------------------------------------------------------
 
 
 class AddressTakenError(Exception):
     """The confirmed new address already has a subscription of its own: nothing moved."""
-
-
-AddressTaken = AddressTakenError  # the name before issue 14; views/ still use it
 
 
 def address_changes(subscriber: Subscriber) -> list[AddressChange]:
@@ -205,7 +202,7 @@ def pending_address_change(token: str) -> tuple[Subscriber, AddressChange]:
 
 
 def _approved_change(token: str) -> tuple[Subscriber, AddressChange, str]:
-    subscriber, change, payload = _change_from_token(tokens.ADDRESS, token, _confirm_max_age(), 3)
+    subscriber, change, payload = _change_from_token(tokens.ADDRESS, token, confirm_max_age(), 3)
     if payload[2] not in compliance.ADDRESS_CHANGE_APPROVED_BY:
         raise tokens.InvalidTokenError("not approved")  # (links of before the approval step)
     return subscriber, change, payload[2]

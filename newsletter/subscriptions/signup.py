@@ -30,9 +30,9 @@ from .core import (
     Evidence,
     NotFoundError,
     displayed_consent_text,
+    record_consent,
     record_event,
     subscriber_by_public_id,
-    topic_wording,
     topics_by_slug,
 )
 
@@ -74,15 +74,7 @@ def request_signup(
     for topic in topics:
         if topic.id not in have and topic.id not in pending:
             subscriber.subscriptions.append(Subscription(topic=topic, basis=Basis.CONSENT))
-    event = record_event(
-        subscriber,
-        ConsentKind.SIGNUP,
-        evidence,
-        consent_text_id=text.id,
-        topics=[t.slug for t in topics],
-        topic_wording=topic_wording(topics, language),
-        basis=Basis.CONSENT,
-    )
+    event = record_consent(subscriber, ConsentKind.SIGNUP, evidence, text, topics, language)
     send_confirmation(subscriber, event)
 
 
@@ -111,7 +103,7 @@ def send_confirmation(subscriber: Subscriber, signup_event: ConsentEvent) -> boo
     return True
 
 
-def _confirm_max_age() -> int:
+def confirm_max_age() -> int:
     return current_app.config["CONFIRM_MAX_AGE_HOURS"] * 3600
 
 
@@ -120,7 +112,7 @@ def pending_confirmation(token: str) -> tuple[Subscriber, ConsentEvent]:
 
     Raises InvalidTokenError, ExpiredTokenError or NotFoundError.
     """
-    payload = tokens.verify(tokens.CONFIRM, token, _confirm_max_age())
+    payload = tokens.verify(tokens.CONFIRM, token, confirm_max_age())
     return _signup_from_payload(payload)
 
 
@@ -205,7 +197,7 @@ def start_reconsent_clock(subscriber: Subscriber, consented: set[str], at) -> No
 def resend_confirmation(token: str) -> bool:
     """After an expired link: send a fresh confirmation if the signup still exists."""
     try:
-        tokens.verify(tokens.CONFIRM, token, _confirm_max_age())
+        tokens.verify(tokens.CONFIRM, token, confirm_max_age())
         return False  # not expired: nothing to renew
     except tokens.ExpiredTokenError as expired:
         subscriber, signup = _signup_from_payload(expired.payload)

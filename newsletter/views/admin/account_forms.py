@@ -3,21 +3,18 @@ list export. Flask-WTF: every one carries a CSRF token."""
 
 from __future__ import annotations
 
-import re
-
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from ...admins import ROLES
+from ...audit import ADDRESS_PATTERN
 from ...forms import CheckboxesField, no_control_characters
-
-_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 
 
 def no_address(form, field) -> None:
     """The reason goes into the audit log, which never holds an address."""
-    if field.data and _ADDRESS.search(field.data):
+    if field.data and ADDRESS_PATTERN.search(field.data):
         raise ValidationError("Leave addresses out of the reason (it goes into the audit log).")
 
 

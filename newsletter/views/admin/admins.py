@@ -97,9 +97,9 @@ def invitation(token: str):
     """An invited admin sets a password (the link works once, and expires)."""
     try:
         account = admins.invited_admin(token)
-    except tokens.ExpiredToken:
+    except tokens.ExpiredTokenError:
         abort(410, "This invitation has expired: ask an owner to invite you again.")
-    except tokens.InvalidToken:
+    except tokens.InvalidTokenError:
         abort(404, "This invitation link is not valid, or was used already.")
     form = SetPasswordForm()
     status = 400 if form.is_submitted() else 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from ... import api_tokens, objections
-from ...addresses import InvalidAddress
+from ...addresses import InvalidAddressError
 from ...extensions import db
 from ..bearer import require_scope
 from .blueprint import bp
@@ -33,7 +33,7 @@ def record_objection():
         recorded = objections.record_objection(
             body.get("email"), body.get("channels"), via=f"api:{g.api_token.name}"
         )
-    except (BodyError, InvalidAddress, objections.InvalidObjection) as exc:
+    except (BodyError, InvalidAddressError, objections.InvalidObjectionError) as exc:
         db.session.rollback()
         return error(400, str(exc))
     db.session.commit()
@@ -51,7 +51,7 @@ def check_objection():
     try:
         body = json_body(CHECK_FIELDS, '{"email": "...", "channel": "sms"}')
         allowed = objections.may_contact(body.get("email"), body.get("channel"))
-    except (BodyError, InvalidAddress, objections.InvalidObjection) as exc:
+    except (BodyError, InvalidAddressError, objections.InvalidObjectionError) as exc:
         db.session.rollback()
         return error(400, str(exc))
     db.session.commit()  # the token's last use

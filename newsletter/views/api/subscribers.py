@@ -8,7 +8,7 @@ from flask import g, jsonify
 from sqlalchemy import select
 
 from ... import api_tokens, audit, compliance, i18n, subscriptions
-from ...addresses import InvalidAddress, normalise
+from ...addresses import InvalidAddressError, normalise
 from ...extensions import db
 from ...models import Subscriber, SubscriberStatus, Subscription, Topic
 from ..bearer import require_scope
@@ -97,10 +97,10 @@ def create_subscriber():
             name=(body.get("name") or "").strip()[:200] or None,
             locale=language,
         )
-    except compliance.ConsentTextChanged:
+    except compliance.ConsentTextChangedError:
         db.session.rollback()
         return error(400, _consent_text_error(body["consent_text_id"], language))
-    except (BodyError, InvalidAddress, compliance.ComplianceError) as exc:
+    except (BodyError, InvalidAddressError, compliance.ComplianceError) as exc:
         db.session.rollback()
         return error(400, str(exc))
     db.session.commit()
@@ -157,7 +157,7 @@ def list_subscribers():
     try:
         args = query_args(("email", "status", "topic", "page", "per_page"))
         listing = paged(_subscriber_query(args), args, subscriber_json)
-    except (BodyError, InvalidAddress) as exc:
+    except (BodyError, InvalidAddressError) as exc:
         db.session.rollback()
         return error(400, str(exc))
     filters = {k: v for k, v in args.items() if k in ("status", "topic")}

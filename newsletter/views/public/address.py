@@ -26,7 +26,7 @@ def address_approve(token: str):
     confirmation link (compliance.address_change_first_approved_by_current_address)."""
     try:
         subscriber, change = subscriptions.change_to_approve(token)
-    except tokens.ExpiredToken:
+    except tokens.ExpiredTokenError:
         return address_link_expired()
     i18n.use_locale(subscriber.locale)
     form = ButtonForm()
@@ -56,7 +56,7 @@ def address_confirm(token: str):
     subscription to the new address."""
     try:
         subscriber, _change = subscriptions.pending_address_change(token)
-    except tokens.ExpiredToken:
+    except tokens.ExpiredTokenError:
         return address_link_expired()
     i18n.use_locale(subscriber.locale)
     form = ButtonForm()
@@ -66,7 +66,7 @@ def address_confirm(token: str):
         return expired_form()
     try:
         subscriber = subscriptions.confirm_address_change(token, evidence("address link"))
-    except subscriptions.AddressTaken:
+    except subscriptions.AddressTakenError:
         db.session.rollback()
         return page(
             _("This address already has a subscription"),

@@ -5,25 +5,25 @@ from __future__ import annotations
 from flask import render_template
 
 from ... import i18n, tokens
-from ...subscriptions import InertLink, NotFound
+from ...subscriptions import InertLinkError, NotFoundError
 from .blueprint import bp
 from .helpers import bad_link, gone
 
 
-@bp.errorhandler(tokens.InvalidToken)
+@bp.errorhandler(tokens.InvalidTokenError)
 def invalid_token(_error):
     """Every tampered, garbage or wrong-purpose link gets the same 400 page."""
     return bad_link()
 
 
-@bp.errorhandler(NotFound)
-def subscriber_gone(error: NotFound):
+@bp.errorhandler(NotFoundError)
+def subscriber_gone(error: NotFoundError):
     """A valid link whose subscriber has left (opted out, purged) gets a kind 404 page."""
     return gone(error.known)
 
 
-@bp.errorhandler(InertLink)
-def inert_link(error: InertLink):
+@bp.errorhandler(InertLinkError)
+def inert_link(error: InertLinkError):
     """A test send's (or a preview's) link changes nothing, and its page says so (200:
     also the answer to a mailbox provider's one-click POST)."""
     i18n.use_locale(error.language)

@@ -56,7 +56,7 @@ def export_download(token: str):
     """The mailed download link: GET shows a button (changes nothing), POST downloads."""
     try:
         subscriber, _data = rights.export_from_link(token, download=False)
-    except tokens.ExpiredToken:
+    except tokens.ExpiredTokenError:
         return export_link_expired()
     i18n.use_locale(subscriber.locale)
     form = ButtonForm()

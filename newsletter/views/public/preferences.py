@@ -6,7 +6,7 @@ from flask import render_template, request, url_for
 from flask_babel import gettext as _
 
 from ... import compliance, i18n, links, subscriptions, tokens, topic_translations
-from ...addresses import InvalidAddress
+from ...addresses import InvalidAddressError
 from ...compliance import ComplianceError
 from ...extensions import db, limiter
 from ...forms import ButtonForm, DetailsForm, PreferencesForm
@@ -59,7 +59,7 @@ def preferences(token: str):
 
 def consent_refused(form, refused: ComplianceError) -> None:
     """A list was added without the ticked box, or beside a text no longer current."""
-    if isinstance(refused, compliance.ConsentTextChanged):
+    if isinstance(refused, compliance.ConsentTextChangedError):
         consent_changed(form.consent)
     else:
         form.consent.errors = [_("Please tick the box to give your consent for the lists you add.")]
@@ -110,7 +110,7 @@ def details(token: str):
             locale=form.locale.data,
             email=form.email.data,
         )
-    except (InvalidAddress, ValueError) as exc:
+    except (InvalidAddressError, ValueError) as exc:
         db.session.rollback()
         form.email.errors = [*form.email.errors, str(exc)]
         return preferences_page(subscriber, token, shown_details=form, status=400)

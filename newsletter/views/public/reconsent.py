@@ -33,7 +33,7 @@ def reconsent(token: str):
     """Show the "keep me subscribed" button and the unsubscribe alternative."""
     try:
         subscriber = subscriber_from_token(token)
-    except tokens.ExpiredToken:
+    except tokens.ExpiredTokenError:
         return reconsent_expired()
     i18n.use_locale(subscriber.locale)
     return reconsent_page(subscriber)
@@ -68,9 +68,9 @@ def reconsent_post(token: str):
             consent_text_id=request.form.get("consent_text_id"),
             language=page_language(),
         )
-    except tokens.ExpiredToken:
+    except tokens.ExpiredTokenError:
         return reconsent_expired()
-    except compliance.ConsentTextChanged:
+    except compliance.ConsentTextChangedError:
         db.session.rollback()
         return reconsent_page(subscriber, changed=True, status=409)
     db.session.commit()

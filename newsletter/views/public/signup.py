@@ -6,7 +6,7 @@ from flask import render_template, request
 from flask_babel import gettext as _
 
 from ... import compliance, i18n, links, security, subscriptions, tokens, topic_translations
-from ...addresses import InvalidAddress
+from ...addresses import InvalidAddressError
 from ...compliance import ComplianceError
 from ...extensions import db, limiter
 from ...forms import ButtonForm, SignupForm
@@ -59,11 +59,11 @@ def handle_signup(form_template: str, done_template: str, source: str, **context
         if not form.website.data:  # the honeypot: answered alike, nothing stored
             try:
                 request_signup(form, language, source)
-            except compliance.ConsentTextChanged as changed:
+            except compliance.ConsentTextChangedError as changed:
                 db.session.rollback()
                 consent_changed(form.consent)
                 return signup_page(form_template, form, changed.shown, language, 409, **context)
-            except (InvalidAddress, ComplianceError, ValueError) as exc:
+            except (InvalidAddressError, ComplianceError, ValueError) as exc:
                 db.session.rollback()
                 form.email.errors = [*form.email.errors, str(exc)]
                 return signup_page(form_template, form, consent_text, language, 400, **context)
@@ -100,7 +100,7 @@ def confirm(token: str):
     try:
         subscriber, signup = subscriptions.pending_confirmation(token)
         i18n.use_locale(subscriber.locale)
-    except tokens.ExpiredToken:
+    except tokens.ExpiredTokenError:
         return render_template("public/expired.html", token=token, form=ButtonForm()), 410
     topics = subscriptions.topics_by_slug(signup.topics)
     return render_template("public/confirm.html", form=ButtonForm(), topics=topics)
@@ -114,7 +114,7 @@ def confirm_post(token: str):
         return expired_form()
     try:
         subscriber, _newly = subscriptions.confirm_signup(token, evidence("confirmation page"))
-    except tokens.ExpiredToken:
+    except tokens.ExpiredTokenError:
         return render_template("public/expired.html", token=token, form=ButtonForm()), 410
     db.session.commit()
     return page(
