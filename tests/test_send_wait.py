@@ -137,9 +137,9 @@ def test_send_wait_with_several_processes_reaches_each_recipient_exactly_once(
     recipients = 900
     _subscribers_in_three_languages(recipients)
     campaign = make_campaign(subject="Everyone once", body="Hello **everyone**.")
-    # Small batches and a rate limit (600 a second for the whole command, shared by its
+    # Small batches and a rate limit (300 a second for the whole command, shared by its
     # processes): the helpers are up before the first process could send it all alone.
-    env = _command_env(app, sink, SEND_PROCESSES=3, SEND_BATCH_SIZE=30, SEND_RATE=600)
+    env = _command_env(app, sink, SEND_PROCESSES=3, SEND_BATCH_SIZE=30, SEND_RATE=300)
 
     code, output = Terminal(_flask("campaign", "send", str(campaign.id), "--wait"), env).wait()
 
