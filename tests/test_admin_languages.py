@@ -45,10 +45,25 @@ TRANSLATED_TEMPLATES = (
     "subscriber.html",
     "subscriber_erase.html",
     "embed.html",
+    "subscribers.html",
+    "subscriber_add.html",
+    "export_list.html",
+    "topics.html",
+    "topic_edit.html",
+    "consent_texts.html",
+    "login.html",
+    "login_code.html",
+    "invitation.html",
+    "admins.html",
+    "account.html",
+    "webhooks.html",
 )
 
 # Words that are the same in every language: names, formats, protocols, units.
-SAME_IN_EVERY_LANGUAGE = {"CSV", "JSON", "HTML", "SMTP", "API", "UTC", "IP", "GDPR", "v"}
+SAME_IN_EVERY_LANGUAGE = {
+    *("CSV", "JSON", "HTML", "SMTP", "API", "UTC", "IP", "GDPR", "v"),
+    *("URL", "SHA-"),  # "SHA-256"
+}
 
 SECOND_EMAIL = "marie@shop.example"
 
