@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import AdminUser
-from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, mail_html, mail_text
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "newsletter" / "translations"
@@ -351,3 +351,21 @@ def test_a_dutch_admin_reads_subscribers_topics_and_account_in_dutch(
     assert "<h1>Se connecter</h1>" in login
     assert "Mot de passe" in login
     assert ">Se connecter</button>" in login
+
+
+def test_a_french_admin_invites_in_french_and_the_flash_is_french(app, admin_user, outbox):
+    jan = sign_in(app)
+    choose(jan, "fr")
+    page = jan.get("/admin/admins").text
+    assert "Inviter un administrateur" in page
+    assert "(vous)" in page
+    sent = jan.post(
+        "/admin/admins",
+        data={"csrf_token": csrf_token(page), "email": "new@shop.example", "role": "editor"},
+        follow_redirects=True,
+    )
+    assert "Invitation envoyée à new@shop.example" in sent.text
+    [invitation] = outbox("new@shop.example")  # in the language of the admin who invites
+    assert invitation["Subject"].startswith("Vous êtes invité·e à l’administration")
+    assert "Définissez votre mot de passe avec ce lien" in mail_text(invitation)
+    assert '<html lang="fr">' in mail_html(invitation)
