@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import AdminUser
-from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, mail_html, mail_text
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "newsletter" / "translations"
@@ -45,10 +45,25 @@ TRANSLATED_TEMPLATES = (
     "subscriber.html",
     "subscriber_erase.html",
     "embed.html",
+    "subscribers.html",
+    "subscriber_add.html",
+    "export_list.html",
+    "topics.html",
+    "topic_edit.html",
+    "consent_texts.html",
+    "login.html",
+    "login_code.html",
+    "invitation.html",
+    "admins.html",
+    "account.html",
+    "webhooks.html",
 )
 
 # Words that are the same in every language: names, formats, protocols, units.
-SAME_IN_EVERY_LANGUAGE = {"CSV", "JSON", "HTML", "SMTP", "API", "UTC", "IP", "GDPR", "v"}
+SAME_IN_EVERY_LANGUAGE = {
+    *("CSV", "JSON", "HTML", "SMTP", "API", "UTC", "IP", "GDPR", "v"),
+    *("URL", "SHA-"),  # "SHA-256"
+}
 
 SECOND_EMAIL = "marie@shop.example"
 
@@ -294,3 +309,63 @@ def test_the_scan_finds_english_outside_gettext():
         '<h1>{{ _("Dashboard") }}</h1><p title="Sign out">Import #{{ n }} · CSV</p>'
     )
     assert found == ["Sign", "out", "Import"]
+
+
+# --- pass 2b: people and accounts -------------------------------------------------------
+
+
+def test_a_dutch_admin_reads_subscribers_topics_and_account_in_dutch(
+    app, admin_user, make_topic, make_subscriber
+):
+    topic = make_topic("aanbiedingen", name="Aanbiedingen")
+    make_subscriber("piet@shop.example", topics=("aanbiedingen",))
+    jan = sign_in(app)
+    choose(jan, "nl")
+    listing = jan.get("/admin/subscribers").text
+    assert "<h1>Inschrijvers</h1>" in listing
+    assert "Een inschrijver toevoegen" in listing
+    assert "Adres bevat" in listing
+    assert ">Zoeken</button>" in listing
+    assert "piet@shop.example" in listing
+    assert "Inzageverzoek voor een adres" in listing
+    edit = jan.get(f"/admin/topics/{topic.id}").text
+    assert "Onderwerp <code>aanbiedingen</code> bewerken" in edit
+    assert "Per taal" in edit
+    assert "Beschrijving (optioneel)" in edit  # a form label (lazy_gettext)
+    assert ">Opslaan</button>" in edit
+    account = jan.get("/admin/account").text
+    assert "<h1>Uw account</h1>" in account
+    assert f"Aangemeld als {ADMIN_EMAIL}" in account
+    assert "Uw wachtwoord wijzigen" in account
+    assert "Huidig wachtwoord" in account
+    # A form error from the view, in Dutch too.
+    token = csrf_token(account)
+    wrong = jan.post(
+        "/admin/account/password",
+        data={"csrf_token": token, "current": "", "password": "x", "repeat": "y"},
+    )
+    assert "Vul uw huidige wachtwoord in." in wrong.text
+    # The sign-in page of a visitor asking for French, with its form labels.
+    login = app.test_client().get("/admin/login?lang=fr").text
+    assert '<html lang="fr">' in login
+    assert "<h1>Se connecter</h1>" in login
+    assert "Mot de passe" in login
+    assert ">Se connecter</button>" in login
+
+
+def test_a_french_admin_invites_in_french_and_the_flash_is_french(app, admin_user, outbox):
+    jan = sign_in(app)
+    choose(jan, "fr")
+    page = jan.get("/admin/admins").text
+    assert "Inviter un administrateur" in page
+    assert "(vous)" in page
+    sent = jan.post(
+        "/admin/admins",
+        data={"csrf_token": csrf_token(page), "email": "new@shop.example", "role": "editor"},
+        follow_redirects=True,
+    )
+    assert "Invitation envoyée à new@shop.example" in sent.text
+    [invitation] = outbox("new@shop.example")  # in the language of the admin who invites
+    assert invitation["Subject"].startswith("Vous êtes invité·e à l’administration")
+    assert "Définissez votre mot de passe avec ce lien" in mail_text(invitation)
+    assert '<html lang="fr">' in mail_html(invitation)

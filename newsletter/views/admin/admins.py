@@ -7,6 +7,9 @@ Audit entries name accounts by id, never by address.
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ... import admins, audit, links, notices, tokens
@@ -57,7 +60,13 @@ def admins_invite():
     _mail_invitation(account, token)
     audit.record(current_user, ADMIN_INVITE, str(account.id), role=account.role)
     db.session.commit()
-    flash(f"Invitation sent to {account.email} (valid {admins.INVITE_MAX_AGE_HOURS} hours).")
+    flash(
+        _(
+            "Invitation sent to %(email)s (valid %(hours)s hours).",
+            email=account.email,
+            hours=admins.INVITE_MAX_AGE_HOURS,
+        )
+    )
     return redirect(url_for("admin.admins_page"))
 
 
@@ -65,8 +74,11 @@ def _mail_invitation(account, token: str) -> None:
     notices.send_system_mail(
         "admin_invite",
         account.email,
-        f"You are invited to the newsletter admin of {current_app.config['ORGANIZATION_NAME']}",
-        locale="en",
+        _l(
+            "You are invited to the newsletter admin of %(organization)s",
+            organization=current_app.config["ORGANIZATION_NAME"],
+        ),
+        locale=str(get_locale() or "en"),
         invite_url=links.public_url("admin.invitation", token=token),
         role=account.role,
         max_age_hours=admins.INVITE_MAX_AGE_HOURS,
@@ -77,9 +89,9 @@ def _mail_invitation(account, token: str) -> None:
 @owner_only
 def admins_deactivate(admin_id: int):
     """Stop an account from signing in (not yourself, not the last owner)."""
-    account = db.session.get(admins.AdminUser, admin_id) or abort(404, "No such admin.")
+    account = db.session.get(admins.AdminUser, admin_id) or abort(404, _("No such admin."))
     if not ButtonForm().validate_on_submit():
-        abort(400, "The form expired; go back, reload the page and try again.")
+        abort(400, _("The form expired; go back, reload the page and try again."))
     try:
         admins.deactivate(account, current_user)
     except admins.AdminError as exc:
@@ -88,7 +100,7 @@ def admins_deactivate(admin_id: int):
         return redirect(url_for("admin.admins_page"))
     audit.record(current_user, ADMIN_DEACTIVATE, str(account.id))
     db.session.commit()
-    flash(f"{account.email} can no longer sign in.")
+    flash(_("%(email)s can no longer sign in.", email=account.email))
     return redirect(url_for("admin.admins_page"))
 
 
@@ -98,9 +110,9 @@ def invitation(token: str):
     try:
         account = admins.invited_admin(token)
     except tokens.ExpiredTokenError:
-        abort(410, "This invitation has expired: ask an owner to invite you again.")
+        abort(410, _("This invitation has expired: ask an owner to invite you again."))
     except tokens.InvalidTokenError:
-        abort(404, "This invitation link is not valid, or was used already.")
+        abort(404, _("This invitation link is not valid, or was used already."))
     form = SetPasswordForm()
     status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
@@ -112,7 +124,7 @@ def invitation(token: str):
         else:
             audit.record(account, ADMIN_INVITATION_ACCEPTED, str(account.id))
             db.session.commit()
-            flash("Your password is set. Sign in.")
+            flash(_("Your password is set. Sign in."))
             return redirect(url_for("admin.login"))
     return render_template("admin/invitation.html", form=form, account=account), status
 
@@ -153,7 +165,7 @@ def account_password():
         return _account_page(password_form=form, status=400)
     audit.record(current_user, ADMIN_PASSWORD, str(current_user.id))
     db.session.commit()
-    flash("Your password is changed.")
+    flash(_("Your password is changed."))
     return redirect(url_for("admin.account"))
 
 
@@ -161,7 +173,7 @@ def account_password():
 def account_two_factor_start():
     """Make a new secret to enter in an authenticator app (off until a code is checked)."""
     if not ButtonForm().validate_on_submit():
-        abort(400, "The form expired; go back, reload the page and try again.")
+        abort(400, _("The form expired; go back, reload the page and try again."))
     try:
         admins.begin_enrolment(current_user)
     except admins.AdminError as exc:
@@ -179,9 +191,9 @@ def account_two_factor_confirm():
     if not form.validate_on_submit() or admins.enrolment_secret(current_user) is None:
         return _account_page(code_form=form, status=400)
     if not admins.confirm_enrolment(current_user, form.code.data):
-        form.code.errors = [*form.code.errors, "This code does not match: try the current one."]
+        form.code.errors = [*form.code.errors, _("This code does not match: try the current one.")]
         return _account_page(code_form=form, status=400)
     audit.record(current_user, ADMIN_2FA_ON, str(current_user.id))
     db.session.commit()
-    flash("Two-factor login is on: from now on, sign-in asks for a code after the password.")
+    flash(_("Two-factor login is on: from now on, sign-in asks for a code after the password."))
     return redirect(url_for("admin.account"))

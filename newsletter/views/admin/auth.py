@@ -20,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ... import admins, audit
@@ -59,7 +60,7 @@ def owner_only(view):
     @functools.wraps(view)
     def guarded(*args, **kwargs):
         if not is_owner():
-            abort(403, "Only an owner may do this: ask an owner of this installation.")
+            abort(403, _("Only an owner may do this: ask an owner of this installation."))
         return view(*args, **kwargs)
 
     return guarded
@@ -107,7 +108,7 @@ def login():
             return redirect(url_for("admin.login_code"))
         if admin is not None:
             return _sign_in(admin, form.next.data)
-        form.password.errors.append("Wrong address or password.")
+        form.password.errors.append(_("Wrong address or password."))
         status = 401
     return render_template(
         "admin/login.html", form=form, no_admin=admins.admin_count() == 0
@@ -140,7 +141,7 @@ def login_code():
     admin, next_url = _pending_admin()
     if admin is None:
         session.pop(PENDING_KEY, None)
-        flash("Sign in again: the code must follow the password within five minutes.")
+        flash(_("Sign in again: the code must follow the password within five minutes."))
         return redirect(url_for("admin.login"))
     form = CodeForm()
     status = 400 if request.method == "POST" else 200
@@ -149,7 +150,7 @@ def login_code():
             return _sign_in(admin, next_url)
         audit.record(admin, "admin.2fa-failed")
         db.session.commit()
-        form.code.errors.append("Wrong or used code: enter the code your app shows now.")
+        form.code.errors.append(_("Wrong or used code: enter the code your app shows now."))
         status = 401
     return render_template("admin/login_code.html", form=form), status
 
@@ -158,12 +159,12 @@ def login_code():
 def logout():
     """Sign out (a POST with a CSRF token, so another site cannot log the admin out)."""
     if not ButtonForm().validate_on_submit():
-        flash("The form expired; please try again.")
+        flash(_("The form expired; please try again."))
         return redirect(url_for("admin.dashboard"))
     audit.record(current_user, audit.LOGOUT)
     db.session.commit()
     logout_user()
     session.clear()  # before the flash below, which lives in the session
     g.pop("csrf_token", None)
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("admin.login"))

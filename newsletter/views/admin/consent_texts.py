@@ -5,6 +5,7 @@ default language's on its pages, and this page says which languages lack one."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -45,14 +46,25 @@ def _save(wording: str, language: str, current: ConsentText | None) -> None:
     name = i18n.LANGUAGES[language]
     text = subscriptions.add_consent_text(wording, language)
     if current is not None and text.id == current.id:
-        flash("The text is unchanged; no new version was made.")
+        flash(_("The text is unchanged; no new version was made."))
     elif current is not None and text.version < current.version:
         # Wordings are unique per language: an old text cannot come back as a new version.
         flash(
-            f"This wording is {name} version {text.version} already; the {name} pages keep "
-            f"showing version {current.version}. Change the text to make a new version."
+            _(
+                "This wording is %(language)s version %(number)s already; the %(language)s "
+                "pages keep showing version %(current)s. Change the text to make a new version.",
+                language=name,
+                number=text.version,
+                current=current.version,
+            )
         )
     else:
         audit.record(current_user, audit.CONSENT_TEXT_EDIT, f"{language} v{text.version}")
         db.session.commit()
-        flash(f"{name} version {text.version} is now shown on the {name} pages.")
+        flash(
+            _(
+                "%(language)s version %(number)s is now shown on the %(language)s pages.",
+                language=name,
+                number=text.version,
+            )
+        )

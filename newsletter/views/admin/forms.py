@@ -20,8 +20,8 @@ from ...forms import no_control_characters
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired("Enter your address.")])
-    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    email = EmailField(_l("Email address"), validators=[DataRequired(_l("Enter your address."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
     next = HiddenField()
 
 
@@ -31,18 +31,18 @@ class ButtonForm(FlaskForm):
 
 class TopicForm(FlaskForm):
     slug = StringField(
-        "Slug (in List-Id headers; cannot change later)",
+        _l("Slug (in List-Id headers; cannot change later)"),
         validators=[Optional(), Length(max=64)],
     )
     name = StringField(
-        "Name", validators=[DataRequired("A topic needs a name."), no_control_characters]
+        _l("Name"), validators=[DataRequired(_l("A topic needs a name.")), no_control_characters]
     )
-    description = TextAreaField("Description (optional)", validators=[Optional()])
+    description = TextAreaField(_l("Description (optional)"), validators=[Optional()])
     own_similar_products = BooleanField(
-        "About our own similar products (may go to existing customers without consent)"
+        _l("About our own similar products (may go to existing customers without consent)")
     )
     product_range = TextAreaField(
-        "Product range (required when about our own similar products)",
+        _l("Product range (required when about our own similar products)"),
         validators=[Optional(), Length(max=2000)],
     )
 
@@ -56,7 +56,7 @@ class EraseForm(FlaskForm):
 
 class ConsentTextForm(FlaskForm):
     text = TextAreaField(
-        "Consent text", validators=[DataRequired("The consent text cannot be empty.")]
+        _l("Consent text"), validators=[DataRequired(_l("The consent text cannot be empty."))]
     )
 
 
@@ -85,10 +85,10 @@ class DetailsForm(FlaskForm):
     """Rectification (GDPR Art. 16): name and language at once; a new address must
     confirm through a link mailed to it first."""
 
-    name = StringField("Name", validators=[Optional(), Length(max=200), no_control_characters])
-    locale = SelectField("Language", choices=[], validate_choice=True)
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=200), no_control_characters])
+    locale = SelectField(_l("Language"), choices=[], validate_choice=True)
     email = EmailField(
-        "New address (a confirmation link is mailed to it; the old one stays until then)",
+        _l("New address (a confirmation link is mailed to it; the old one stays until then)"),
         validators=[Optional(), Length(max=320)],
     )
 
@@ -96,4 +96,6 @@ class DetailsForm(FlaskForm):
 class AccessRequestForm(FlaskForm):
     """An access request (GDPR Art. 15) for an address, subscribed or not any more."""
 
-    email = EmailField("Address", validators=[DataRequired("Enter the address asked about.")])
+    email = EmailField(
+        _l("Address"), validators=[DataRequired(_l("Enter the address asked about."))]
+    )

@@ -19,6 +19,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import audit, i18n, list_export, listings, manual_signup, rights, subscriptions
@@ -37,7 +38,7 @@ ACCESS_REQUEST = "subscriber.access-request"  # audit action: target is the addr
 
 def _subscriber(public_id: str) -> Subscriber:
     return subscriptions.subscriber_by_public_id(public_id) or abort(
-        404, "No such subscriber: the person may have been erased or opted out."
+        404, _("No such subscriber: the person may have been erased or opted out.")
     )
 
 
@@ -79,11 +80,11 @@ def access_request():
     what is still held under the keyed hash of the address. A JSON download, logged."""
     form = AccessRequestForm()
     if not form.validate_on_submit():
-        abort(400, "Enter the address the request is about (the form may have expired).")
+        abort(400, _("Enter the address the request is about (the form may have expired)."))
     try:
         data = rights.request_access(form.email.data, channel="admin")
     except InvalidAddressError as exc:
-        abort(400, f"This is not a valid address: {exc}")
+        abort(400, _("This is not a valid address: %(reason)s", reason=exc))
     former = data.get("subscriber", True) is None
     audit.record(
         current_user, ACCESS_REQUEST, data["held_under_hash"]["address_hash"], former=former
@@ -148,9 +149,13 @@ def subscriber_details(public_id: str):
         return _subscriber_page(person, form, 400)
     audit.record(current_user, SUBSCRIBER_RECTIFY, public_id, fields=changed, new_address=asked)
     db.session.commit()
-    done = f"Changed: {', '.join(changed)}." if changed else "No detail changed."
+    done = (
+        _("Changed: %(fields)s.", fields=", ".join(changed)) if changed else _("No detail changed.")
+    )
     if asked:
-        done += " A confirmation link was mailed to the new address; the old one stays until then."
+        done += " " + _(
+            "A confirmation link was mailed to the new address; the old one stays until then."
+        )
     flash(done)
     return redirect(url_for("admin.subscriber", public_id=public_id))
 
@@ -161,7 +166,7 @@ def subscriber_export(public_id: str):
     """Everything held about the person, as a JSON download (GDPR Art. 15)."""
     person = _subscriber(public_id)
     if not ButtonForm().validate_on_submit():
-        abort(400, "The form expired; go back, reload the page and try again.")
+        abort(400, _("The form expired; go back, reload the page and try again."))
     data = rights.request_export(person, channel="admin")
     audit.record(current_user, audit.SUBSCRIBER_EXPORT, person.public_id)
     db.session.commit()
@@ -182,7 +187,7 @@ def subscriber_erase(public_id: str):
         rights.request_erasure(person, channel="admin")
         audit.record(current_user, audit.SUBSCRIBER_ERASE, public_id)
         db.session.commit()
-        flash("The subscriber is erased; the address is on the suppression list.")
+        flash(_("The subscriber is erased; the address is on the suppression list."))
         return redirect(url_for("admin.subscribers"))
     status = 400 if form.errors else 200
     return render_template("admin/subscriber_erase.html", person=person, form=form), status
@@ -233,13 +238,17 @@ def subscriber_add():
     db.session.commit()
     if added.mailed:
         flash(
-            "Added as pending: a confirmation mail was sent. Nothing else is sent until "
-            "the person confirms."
+            _(
+                "Added as pending: a confirmation mail was sent. Nothing else is sent until "
+                "the person confirms."
+            )
         )
     else:
         flash(
-            "Added as pending, but no confirmation mail was sent: this address got the most "
-            "confirmation mails allowed in 24 hours. Try again tomorrow."
+            _(
+                "Added as pending, but no confirmation mail was sent: this address got the "
+                "most confirmation mails allowed in 24 hours. Try again tomorrow."
+            )
         )
     return redirect(url_for("admin.subscriber", public_id=added.subscriber.public_id))
 
@@ -264,17 +273,17 @@ def subscribers_export_list_page():
 def subscribers_export_list():
     """The list as a streamed download, in the columns the import reads; audit-logged."""
     if not ButtonForm().validate_on_submit():
-        abort(400, "The form expired; go back, reload the page and try again.")
+        abort(400, _("The form expired; go back, reload the page and try again."))
     slug = request.form.get("topic", "")
     topic = None
     if slug:
         topic = next((t for t in subscriptions.public_topics() if t.slug == slug), None) or abort(
-            400, "No such topic."
+            400, _("No such topic.")
         )
     basis = request.form.get("basis") or None
     fmt = request.form.get("format", "csv")
     if (basis is not None and basis not in Basis.ALL) or fmt not in list_export.FORMATS:
-        abort(400, "Choose a basis and a format from the lists.")
+        abort(400, _("Choose a basis and a format from the lists."))
     count = list_export.count_rows(topic, basis)
     audit.record(
         current_user,

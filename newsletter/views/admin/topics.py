@@ -4,6 +4,7 @@ range). The domain functions write the audit entries (who, when, what changed)."
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import i18n, listings, topic_translations
@@ -39,7 +40,7 @@ def topic_create():
             _show_error(form, exc)
         else:
             db.session.commit()
-            flash(f"Topic “{topic.name}” created.")
+            flash(_("Topic “%(name)s” created.", name=topic.name))
             return redirect(url_for("admin.topics"))
     return render_template("admin/topics.html", rows=listings.topic_counts(), form=form), 400
 
@@ -65,7 +66,7 @@ def topic_edit(topic_id: int):
             _show_error(form, exc, slug_field=False)
         else:
             db.session.commit()
-            flash("Topic saved." if changes or translated else "Nothing changed.")
+            flash(_("Topic saved.") if changes or translated else _("Nothing changed."))
             return redirect(url_for("admin.topics"))
     status = 400 if form.errors else 200
     return render_template(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -17,10 +19,10 @@ from .blueprint import bp
 
 class WebhookForm(FlaskForm):
     url = StringField(
-        "URL (https://…; http only to this machine)",
+        _l("URL (https://…; http only to this machine)"),
         validators=[DataRequired(), Length(max=2000)],
     )
-    events = CheckboxesField("Events", choices=[SelectChoice(k) for k in events.KINDS])
+    events = CheckboxesField(_l("Events"), choices=[SelectChoice(k) for k in events.KINDS])
 
 
 def _page(form: WebhookForm, secret: str | None = None, status: int = 200):
@@ -63,5 +65,5 @@ def webhook_remove(endpoint_id: int):
             return redirect(url_for("admin.webhooks_page"))
         audit.record(current_user, webhooks.AUDIT_REMOVE, f"webhook:{endpoint_id}")
         db.session.commit()
-        flash(f"Webhook {endpoint_id} removed.")
+        flash(_("Webhook %(id)s removed.", id=endpoint_id))
     return redirect(url_for("admin.webhooks_page"))
