@@ -45,6 +45,10 @@ TRANSLATED_TEMPLATES = (
     "subscriber.html",
     "subscriber_erase.html",
     "embed.html",
+    # pass 2a: the campaign side
+    "compose.html",
+    "campaign_send.html",
+    "progress.html",
 )
 
 # Words that are the same in every language: names, formats, protocols, units.
@@ -258,6 +262,9 @@ class _VisibleText(HTMLParser):
             self._hidden += 1
         for name, value in attrs:
             kind = dict(attrs).get("type")
+            # A button's or an option's value is posted, not shown (its content is).
+            if name == "value" and tag != "input":
+                continue
             if name in self.SHOWN_ATTRIBUTES and value and kind not in {"hidden"}:
                 self.found.append(value)
 
