@@ -49,10 +49,17 @@ TRANSLATED_TEMPLATES = (
     "compose.html",
     "campaign_send.html",
     "progress.html",
+    "campaigns.html",
+    "campaign_content.html",
+    "campaign_delete.html",
+    "_campaign_report.html",
+    "_media_insert.html",
+    "media.html",
+    "branding.html",
 )
 
 # Words that are the same in every language: names, formats, protocols, units.
-SAME_IN_EVERY_LANGUAGE = {"CSV", "JSON", "HTML", "SMTP", "API", "UTC", "IP", "GDPR", "v"}
+SAME_IN_EVERY_LANGUAGE = {"CSV", "JSON", "HTML", "SMTP", "API", "UTC", "IP", "GDPR", "v", "px"}
 
 SECOND_EMAIL = "marie@shop.example"
 
