@@ -308,3 +308,67 @@ def test_the_scan_finds_english_outside_gettext():
         '<h1>{{ _("Dashboard") }}</h1><p title="Sign out">Import #{{ n }} · CSV</p>'
     )
     assert found == ["Sign", "out", "Import"]
+
+
+# --- pass 2a: the campaign side -------------------------------------------------------
+
+CAMPAIGN_PAGES = {
+    "nl": {
+        "compose": ["<h1>Lente</h1>", "Concept opslaan", "Opslaan en nu versturen…",
+                    "Gaat naar <strong>2</strong> personen met een rechtsgrond voor dit onderwerp.",
+                    "Preheader (de voorbeeldregel in de inbox)", "English (standaard)"],
+        "confirm": ["„Lente” nu versturen?", "Wie krijgt welke versie", "Taal van de ontvangers",
+                    "geen versie in het Nederlands", "Versturen naar 2 personen", "Nog niet"],
+        "progress": ["Verzending: Lente", "Per taal", "Wachtend", "Bounces en klachten",
+                     "Verzending annuleren", "Cijfers (zonder tracking)"],
+    },
+    "fr": {
+        "compose": ["<h1>Lente</h1>", "Enregistrer le brouillon",
+                    "Enregistrer et envoyer maintenant…",
+                    "Part vers <strong>2</strong> personnes avec une base légale pour ce thème.",
+                    "Pré-en-tête (la ligne d’aperçu dans les boîtes de réception)",
+                    "English (par défaut)"],
+        "confirm": ["Envoyer « Lente » maintenant ?", "Qui reçoit quelle version",
+                    "Langue des destinataires", "pas de version en Français",
+                    "Envoyer à 2 personnes", "Pas encore"],
+        "progress": ["Envoi : Lente", "Par langue", "En attente", "Rebonds et plaintes",
+                     "Annuler l’envoi", "Chiffres (sans pistage)"],
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["nl", "fr"])
+def test_an_admin_composes_confirms_and_follows_a_campaign_in_their_language(
+    app, admin_user, make_campaign, make_subscriber, language
+):
+    ann = make_subscriber("ann@example.org")
+    bob = make_subscriber("bob@example.org")
+    ann.locale, bob.locale = "nl", "fr"
+    db.session.commit()
+    campaign = make_campaign(subject="Lente", body="Hello **everyone**.")  # English only
+    jan = sign_in(app)
+    choose(jan, language)
+    expected = CAMPAIGN_PAGES[language]
+
+    compose = jan.get(f"/admin/campaigns/{campaign.id}")
+    assert compose.status_code == 200
+    assert f'<html lang="{language}">' in compose.text
+    for text in expected["compose"]:
+        assert text in compose.text
+    assert "Save draft" not in compose.text
+
+    confirm = jan.get(f"/admin/campaigns/{campaign.id}/send")
+    for text in expected["confirm"]:
+        assert text in confirm.text
+    assert "Who gets which version" not in confirm.text
+
+    sent = jan.post(
+        f"/admin/campaigns/{campaign.id}/send",
+        data={"csrf_token": csrf_token(confirm.text), "only_locale": ""},
+    )
+    assert sent.status_code == 302
+    progress = jan.get(sent.headers["Location"])
+    assert progress.status_code == 200
+    for text in expected["progress"]:
+        assert text in progress.text
+    assert "Per language" not in progress.text
