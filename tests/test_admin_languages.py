@@ -57,11 +57,22 @@ TRANSLATED_TEMPLATES = (
     "admins.html",
     "account.html",
     "webhooks.html",
+    # pass 2a: the campaign side
+    "compose.html",
+    "campaign_send.html",
+    "progress.html",
+    "campaigns.html",
+    "campaign_content.html",
+    "campaign_delete.html",
+    "_campaign_report.html",
+    "_media_insert.html",
+    "media.html",
+    "branding.html",
 )
 
 # Words that are the same in every language: names, formats, protocols, units.
 SAME_IN_EVERY_LANGUAGE = {
-    *("CSV", "JSON", "HTML", "SMTP", "API", "UTC", "IP", "GDPR", "v"),
+    *("CSV", "JSON", "HTML", "SMTP", "API", "UTC", "IP", "GDPR", "v", "px"),
     *("URL", "SHA-"),  # "SHA-256"
 }
 
@@ -273,6 +284,9 @@ class _VisibleText(HTMLParser):
             self._hidden += 1
         for name, value in attrs:
             kind = dict(attrs).get("type")
+            # A button's or an option's value is posted, not shown (its content is).
+            if name == "value" and tag != "input":
+                continue
             if name in self.SHOWN_ATTRIBUTES and value and kind not in {"hidden"}:
                 self.found.append(value)
 
@@ -369,3 +383,67 @@ def test_a_french_admin_invites_in_french_and_the_flash_is_french(app, admin_use
     assert invitation["Subject"].startswith("Vous êtes invité·e à l’administration")
     assert "Définissez votre mot de passe avec ce lien" in mail_text(invitation)
     assert '<html lang="fr">' in mail_html(invitation)
+
+
+# --- pass 2a: the campaign side -------------------------------------------------------
+
+CAMPAIGN_PAGES = {
+    "nl": {
+        "compose": ["<h1>Lente</h1>", "Concept opslaan", "Opslaan en nu versturen…",
+                    "Gaat naar <strong>2</strong> personen met een rechtsgrond voor dit onderwerp.",
+                    "Preheader (de voorbeeldregel in de inbox)", "English (standaard)"],
+        "confirm": ["„Lente” nu versturen?", "Wie krijgt welke versie", "Taal van de ontvangers",
+                    "geen versie in het Nederlands", "Versturen naar 2 personen", "Nog niet"],
+        "progress": ["Verzending: Lente", "Per taal", "Wachtend", "Bounces en klachten",
+                     "Verzending annuleren", "Cijfers (zonder tracking)"],
+    },
+    "fr": {
+        "compose": ["<h1>Lente</h1>", "Enregistrer le brouillon",
+                    "Enregistrer et envoyer maintenant…",
+                    "Part vers <strong>2</strong> personnes avec une base légale pour ce thème.",
+                    "Pré-en-tête (la ligne d’aperçu dans les boîtes de réception)",
+                    "English (par défaut)"],
+        "confirm": ["Envoyer « Lente » maintenant ?", "Qui reçoit quelle version",
+                    "Langue des destinataires", "pas de version en Français",
+                    "Envoyer à 2 personnes", "Pas encore"],
+        "progress": ["Envoi : Lente", "Par langue", "En attente", "Rebonds et plaintes",
+                     "Annuler l’envoi", "Chiffres (sans pistage)"],
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["nl", "fr"])
+def test_an_admin_composes_confirms_and_follows_a_campaign_in_their_language(
+    app, admin_user, make_campaign, make_subscriber, language
+):
+    ann = make_subscriber("ann@example.org")
+    bob = make_subscriber("bob@example.org")
+    ann.locale, bob.locale = "nl", "fr"
+    db.session.commit()
+    campaign = make_campaign(subject="Lente", body="Hello **everyone**.")  # English only
+    jan = sign_in(app)
+    choose(jan, language)
+    expected = CAMPAIGN_PAGES[language]
+
+    compose = jan.get(f"/admin/campaigns/{campaign.id}")
+    assert compose.status_code == 200
+    assert f'<html lang="{language}">' in compose.text
+    for text in expected["compose"]:
+        assert text in compose.text
+    assert "Save draft" not in compose.text
+
+    confirm = jan.get(f"/admin/campaigns/{campaign.id}/send")
+    for text in expected["confirm"]:
+        assert text in confirm.text
+    assert "Who gets which version" not in confirm.text
+
+    sent = jan.post(
+        f"/admin/campaigns/{campaign.id}/send",
+        data={"csrf_token": csrf_token(confirm.text), "only_locale": ""},
+    )
+    assert sent.status_code == 302
+    progress = jan.get(sent.headers["Location"])
+    assert progress.status_code == 200
+    for text in expected["progress"]:
+        assert text in progress.text
+    assert "Per language" not in progress.text

@@ -4,6 +4,7 @@ per-campaign figures on its progress page (`_campaign_report.html`, issue 16).""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import audit, campaign_figures, webversion
@@ -31,7 +32,7 @@ def campaign_report(campaign: Campaign) -> dict:
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    return db.session.get(Campaign, campaign_id) or abort(404, "No such campaign.")
+    return db.session.get(Campaign, campaign_id) or abort(404, _("No such campaign."))
 
 
 @bp.post("/campaigns/<int:campaign_id>/publish")
@@ -48,7 +49,7 @@ def campaign_publish(campaign_id: int):
             if changed:
                 audit.record(current_user, CAMPAIGN_PUBLISH, f"campaign:{campaign_id}")
             db.session.commit()
-            flash("The campaign is published in the public archive.")
+            flash(_("The campaign is published in the public archive."))
     return redirect(url_for("admin.campaign_progress", campaign_id=campaign_id))
 
 
@@ -60,5 +61,5 @@ def campaign_unpublish(campaign_id: int):
         if webversion.unpublish(found):
             audit.record(current_user, CAMPAIGN_UNPUBLISH, f"campaign:{campaign_id}")
         db.session.commit()
-        flash("The campaign is no longer in the public archive.")
+        flash(_("The campaign is no longer in the public archive."))
     return redirect(url_for("admin.campaign_progress", campaign_id=campaign_id))

@@ -4,6 +4,8 @@ text), used by the mail layout and the public pages. docs/MEDIA.md."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -14,10 +16,10 @@ from .blueprint import bp
 
 
 class BrandingForm(FlaskForm):
-    logo = SelectField("Logo (from the media library)", choices=[], validate_choice=False)
-    brand_color = StringField("Brand colour (header bar, buttons), #rrggbb")
-    link_color = StringField("Link colour, #rrggbb")
-    header_text = StringField("Header text (short, shown at the top of every mail)")
+    logo = SelectField(_l("Logo (from the media library)"), choices=[], validate_choice=False)
+    brand_color = StringField(_l("Brand colour (header bar, buttons), #rrggbb"))
+    link_color = StringField(_l("Link colour, #rrggbb"))
+    header_text = StringField(_l("Header text (short, shown at the top of every mail)"))
 
 
 def _form() -> BrandingForm:
@@ -29,7 +31,7 @@ def _form() -> BrandingForm:
         link_color=current.link_color,
         header_text=current.header_text,
     )
-    form.logo.choices = [("", "No logo")] + [
+    form.logo.choices = [("", _("No logo"))] + [
         (row.name, f"{row.alt} ({row.width} × {row.height})") for row in media.library()
     ]
     return form
@@ -69,5 +71,5 @@ def branding_save():
         target.errors = [*target.errors, str(exc)]
         return _page(form, 400)
     db.session.commit()
-    flash("Branding saved." if changed else "Nothing changed.")
+    flash(_("Branding saved.") if changed else _("Nothing changed."))
     return redirect(url_for("admin.branding_page"))

@@ -4,6 +4,7 @@ step), and see what a campaign contained, each language version, read-only."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import audit, campaign_versions, campaigns, i18n
@@ -19,11 +20,16 @@ def campaign_duplicate(campaign_id: int):
     """A new draft with the topic and every version of this campaign."""
     found = campaign_or_404(campaign_id)
     if not ButtonForm().validate_on_submit():
-        abort(400, "The form expired; please try again.")
+        abort(400, _("The form expired; please try again."))
     copy = campaigns.duplicate_campaign(found, created_by=current_user.email)
     audit.record(current_user, audit.CAMPAIGN_DUPLICATE, f"campaign:{copy.id}", source=found.id)
     db.session.commit()
-    flash(f"A copy of campaign {found.id} is a new draft, with all its language versions.")
+    flash(
+        _(
+            "A copy of campaign %(id)s is a new draft, with all its language versions.",
+            id=found.id,
+        )
+    )
     return redirect(url_for("admin.campaign", campaign_id=copy.id))
 
 
@@ -34,7 +40,8 @@ def campaign_delete(campaign_id: int):
     found = campaign_or_404(campaign_id)
     form = ButtonForm()
     if found.status != CampaignStatus.DRAFT:
-        flash(f"This campaign is {found.status}: only drafts can be deleted.")
+        status = _(getattr(found.status, "value", found.status))  # the status words of _macros.html
+        flash(_("This campaign is %(status)s: only drafts can be deleted.", status=status))
         return redirect(url_for("admin.campaign", campaign_id=found.id))
     if form.validate_on_submit():
         subject = found.subject
@@ -46,7 +53,7 @@ def campaign_delete(campaign_id: int):
             return redirect(url_for("admin.campaign", campaign_id=campaign_id))
         audit.record(current_user, audit.CAMPAIGN_DELETE, f"campaign:{campaign_id}")
         db.session.commit()
-        flash(f"The draft “{subject}” is deleted.")
+        flash(_("The draft “%(subject)s” is deleted.", subject=subject))
         return redirect(url_for("admin.campaigns"))
     return render_template(
         "admin/campaign_delete.html",

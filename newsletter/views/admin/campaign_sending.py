@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import audit, bounces, campaign_versions, campaigns, i18n, listings
@@ -104,5 +105,5 @@ def campaign_cancel(campaign_id: int):
         else:
             audit.record(current_user, audit.CAMPAIGN_CANCEL, f"campaign:{campaign_id}")
             db.session.commit()
-            flash("The campaign is cancelled; nothing more of it will be sent.")
+            flash(_("The campaign is cancelled; nothing more of it will be sent."))
     return redirect(url_for("admin.campaign_progress", campaign_id=campaign_id))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length, Optional
@@ -27,7 +29,7 @@ PREVIEW_AUDIT_WINDOW = timedelta(minutes=10)
 
 def campaign_or_404(campaign_id: int) -> Campaign:
     """The campaign, or the admin's 404 page."""
-    return db.session.get(Campaign, campaign_id) or abort(404, "No such campaign.")
+    return db.session.get(Campaign, campaign_id) or abort(404, _("No such campaign."))
 
 
 _FORM_CLASSES: dict[tuple, type] = {}
@@ -51,13 +53,13 @@ def campaign_form_class() -> type:
                 continue
             subject, preheader, body = _field_names(code)
             extra[subject] = StringField(
-                "Subject", validators=[Optional(), Length(max=300), no_control_characters]
+                _l("Subject"), validators=[Optional(), Length(max=300), no_control_characters]
             )
             extra[preheader] = StringField(
-                "Preheader (the preview line in inboxes)",
+                _l("Preheader (the preview line in inboxes)"),
                 validators=[Optional(), Length(max=300), no_control_characters],
             )
-            extra[body] = TextAreaField("Body (Markdown)", validators=[Optional()])
+            extra[body] = TextAreaField(_l("Body (Markdown)"), validators=[Optional()])
         _FORM_CLASSES[key] = type("CampaignVersionsForm", (CampaignForm,), extra)
     return _FORM_CLASSES[key]
 
@@ -77,7 +79,7 @@ def _form(campaign: Campaign | None = None) -> CampaignForm:
             if campaign.scheduled_at
             else None
         )
-    form.send_at.label.text = f"Send at ({clock.zone().key} time)"
+    form.send_at.label.text = _("Send at (%(zone)s time)", zone=clock.zone().key)
     topic = _topic(form.topic.data) if form.topic.data else None
     form.sample.choices = _sample_choices(topic)
     return form
@@ -114,10 +116,10 @@ def _check_versions(form: CampaignForm) -> bool:
     for code in texts or [i18n.DEFAULT]:
         subject, _preheader, body = _field_names(code)
         if not (form[subject].data or "").strip():
-            form[subject].errors = [*form[subject].errors, "A subject is required."]
+            form[subject].errors = [*form[subject].errors, _("A subject is required.")]
             ok = False
         if not (form[body].data or "").strip():
-            form[body].errors = [*form[body].errors, "The body cannot be empty."]
+            form[body].errors = [*form[body].errors, _("The body cannot be empty.")]
             ok = False
     return ok
 
@@ -143,7 +145,10 @@ def _sample_choices(topic) -> list[tuple[str, str]]:
     """Whom to preview and test-send as: a fictional sample in each language ("" the
     default one), then real subscribers of the topic, each with their language."""
     fictional = [
-        ("" if code == i18n.DEFAULT else LANGUAGE_SAMPLE + code, f"Fictional sample ({name})")
+        (
+            "" if code == i18n.DEFAULT else LANGUAGE_SAMPLE + code,
+            _("Fictional sample (%(language)s)", language=name),
+        )
         for code, name in i18n.LANGUAGES.items()
     ]
     people = [(s.public_id, s.email) for s in listings.sample_recipients(topic)]
@@ -239,7 +244,7 @@ def _compose_url(form: CampaignForm, saved: Campaign) -> str:
 
 
 def _after_save(form: CampaignForm, saved: Campaign):
-    flash("Draft saved.")
+    flash(_("Draft saved."))
     return redirect(_compose_url(form, saved))
 
 
@@ -252,24 +257,41 @@ def _test_send(form: CampaignForm, saved: Campaign):
     audit.record(
         current_user, audit.CAMPAIGN_TEST_SEND, f"campaign:{saved.id}", to=address_hash(address)
     )
-    whose = f", the language of {person.email}" if person is not None else ""
-    flash(
-        f"Draft saved, and a test message is on its way to {address}, in "
-        f"{i18n.LANGUAGES[language]}{whose}. Only the language is taken from the recipient "
-        "chosen: the test is marked as one, claims no consent, and its links change nothing."
+    note = _(
+        "Only the language is taken from the recipient chosen: the test is marked as one,"
+        " claims no consent, and its links change nothing."
     )
+    if person is not None:
+        sent = _(
+            "Draft saved, and a test message is on its way to %(address)s, in %(language)s,"
+            " the language of %(person)s.",
+            address=address,
+            language=i18n.LANGUAGES[language],
+            person=person.email,
+        )
+    else:
+        sent = _(
+            "Draft saved, and a test message is on its way to %(address)s, in %(language)s.",
+            address=address,
+            language=i18n.LANGUAGES[language],
+        )
+    flash(f"{sent} {note}")
     return redirect(_compose_url(form, saved))
 
 
 def _schedule(form: CampaignForm, saved: Campaign):
     if form.send_at.data is None:
-        raise campaigns.CampaignError(f"Choose the date and time to send at ({clock.zone().key}).")
+        raise campaigns.CampaignError(
+            _("Choose the date and time to send at (%(zone)s).", zone=clock.zone().key)
+        )
     at = clock.from_local(form.send_at.data)  # entered in TIMEZONE, stored UTC
     campaigns.schedule_campaign(saved, at)
     audit.record(current_user, audit.CAMPAIGN_SCHEDULE, f"campaign:{saved.id}", at=at.isoformat())
     flash(
-        f"Scheduled for {clock.format_local(at, kind='admin')}. "
-        "You can still edit or cancel it until then."
+        _(
+            "Scheduled for %(when)s. You can still edit or cancel it until then.",
+            when=clock.format_local(at, kind="admin"),
+        )
     )
     return redirect(_compose_url(form, saved))
 
@@ -288,7 +310,7 @@ def campaign_preview():
     form = _form()
     topic = _topic(form.topic.data)
     if topic is None:
-        return jsonify(error="Choose a topic."), 400
+        return jsonify(error=_("Choose a topic.")), 400
     draft = _draft(form, topic)
     person, language = _sample(form.sample.data)
     tab = i18n.normalize_locale(request.form.get("version"))

@@ -65,19 +65,19 @@ class CampaignForm(FlaskForm):
     # language (views/admin/campaigns.py, campaign_form). A version is optional: the
     # domain says what a started one lacks (campaign_versions.set_versions).
     subject = StringField(
-        "Subject", validators=[Optional(), Length(max=300), no_control_characters]
+        _l("Subject"), validators=[Optional(), Length(max=300), no_control_characters]
     )
     preheader = StringField(
-        "Preheader (the preview line in inboxes)",
+        _l("Preheader (the preview line in inboxes)"),
         validators=[Optional(), Length(max=300), no_control_characters],
     )
-    topic = SelectField("Topic", choices=[], validate_choice=True)
-    body_markdown = TextAreaField("Body (Markdown)", validators=[Optional()])
-    sample = SelectField("Preview as", choices=[], validate_choice=False)
+    topic = SelectField(_l("Topic"), choices=[], validate_choice=True)
+    body_markdown = TextAreaField(_l("Body (Markdown)"), validators=[Optional()])
+    sample = SelectField(_l("Preview as"), choices=[], validate_choice=False)
     # Used by the "Send test" and "Schedule" buttons only (checked by those actions).
-    test_address = EmailField("Test address", validators=[Optional()])
+    test_address = EmailField(_l("Test address"), validators=[Optional()])
     send_at = DateTimeLocalField(
-        "Send at (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
+        _l("Send at (UTC)"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
     )
 
 

@@ -4,6 +4,9 @@ upload that compose uses (JSON: the snippet to insert). docs/MEDIA.md."""
 from __future__ import annotations
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -15,12 +18,12 @@ from .blueprint import bp
 
 
 class UploadForm(FlaskForm):
-    image = FileField("Image (JPEG, PNG, GIF or WebP)")
-    alt = StringField("Alt text: what the image shows (required)")
+    image = FileField(_l("Image (JPEG, PNG, GIF or WebP)"))
+    alt = StringField(_l("Alt text: what the image shows (required)"))
 
 
 class DeleteForm(FlaskForm):
-    anyway = BooleanField("Delete it even though campaigns show it")
+    anyway = BooleanField(_l("Delete it even though campaigns show it"))
 
 
 def _page(form: UploadForm, status: int = 200, error: str | None = None):
@@ -43,7 +46,7 @@ def _store() -> tuple[object, bool]:
     keeps a large upload in a temporary file, not in memory, while it arrives."""
     file = request.files.get("image")
     if file is None or not file.filename:
-        raise media.MediaError("Choose an image file to upload.")
+        raise media.MediaError(_("Choose an image file to upload."))
     data = file.stream.read(media.upload_limit() + 1)
     return media.upload(data, file.filename, request.form.get("alt"), current_user)
 
@@ -59,7 +62,7 @@ def media_upload():
     """Upload one image (with its alt text); errors are shown above the form."""
     form = UploadForm()
     if not form.validate_on_submit():
-        return _page(form, 400, "The form has expired: reload the page and try again.")
+        return _page(form, 400, _("The form has expired: reload the page and try again."))
     try:
         row, created = _store()
     except media.MediaError as exc:
@@ -67,9 +70,9 @@ def media_upload():
         return _page(form, 400, str(exc))
     db.session.commit()
     flash(
-        f"Image uploaded ({row.width} × {row.height} px)."
+        _("Image uploaded (%(width)s × %(height)s px).", width=row.width, height=row.height)
         if created
-        else "This image is already in the library."
+        else _("This image is already in the library.")
     )
     return redirect(url_for("admin.media_library", _anchor=f"m-{row.name}"))
 
@@ -78,7 +81,7 @@ def media_upload():
 def media_upload_json():
     """Compose's button and drag-and-drop: the same upload, answered with the snippet."""
     if not UploadForm().validate_on_submit():
-        return jsonify(error="The form has expired: reload the page and try again."), 400
+        return jsonify(error=_("The form has expired: reload the page and try again.")), 400
     try:
         row, _created = _store()
     except media.MediaError as exc:
@@ -94,19 +97,25 @@ def media_delete(name: str):
     form = DeleteForm()
     row = media.by_name(name)
     if not form.validate_on_submit() or row is None:
-        flash("Nothing deleted: the image is gone or the form expired.")
+        flash(_("Nothing deleted: the image is gone or the form expired."))
         return redirect(url_for("admin.media_library"))
     used = media.used_in(name)
     if used and not form.anyway.data:
         flash(
-            f"Not deleted: {len(used)} campaign(s) show this image ("
-            + ", ".join(f"“{c.subject}”" for c in used[:5])
-            + "); mail already sent would show its alt text instead. Tick “Delete it even "
-            "though campaigns show it” to delete it anyway."
+            ngettext(
+                "Not deleted: %(num)d campaign(s) show this image (%(subjects)s); mail already"
+                " sent would show its alt text instead. Tick “Delete it even though campaigns"
+                " show it” to delete it anyway.",
+                "Not deleted: %(num)d campaign(s) show this image (%(subjects)s); mail already"
+                " sent would show its alt text instead. Tick “Delete it even though campaigns"
+                " show it” to delete it anyway.",
+                len(used),
+                subjects=", ".join(f"“{c.subject}”" for c in used[:5]),
+            )
         )
         return redirect(url_for("admin.media_library", _anchor=f"m-{name}"))
     media.delete(row, current_user)
     db.session.commit()
     media.remove_file(name)
-    flash("Image deleted.")
+    flash(_("Image deleted."))
     return redirect(url_for("admin.media_library"))
