@@ -236,21 +236,20 @@ def subscriber_add():
         mailed=added.mailed,
     )
     db.session.commit()
-    if added.mailed:
-        flash(
-            _(
-                "Added as pending: a confirmation mail was sent. Nothing else is sent until "
-                "the person confirms."
-            )
-        )
-    else:
-        flash(
-            _(
-                "Added as pending, but no confirmation mail was sent: this address got the "
-                "most confirmation mails allowed in 24 hours. Try again tomorrow."
-            )
-        )
+    flash(_added_message(added.mailed))
     return redirect(url_for("admin.subscriber", public_id=added.subscriber.public_id))
+
+
+def _added_message(mailed: bool) -> str:
+    if mailed:
+        return _(
+            "Added as pending: a confirmation mail was sent. Nothing else is sent until "
+            "the person confirms."
+        )
+    return _(
+        "Added as pending, but no confirmation mail was sent: this address got the "
+        "most confirmation mails allowed in 24 hours. Try again tomorrow."
+    )
 
 
 def _export_choices() -> dict:
