@@ -34,7 +34,9 @@ EMBEDDED = (
 def collected(marker: str) -> set[str]:
     """The test ids `pytest --collect-only -q -m <marker>` lists."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-o", "addopts=", "-m", marker]
+        # Without the project's addopts (-n auto): a plain, one-process collection.
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-o", "addopts=", "-p", "no:xdist"]
+        + ["-p", "no:benchmark", "-m", marker]
         + FILES,
         cwd=ROOT,
         capture_output=True,
