@@ -308,6 +308,7 @@ def _mail_config(host: str, port: int) -> dict:
         "MAIL_TIMEOUT": 60,
         "MAIL_USERNAME": None,
         "MAIL_PASSWORD": None,
+        "MAIL_EHLO_NAME": "bench.example.org",  # as the app says EHLO (mailer.ehlo_name)
     }
 
 

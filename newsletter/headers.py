@@ -147,8 +147,10 @@ def mailbox_header(name: str | None, address: str, header_name: str = "To") -> s
     return f"{phrase} <{address}>"
 
 
-def base64_lines(text: str) -> str:
-    return base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", CRLF)
+def base64_lines(data: str | bytes) -> str:
+    """A body part in base64: lines of 76 characters (57 octets, RFC 2045 6.8), CRLF."""
+    octets = data.encode("utf-8") if isinstance(data, str) else data
+    return base64.encodebytes(octets).decode("ascii").replace("\n", CRLF)
 
 
 def date_header_value(moment: datetime) -> str:

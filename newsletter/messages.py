@@ -59,7 +59,6 @@ from .headers import (  # noqa: F401 - re-exported
     CRLF,
     NOT_IN_HEADER,
     WORD_BYTES,
-    base64_lines,
     clean_header_text,
     date_header_value,
     display_name,
@@ -293,11 +292,11 @@ class PreparedCampaign:
             f"--{self.boundary}{CRLF}"
             f'Content-Type: text/plain; charset="utf-8"{CRLF}'
             f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-            f"{base64_lines(text)}"
+            f"{self.text.base64(text)}"
             f"--{self.boundary}{CRLF}"
             f'Content-Type: text/html; charset="utf-8"{CRLF}'
             f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-            f"{base64_lines(page)}"
+            f"{self.html.base64(page)}"
             f"--{self.boundary}--{CRLF}"
         )
         return Composed(head, text, page, (head + CRLF + body).encode("ascii"))

@@ -3,10 +3,12 @@ message by one join (the per-recipient links, the reason line, the greeting)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 
 from .footer import SLOTS
+from .headers import base64_lines
 
 
 class Slotted:
@@ -17,9 +19,27 @@ class Slotted:
         pattern = "(" + "|".join(re.escape(m) for m in by_marker) + ")"
         parts = re.split(pattern, text)
         self.parts = [(by_marker.get(p) is not None, by_marker.get(p, p)) for p in parts]
+        # The start before the first slot is the same in every message: its whole lines
+        # of base64 (57 octets each, RFC 2045 6.8) are encoded once (`base64`).
+        start = "".join(p for _, p in itertools.takewhile(lambda part: not part[0], self.parts))
+        octets = start.encode("utf-8")
+        whole = len(octets) // _LINE_OCTETS * _LINE_OCTETS
+        self.start, self.start_rest = start, octets[whole:]
+        self.start_lines = base64_lines(octets[:whole])
 
     def fill(self, values: dict[str, str]) -> str:
         return "".join(values[p] if is_slot else p for is_slot, p in self.parts)
+
+    def base64(self, filled: str) -> str:
+        """`base64_lines(filled)` for a text `fill` made, with the
+        fixed start's whole lines taken from the ones encoded once."""
+        if not filled.startswith(self.start):
+            return base64_lines(filled.encode("utf-8"))
+        rest = self.start_rest + filled[len(self.start) :].encode("utf-8")
+        return self.start_lines + base64_lines(rest)
+
+
+_LINE_OCTETS = 57  # a line of base64: 76 characters (headers.base64_lines)
 
 
 def slot_markers() -> dict[str, str]:
