@@ -61,4 +61,4 @@ def _suppression_key() -> bytes:
 
 def address_hash(normalised: str) -> str:
     """HMAC-SHA256 of a normalised address under the suppression key (hex)."""
-    return hmac.new(_suppression_key(), normalised.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(_suppression_key(), normalised.encode(), hashlib.sha256).hex()

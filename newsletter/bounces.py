@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import hashlib
 import logging
 import re
@@ -77,8 +78,15 @@ def envelope_sender(delivery_id: int) -> str | None:
     address = current_app.config.get("BOUNCE_ADDRESS")
     if not address:
         return None
-    local, _, domain = parseaddr(address)[1].rpartition("@")
+    local, domain = _verp_parts(address)
     return f"{local}+{tokens.sign(tokens.BOUNCE, delivery_id)}@{domain}"
+
+
+@functools.lru_cache(maxsize=8)
+def _verp_parts(address: str) -> tuple[str, str]:
+    """(local part, domain) of BOUNCE_ADDRESS, read once (the sender asks per message)."""
+    local, _, domain = parseaddr(address)[1].rpartition("@")
+    return local, domain
 
 
 def delivery_from_text(raw: bytes) -> int | None:

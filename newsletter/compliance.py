@@ -655,8 +655,9 @@ def _rule_4_problems(headers, lines, text: str | None, page: str | None, missing
     unsubscribe = _one_unsubscribe_link(headers, problems)
     preferences = _angle_url(headers.get("List-Help", ""))
     problems += missing
-    problems += _identity_problems()
-    identity = [html.unescape(_config(k)) for k in ("ORGANIZATION_NAME", "ORGANIZATION_ADDRESS")]
+    identity = [_config(k) for k in _IDENTITY]
+    problems += _identity_problems(identity)
+    identity = [html.unescape(value) for value in identity]
     language = _language(headers, problems)
     phrases = footer_reason_phrases(language) if language else ()
     for label, part in (("text", text), ("HTML", page)):
@@ -693,8 +694,12 @@ def _says_why(part: str, phrases: tuple[str, ...], escaped: bool) -> bool:
     return False
 
 
-def _identity_problems() -> list[str]:
-    missing = [k for k in ("ORGANIZATION_NAME", "ORGANIZATION_ADDRESS") if not _config(k).strip()]
+_IDENTITY = ("ORGANIZATION_NAME", "ORGANIZATION_ADDRESS")
+
+
+def _identity_problems(values: list[str]) -> list[str]:
+    """The settings of `_IDENTITY` that are empty (`values`: theirs, in that order)."""
+    missing = [k for k, value in zip(_IDENTITY, values, strict=True) if not value.strip()]
     if not missing:
         return []
     names = " and ".join(f"NEWSLETTER_{k}" for k in missing)

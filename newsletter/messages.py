@@ -100,6 +100,8 @@ class Recipient:
     basis: str
     since: datetime | None  # date of consent, or of the purchase for existing customers
     locale: str = "en"  # the footer's language
+    # The suppression hash of `email` when the sender already made it (not compared).
+    hashed: str = field(default="", compare=False, repr=False)
 
 
 SAMPLE_PUBLIC_ID = "sample"  # no subscriber has it: a sample's links lead nowhere

@@ -108,11 +108,12 @@ class _PreparedSigner:
     """`URLSafeSerializer.dumps` with the signer made and its key derived once: `dumps`
     does both for every token, and the sender signs two links a message.
 
-    A public id (letters, digits, `-` and `_`) is written as JSON directly and not
-    offered to zlib: itsdangerous compresses a payload only when that makes it shorter,
-    which a random id of 22 characters never is (making the zlib stream alone cost more
-    than the rest of the token). The token is then byte for byte that of `dumps`, and
-    `verify` reads either form (tests/test_fast_paths.py compares both)."""
+    A public id (letters, digits, `-` and `_`) or a delivery id is written as JSON
+    directly and not offered to zlib: itsdangerous compresses a payload only when that
+    makes it shorter, which a random id of 22 characters or a number never is (making
+    the zlib stream alone cost more than the rest of the token). The token is then byte
+    for byte that of `dumps`, and `verify` reads either form (tests/test_fast_paths.py
+    compares both)."""
 
     def __init__(self, serializer: URLSafeSerializer):
         self.serializer = serializer
@@ -124,6 +125,8 @@ class _PreparedSigner:
     def dumps(self, payload) -> str:
         if type(payload) is str and _PLAIN_ID.fullmatch(payload):
             value = base64_encode(b'"' + payload.encode("ascii") + b'"')
+        elif type(payload) is int:  # a delivery id (VERP): JSON writes its digits
+            value = base64_encode(str(payload).encode("ascii"))
         else:
             value = self.serializer.dump_payload(payload)
         signature = base64_encode(hmac.digest(self.key, value, self.digest))

@@ -47,7 +47,9 @@ def lawful_recipients(deliveries) -> dict[tuple[int, int], messages.Recipient]:
     hashes = {row.id: address_hash(row.email) for row in lawful}
     objected = compliance.objected_hashes(set(hashes.values()))
     return {
-        (row.id, row.topic_id): _recipient(row) for row in lawful if hashes[row.id] not in objected
+        (row.id, row.topic_id): _recipient(row, hashes[row.id])
+        for row in lawful
+        if hashes[row.id] not in objected
     }
 
 
@@ -72,11 +74,11 @@ def _may_send(row) -> bool:
     return compliance.may_send_marketing(facts, facts)
 
 
-def _recipient(row) -> messages.Recipient:
+def _recipient(row, hashed: str) -> messages.Recipient:
     since = compliance.basis_since(row.basis, row.confirmed_at, row.purchased_at)
     # A locale stored before issue 12's migration (e.g. "nl-BE") is read as its language.
     locale = i18n.language_of(row.locale)
-    return messages.Recipient(row.email, row.name, row.public_id, row.basis, since, locale)
+    return messages.Recipient(row.email, row.name, row.public_id, row.basis, since, locale, hashed)
 
 
 _FRESH_SAMPLE = {"subscriber_id": 0, "topic_id": 0, "address_hash": ""}
@@ -105,15 +107,18 @@ def still_lawful(delivery, recipient: messages.Recipient) -> messages.Recipient 
     Returns the recipient as the database has it now (it may differ from the one the
     message was built for), or None: opted out, objected, or no lawful basis any more.
     """
+    hashed = recipient.hashed or address_hash(recipient.email)
     row = dbapi.prepared(_fresh_statement, _FRESH_SAMPLE).first(
         {
             "subscriber_id": delivery.subscriber_id,
             "topic_id": delivery.topic_id,
-            "address_hash": address_hash(recipient.email),
+            "address_hash": hashed,
         }
     )
     if row is None or row.objected or not _may_send(row):
         return None
-    if row.email != recipient.email and compliance.is_objected(address_hash(row.email)):
-        return None  # the address itself changed since the batch was read
-    return _recipient(row)
+    if row.email != recipient.email:  # the address itself changed since the batch was read
+        hashed = address_hash(row.email)
+        if compliance.is_objected(hashed):
+            return None
+    return _recipient(row, hashed)
