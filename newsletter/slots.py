@@ -31,8 +31,8 @@ class Slotted:
         return "".join(values[p] if is_slot else p for is_slot, p in self.parts)
 
     def base64(self, filled: str) -> str:
-        """`base64_lines(filled)` for a text `fill` made, with the
-        fixed start's whole lines taken from the ones encoded once."""
+        """`base64_lines(filled)` for a text `fill` made, the fixed start's whole lines
+        taken from those encoded once."""
         if not filled.startswith(self.start):
             return base64_lines(filled.encode("utf-8"))
         rest = self.start_rest + filled[len(self.start) :].encode("utf-8")

@@ -109,11 +109,11 @@ class _PreparedSigner:
     does both for every token, and the sender signs two links a message.
 
     A public id (letters, digits, `-` and `_`) or a delivery id is written as JSON
-    directly and not offered to zlib: itsdangerous compresses a payload only when that
-    makes it shorter, which a random id of 22 characters or a number never is (making
-    the zlib stream alone cost more than the rest of the token). The token is then byte
-    for byte that of `dumps`, and `verify` reads either form (tests/test_fast_paths.py
-    compares both)."""
+    directly and not offered to zlib (making the zlib stream alone cost more than the
+    rest of the token): itsdangerous keeps the compressed form only when it is shorter,
+    which it never is for a random id of 22 characters or a number, so their tokens are
+    byte for byte those of `dumps`; a payload that zlib would shorten ("aaaa...") gets
+    the uncompressed form, which `verify` reads the same (tests/test_fast_paths.py)."""
 
     def __init__(self, serializer: URLSafeSerializer):
         self.serializer = serializer
