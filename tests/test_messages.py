@@ -151,7 +151,7 @@ def test_author_text_is_never_evaluated_as_a_template(make_campaign, app):
     assert app.config["SECRET_KEY"] not in page + text
     assert "{{ config.SECRET_KEY }}" in text
     assert "{{7*7}}" in text
-    assert "49" not in text
+    assert "49" not in re.sub(r"https?://\S+", "", text)  # a link's token may hold "49"
 
 
 def test_crlf_in_subject_or_name_never_becomes_a_header(make_campaign, make_subscriber):

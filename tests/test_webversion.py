@@ -141,7 +141,8 @@ def test_greeting_and_web_version_in_three_languages_over_smtp(admin, client, pe
         # Nothing else is evaluated: the author's other braces stay as written.
         assert "{{ 7*7 }} and {{ config }} stay." in text
         assert "{{ 7*7 }} and {{ config }} stay." in page
-        assert "49" not in text
+        # (Links left out: a random token may hold the digits "49".)
+        assert "49" not in re.sub(r"https?://\S+", "", text)
         # "View in browser" near the top of both parts, in the recipient's language.
         assert text.startswith(f"{VIEW_WORDS[language]}: ")
         link = view_link(text)
