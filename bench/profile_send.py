@@ -3,6 +3,7 @@
     python -m bench.profile_send 5000          # DKIM off
     python -m bench.profile_send 5000 --dkim   # DKIM on (RSA-2048 made for the run)
     python -m bench.profile_send 10000 --plain --reps 3   # no profiler: rate and CPU
+    python -m bench.profile_send 10000 --database-url postgresql://postgres@127.0.0.1:5432/test
 
 Prints the rate, the CPU time per message and pyinstrument's call tree of
 `sending.send_pending` (the loop of `flask worker`), one process, batches of 500.
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--dkim", action="store_true")
     parser.add_argument("--plain", action="store_true", help="no profiler")
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite file)")
     args = parser.parse_args()
     figures = [_run(args) for _ in range(args.reps)]
     if len(figures) > 1:
@@ -40,9 +42,11 @@ def main() -> None:
 
 def _run(args) -> tuple[float, float]:
     from newsletter import sending
+    from newsletter.extensions import db
 
     workdir = Path(tempfile.mkdtemp(prefix="nl-profile-"))
-    url, _ = send.Database(None, workdir).fresh(args.n)
+    database = send.Database(args.database_url, workdir)
+    url, _ = database.fresh(args.n)
     with SinkProcess() as sink:
         key = send.make_dkim_key(workdir) if args.dkim else None
         config = send.app_config(url, (sink.host, sink.port), key)
@@ -57,6 +61,9 @@ def _run(args) -> tuple[float, float]:
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             if profiler is not None:
                 profiler.stop()
+            db.session.remove()
+            db.engine.dispose()
+    database.drop()
     rate, cpu_us = args.n / elapsed, cpu / args.n * 1e6
     print(counts, f"{rate:,.0f} msg/s, {cpu_us:,.0f} us CPU a message")
     if profiler is not None:

@@ -177,6 +177,7 @@ def test_send_now_asks_first_then_queues_and_reports_progress(admin_client, make
     sending.send_pending("test-worker")
     status = admin_client.get(f"/admin/campaigns/{campaign.id}/status.json").json
     assert (status["status"], status["sent"], status["percent"]) == ("sent", 3, 100)
+    assert status["figures"]["delivered"] == 3  # what the progress page's poll shows
     assert "Cancel sending" not in admin_client.get(f"/admin/campaigns/{campaign.id}/progress").text
     assert ("campaign.send", f"campaign:{campaign.id}") in audit_actions()
 

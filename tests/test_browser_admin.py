@@ -172,6 +172,8 @@ def test_admin_composes_previews_test_sends_sends_and_watches_progress(
     page.locator("#percent", has_text="100 %").wait_for(timeout=30_000)
     page.locator("#status-badge", has_text="sent").wait_for()
     assert page.locator("#count-sent").inner_text() == str(RECIPIENTS)
+    # The report's figures follow while watched (they once kept the page load's 0).
+    page.locator("#figure-delivered", has_text=str(RECIPIENTS)).wait_for(timeout=5_000)
     assert bar.evaluate("b => b.value === b.max")
     assert page.locator("#cancel-form").is_hidden()
     delivered = sorted(m.rcpt_tos[0] for m in smtp_server.messages[1:])

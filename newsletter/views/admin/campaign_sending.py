@@ -6,7 +6,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ... import audit, bounces, campaign_versions, campaigns, i18n, listings
+from ... import audit, bounces, campaign_figures, campaign_versions, campaigns, i18n, listings
 from ...extensions import db
 from ...models import Campaign, CampaignStatus
 from .blueprint import bp
@@ -87,9 +87,11 @@ def campaign_progress(campaign_id: int):
 @bp.get("/campaigns/<int:campaign_id>/status.json")
 def campaign_status(campaign_id: int):
     """Counts per delivery state, polled by the progress page; `stalled` says that no
-    worker seems to be sending it."""
+    worker seems to be sending it; `figures` the report's counts (delivered follows the
+    sent count while the page is watched)."""
     found = campaign_or_404(campaign_id)
-    return jsonify(campaigns.campaign_status(found) | {"stalled": listings.campaign_stalled(found)})
+    stalled, figures = listings.campaign_stalled(found), campaign_figures.figures(found)
+    return jsonify(campaigns.campaign_status(found) | {"stalled": stalled, "figures": figures})
 
 
 @bp.post("/campaigns/<int:campaign_id>/cancel")
