@@ -4,12 +4,14 @@ The shop's page is served by a tiny http.server on another loopback port and hos
 (`localhost`: another site than the app's `127.0.0.1`, so the browser sends no cookie of
 the app into the frame, as on a real shop's site). The admin's two snippets are pasted
 into it as they are; a visitor signs up through the frame, then through the plain form,
-and both confirmation mails arrive. The screenshot is docs/screenshots/embed.png.
+and both confirmation mails arrive. The screenshot goes to the test's temporary folder;
+with UPDATE_SCREENSHOTS=1 it replaces docs/screenshots/embed.png.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,8 +61,9 @@ def shop_server(body: bytes) -> ThreadingHTTPServer:
 
 
 def test_both_snippets_on_another_origin_sign_up_with_double_opt_in(
-    live_server, admin_client, page, outbox
+    live_server, admin_client, page, outbox, tmp_path
 ):
+    shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path / "embed.png"
     form, frame = pasted(admin_client)
     body = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Demo Shop</title>"
@@ -86,8 +89,7 @@ def test_both_snippets_on_another_origin_sign_up_with_double_opt_in(
         page.get_by_label("Email address").fill("plain@example.org")
         page.get_by_label("Newsletter", exact=True).check()
         page.locator("form.newsletter-signup input[name=consent]").check()
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.screenshot(path=str(shot), full_page=True)
         page.get_by_role("button", name="Subscribe").click()
         page.get_by_role("heading", name="Check your inbox").wait_for()
         assert page.url.startswith(f"{live_server}/subscribe")
