@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -54,6 +55,23 @@ def test_compose_with_missing_fields_explains_and_saves_nothing(admin_client):
     line_break = admin_client.post("/admin/campaigns/new", data={**DRAFT, "subject": "a\r\nBcc: x"})
     assert line_break.status_code == 400
     assert "Line breaks" in line_break.text
+
+
+def _shown_panels(page: str) -> list[str]:
+    """The language panels of the compose page that are not hidden in the HTML itself."""
+    panels = re.findall(
+        r'<div role="tabpanel"[^>]*data-version="(\w+)" class="version-panel"([^>]*)>', page
+    )
+    return [code for code, rest in panels if "hidden" not in rest]
+
+
+def test_compose_shows_one_language_panel_before_any_script_runs(admin_client):
+    # A browser that has not run the page's script yet (or never does) sees one subject
+    # field, the default language's: the other panels are hidden in the HTML.
+    assert _shown_panels(admin_client.get("/admin/campaigns/new").text) == ["en"]
+    refused = admin_client.post("/admin/campaigns/new", data={**DRAFT, "subject_nl": "a\r\nb"})
+    assert refused.status_code == 400
+    assert _shown_panels(refused.text) == ["nl"]  # the tab with the error comes first
 
 
 def test_live_preview_renders_the_unsaved_form_as_the_chosen_recipient_sees_it(
