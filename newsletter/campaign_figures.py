@@ -103,11 +103,12 @@ def opt_outs_within_window(campaign: Campaign) -> int:
     return int(total or 0)
 
 
-def figures(campaign: Campaign) -> dict:
-    """What the campaign's report page shows: counts only, nobody named."""
+def figures(campaign: Campaign, status: dict | None = None) -> dict:
+    """What the campaign's report page shows: counts only, nobody named. `status`: the
+    campaign's `campaign_status`, when the caller has just read it."""
     from . import bounces, campaigns  # they build on messages, which builds on this module
 
-    status = campaigns.campaign_status(campaign)
+    status = status or campaigns.campaign_status(campaign)
     rates = bounces.campaign_rates(campaign)
     return {
         "delivered": max(status["sent"] - rates["hard_bounces"], 0),

@@ -34,7 +34,7 @@ class Slotted:
         """`base64_lines(filled)` for a text `fill` made, the fixed start's whole lines
         taken from those encoded once."""
         if not filled.startswith(self.start):
-            return base64_lines(filled.encode("utf-8"))
+            return base64_lines(filled)
         rest = self.start_rest + filled[len(self.start) :].encode("utf-8")
         return self.start_lines + base64_lines(rest)
 

@@ -142,7 +142,7 @@ class SendHelpers:
         if forked:
             app = current_app._get_current_object()
         else:
-            app = _picklable({**config, "SEND_RATE": self.rate})
+            app = _picklable(config)  # the helper sets its share of SEND_RATE itself
         for _ in range(count):
             ready, results = context.Event(), context.Queue()
             process = context.Process(

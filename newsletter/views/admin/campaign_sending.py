@@ -90,8 +90,9 @@ def campaign_status(campaign_id: int):
     worker seems to be sending it; `figures` the report's counts (delivered follows the
     sent count while the page is watched)."""
     found = campaign_or_404(campaign_id)
-    stalled, figures = listings.campaign_stalled(found), campaign_figures.figures(found)
-    return jsonify(campaigns.campaign_status(found) | {"stalled": stalled, "figures": figures})
+    status = campaigns.campaign_status(found)
+    figures = campaign_figures.figures(found, status)  # the delivery counts read once
+    return jsonify(status | {"stalled": listings.campaign_stalled(found), "figures": figures})
 
 
 @bp.post("/campaigns/<int:campaign_id>/cancel")
