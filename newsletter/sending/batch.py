@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, null, select, update
+from sqlalchemy import bindparam, func, null, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 
 from .. import bounces, campaigns, compliance, messages
@@ -122,7 +123,7 @@ class Batch:
         """
         for attempt in range(1, tries + 1):
             try:
-                dbapi.prepared(_result_statement, _RESULT_SAMPLE).execute_many(self.results)
+                _write_results(self.results)
                 db.session.commit()
             except OperationalError:
                 db.session.rollback()
@@ -136,6 +137,43 @@ class Batch:
 
 _RESULT_COLUMNS = ("status", "attempts", "next_attempt_at", "sent_at", "last_error")
 _RESULT_SAMPLE = dict.fromkeys(("delivery_id", *_RESULT_COLUMNS))
+
+
+def _write_results(results: list[dict]) -> None:
+    """The batch's outcomes in the database: on PostgreSQL one UPDATE from arrays (an
+    executemany there is a statement a row, each parsed, planned and answered: 500 of
+    them cost about 30 us a row of the worker's CPU and more of the server's); on SQLite
+    an executemany, which its C loop runs in about 11 us a row."""
+    if not results:
+        return
+    if db.engine.dialect.name == "postgresql":
+        # A delivery recorded twice keeps its last outcome, as the executemany would.
+        rows = {row["delivery_id"]: row for row in results}.values()
+        columns = {name: [row[name] for row in rows] for name in _RESULT_SAMPLE}
+        db.session.execute(_array_result_statement(), columns)
+    else:
+        dbapi.prepared(_result_statement, _RESULT_SAMPLE).execute_many(results)
+
+
+@functools.cache
+def _array_result_statement():
+    """`_result_statement` for many deliveries at once, from one array a column
+    (PostgreSQL's `unnest`, the arrays zipped into rows)."""
+    table = Delivery.__table__
+    names = ("delivery_id", *_RESULT_COLUMNS)
+    arrays = [
+        bindparam(name, type_=ARRAY(table.c[_COLUMN_OF.get(name, name)].type)) for name in names
+    ]
+    rows = func.unnest(*arrays).table_valued(*names).render_derived(name="result")
+    return (
+        update(table)
+        .where(table.c.id == rows.c.delivery_id)
+        .values({name: rows.c[name] for name in _RESULT_COLUMNS})
+        .values(claimed_by=null(), claimed_until=null())
+    )
+
+
+_COLUMN_OF = {"delivery_id": "id"}
 
 
 @functools.cache
