@@ -4,9 +4,11 @@
     python -m bench.profile_send 5000 --dkim   # DKIM on (RSA-2048 made for the run)
     python -m bench.profile_send 10000 --plain --reps 3   # no profiler: rate and CPU
     python -m bench.profile_send 10000 --database-url postgresql://postgres@127.0.0.1:5432/test
+    python -m bench.profile_send 3000 --mta postfix   # through a private Postfix (root)
 
 Prints the rate, the CPU time per message and pyinstrument's call tree of
-`sending.send_pending` (the loop of `flask worker`), one process, batches of 500.
+`sending.send_pending` (the loop of `flask worker`), one process, batches of 500; to
+the fast sink, or with `--mta postfix` to a private Postfix (tests/postfix.py).
 With --plain, no profiler runs (it costs the loop about a third more) and each rep
 sends a fresh list; the medians are printed.
 """
@@ -22,7 +24,6 @@ from pathlib import Path
 from pyinstrument import Profiler
 
 from bench import send
-from bench.sink import SinkProcess
 
 
 def main() -> None:
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="no profiler")
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: SQLite file)")
+    parser.add_argument("--mta", choices=("sink", "postfix"), default="sink")
     args = parser.parse_args()
     figures = [_run(args) for _ in range(args.reps)]
     if len(figures) > 1:
@@ -47,9 +49,9 @@ def _run(args) -> tuple[float, float]:
     workdir = Path(tempfile.mkdtemp(prefix="nl-profile-"))
     database = send.Database(args.database_url, workdir)
     url, _ = database.fresh(args.n)
-    with SinkProcess() as sink:
+    with send._server(args.mta) as server:
         key = send.make_dkim_key(workdir) if args.dkim else None
-        config = send.app_config(url, (sink.host, sink.port), key)
+        config = send.app_config(url, (server.host, server.port), key)
         send._run_in_process(send._queue, config)
         app = send._quiet_app({**config, "SEND_BATCH_SIZE": 500})
         with app.app_context():

@@ -25,6 +25,12 @@ What one run does (docs/PERFORMANCE.md has the figures and the reasoning):
      each run `sending.send_pending`, the loop of `flask worker`, until nothing is left.
      The rate is messages accepted / wall time from "go" to the last worker done; the
      server's per-recipient count must show every recipient exactly once;
+   - with DKIM on, the signing baseline (the limit when signing): one process, then
+     `--workers` processes at once, doing nothing but DKIM-sign an unsigned message of
+     this campaign with the project's signer (relaxed/simple, RSA-2048 through
+     OpenSSL), `--baseline-messages` in all; the end-to-end rate is divided by the
+     one-process rate times the workers (the issue's "one core's RSA rate times the
+     cores") and by the rate of the processes signing at once;
    - with `--cli`: the command people type, `flask campaign send ID --wait`, in a
      process of its own, with `--processes 1` and with its default (one per CPU); rate
      of the whole command (interpreter start, queueing, sending) and of its sending
@@ -283,8 +289,9 @@ def _clear_deliveries(config: dict) -> None:
 # --- baseline ----------------------------------------------------------------------------
 
 
-def prebuilt_message(config: dict) -> tuple[str, bytes]:
-    """(envelope sender, bytes) of one real message of the bench campaign."""
+def prebuilt_message(config: dict, signed: bool = True) -> tuple[str, bytes]:
+    """(envelope sender, bytes) of one real message of the bench campaign (DKIM-signed
+    when the configuration has a key, unless `signed` is False)."""
     from newsletter import messages
     from newsletter.models import Campaign, Topic
 
@@ -296,7 +303,8 @@ def prebuilt_message(config: dict) -> tuple[str, bytes]:
         recipient = messages.Recipient(
             dataset.address(1), None, "AAAAAAAAAAAAAAAAAAAAAA", "consent", None
         )
-        return prepared.envelope_from, prepared.build(recipient, unique="c1.d1")
+        raw = prepared.compose(recipient, unique="c1.d1").raw
+        return prepared.envelope_from, prepared.sign(raw) if signed else raw
 
 
 def _mail_config(host: str, port: int) -> dict:
@@ -375,6 +383,42 @@ def baseline(loop, host: str, port: int, sender: str, raw: bytes, count: int,
     if errors:
         raise RuntimeError(f"{loop.__name__}: {errors} messages not accepted")
     return share * connections / elapsed
+
+
+def _signing_loop(key_path: str, raw: bytes, count: int, ready, go, results) -> None:
+    """Nothing but DKIM signatures of the same unsigned message, `count` times."""
+    from newsletter.sending.signing import DkimSigner
+
+    signer = DkimSigner("bench.example", "bench", Path(key_path).read_bytes())
+    signer.sign(raw)
+    ready.put(os.getpid())
+    go.wait()
+    started = time.perf_counter()
+    for _ in range(count):
+        signer.sign(raw)
+    results.put({"seconds": time.perf_counter() - started})
+
+
+def signing_baseline(key_path: str, raw: bytes, count: int, processes: int) -> float:
+    """Signatures a second of `processes` processes signing `count` messages in all."""
+    share = -(-count // processes)
+    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
+    workers = [
+        SPAWN.Process(target=_signing_loop, args=(key_path, raw, share, ready, go, results))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        ready.get(timeout=120)
+    started = time.perf_counter()
+    go.set()
+    for _ in workers:
+        results.get(timeout=3600)
+    elapsed = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    return share * processes / elapsed
 
 
 # --- the command people type ---------------------------------------------------------------
@@ -668,6 +712,11 @@ def measure_sending(args, database: Database, server, dkim_key: str) -> dict:
             run["wire_rate"] = baseline(
                 _wire_loop, server.host, server.port, sender, raw, count, args.workers, f"w{rep}"
             )
+            if key:
+                _pause(args)
+                _, unsigned = prebuilt_message(config, signed=False)
+                run["signing_rate_1"] = signing_baseline(key, unsigned, count, 1)
+                run["signing_rate"] = signing_baseline(key, unsigned, count, args.workers)
             if not args.no_workers:
                 _pause(args)
                 server.reset()
@@ -675,6 +724,11 @@ def measure_sending(args, database: Database, server, dkim_key: str) -> dict:
                 stats = server.stats(run["total"])
                 run |= {"ratio": run["rate"] / run["baseline_rate"], "sink": stats}
                 run["wire_ratio"] = run["rate"] / run["wire_rate"]
+                if key:
+                    run["signing_ratio_cores"] = run["rate"] / (
+                        run["signing_rate_1"] * args.workers
+                    )
+                    run["signing_ratio"] = run["rate"] / run["signing_rate"]
                 run["sink_cpu_us_per_message"] = stats["cpu_us"] / max(stats["messages"], 1)
                 exact = stats["messages"] == run["total"] == stats["recipients"]
                 run["every_recipient_once"] = exact and stats["duplicates"] == 0
@@ -710,10 +764,22 @@ def _rep_line(run: dict) -> str:
         ),
         f"wire baseline {run['wire_rate']:,.0f} msg/s",
     ]
+    if "signing_rate" in run:
+        parts.append(
+            f"signing only {run['signing_rate_1']:,.0f}/s in one process, "
+            f"{run['signing_rate']:,.0f}/s in all at once"
+        )
     if "rate" in run:
         parts += [
             f"end-to-end {run['rate']:,.0f} msg/s (x{run['ratio']:.2f} smtplib, "
-            f"x{run['wire_ratio']:.2f} wire)",
+            f"x{run['wire_ratio']:.2f} wire"
+            + (
+                f", x{run['signing_ratio_cores']:.2f} one signing process x workers, "
+                f"x{run['signing_ratio']:.2f} signing at once"
+                if "signing_ratio" in run
+                else ""
+            )
+            + ")",
             f"queued in {run['queue_seconds']:.1f} s",
             f"worker RSS {run['worker_rss_mb']} MB",
             f"CPU a message: workers {run['worker_cpu_us_per_message']:.0f} us, sink "
@@ -749,6 +815,8 @@ def _medians(reps: list[dict], message_bytes: int) -> dict:
         "baseline_rate": median("baseline_rate"),
         "baseline_rate_1": median("baseline_rate_1"),
         "wire_rate": median("wire_rate"),
+        "signing_rate_1": median("signing_rate_1"),
+        "signing_rate": median("signing_rate"),
         "reps": reps,
     }
     if "rate" in reps[0]:
@@ -756,6 +824,8 @@ def _medians(reps: list[dict], message_bytes: int) -> dict:
             "end_to_end_rate": median("rate"),
             "ratio": median("ratio"),
             "wire_ratio": median("wire_ratio"),
+            "signing_ratio_cores": median("signing_ratio_cores"),
+            "signing_ratio": median("signing_ratio"),
             "queue_seconds": median("queue_seconds"),
             "worker_rss_mb_max": max(max(r["worker_rss_mb"]) for r in reps),
             "every_recipient_once": all(r["every_recipient_once"] for r in reps),
@@ -903,11 +973,23 @@ def print_summary(report: dict) -> None:
                 else ""
             )
         )
+        if figures.get("signing_rate"):
+            print(
+                f"     signing only: one process {figures['signing_rate_1']:,.0f}/s, "
+                f"{report['workers']} processes at once {figures['signing_rate']:,.0f}/s"
+            )
         if "end_to_end_rate" in figures:
             print(
                 f"     {report['workers']} workers: end-to-end {figures['end_to_end_rate']:,.0f} "
                 f"msg/s | x{figures['ratio']:.2f} the smtplib baseline | "
-                f"x{figures['wire_ratio']:.2f} the wire baseline | queue "
+                f"x{figures['wire_ratio']:.2f} the wire baseline | "
+                + (
+                    f"x{figures['signing_ratio_cores']:.2f} one signing process x "
+                    f"{report['workers']}, x{figures['signing_ratio']:.2f} signing at once | "
+                    if figures.get("signing_ratio")
+                    else ""
+                )
+                + "queue "
                 f"{figures['queue_seconds']:.1f} s | worker peak RSS "
                 f"{figures['worker_rss_mb_max']} MB | every recipient once: "
                 f"{figures['every_recipient_once']}"
