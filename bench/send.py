@@ -223,6 +223,27 @@ def _queue(config: dict, results) -> None:
         )
 
 
+def at_once(target, arguments: list[tuple]) -> tuple[list[dict], float]:
+    """Start one process a tuple of `arguments` (each gets `ready, go, results` after
+    them), wait until every one is ready, say go: (what each put in `results`, wall
+    seconds from go to the last result)."""
+    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
+    processes = [
+        SPAWN.Process(target=target, args=(*args, ready, go, results)) for args in arguments
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=120)
+    started = time.perf_counter()
+    go.set()
+    outcomes = [results.get(timeout=3600) for _ in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    return outcomes, elapsed
+
+
 def _run_in_process(target, *args) -> dict:
     results = SPAWN.Queue()
     process = SPAWN.Process(target=target, args=(*args, results))
@@ -243,24 +264,9 @@ def send_campaign(
     """
     per_worker = None if limit is None else -(-limit // workers)
     queued = _run_in_process(_queue, config)
-    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
-    processes = [
-        SPAWN.Process(
-            target=_worker,
-            args=(config, batch_size, null_transport, per_worker, ready, go, results),
-        )
-        for _ in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    for _ in processes:
-        ready.get(timeout=120)
-    started = time.perf_counter()
-    go.set()
-    outcomes = [results.get() for _ in processes]
-    elapsed = time.perf_counter() - started
-    for process in processes:
-        process.join()
+    outcomes, elapsed = at_once(
+        _worker, [(config, batch_size, null_transport, per_worker)] * workers
+    )
     sent = sum(o["counts"].get("sent", 0) for o in outcomes)
     return {
         "total": queued["total"],
@@ -362,23 +368,9 @@ def baseline(loop, host: str, port: int, sender: str, raw: bytes, count: int,
     """Messages a second of `connections` processes running `loop` (one connection
     each) on `count` messages in all; wall time from "go" to the last one done."""
     share = -(-count // connections)
-    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
-    processes = [
-        SPAWN.Process(
-            target=loop, args=(host, port, sender, raw, share, f"{tag}.{i}", ready, go, results)
-        )
-        for i in range(connections)
-    ]
-    for process in processes:
-        process.start()
-    for _ in processes:
-        ready.get(timeout=120)
-    started = time.perf_counter()
-    go.set()
-    outcomes = [results.get(timeout=3600) for _ in processes]
-    elapsed = time.perf_counter() - started
-    for process in processes:
-        process.join()
+    outcomes, elapsed = at_once(
+        loop, [(host, port, sender, raw, share, f"{tag}.{i}") for i in range(connections)]
+    )
     errors = sum(o["errors"] for o in outcomes)
     if errors:
         raise RuntimeError(f"{loop.__name__}: {errors} messages not accepted")
@@ -402,22 +394,7 @@ def _signing_loop(key_path: str, raw: bytes, count: int, ready, go, results) -> 
 def signing_baseline(key_path: str, raw: bytes, count: int, processes: int) -> float:
     """Signatures a second of `processes` processes signing `count` messages in all."""
     share = -(-count // processes)
-    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
-    workers = [
-        SPAWN.Process(target=_signing_loop, args=(key_path, raw, share, ready, go, results))
-        for _ in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    for _ in workers:
-        ready.get(timeout=120)
-    started = time.perf_counter()
-    go.set()
-    for _ in workers:
-        results.get(timeout=3600)
-    elapsed = time.perf_counter() - started
-    for worker in workers:
-        worker.join()
+    _, elapsed = at_once(_signing_loop, [(key_path, raw, share)] * processes)
     return share * processes / elapsed
 
 
