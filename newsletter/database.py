@@ -11,6 +11,7 @@ from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .sending import changes
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ def init_database(app: Flask) -> None:
             engine, "connect", _sqlite_pragmas
         ):
             event.listen(engine, "connect", _sqlite_pragmas)
+    if not event.contains(db.metadata, "after_create", changes.after_create_all):
+        event.listen(db.metadata, "after_create", changes.after_create_all)
     if not event.contains(Session, "after_commit", _checkpoint_after_erasure):
         event.listen(Session, "after_commit", _checkpoint_after_erasure)
     if app.config["AUTO_UPGRADE_SQLITE"]:

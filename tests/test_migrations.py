@@ -7,11 +7,12 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.models import ConsentText, Setting, Topic
+from newsletter.sending import changes
 
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 
@@ -34,6 +35,12 @@ def test_migrations_upgrade_an_empty_database_and_agree_with_models(empty_databa
         assert db.session.scalar(select(Topic.slug)) == "newsletter"
         assert db.session.scalar(select(ConsentText.version)) == 1
         assert len(db.session.get(Setting, "suppression_key").value) == 64
+        if db.engine.dialect.name == "postgresql":  # rule 3's change notifications
+            triggers = db.session.scalar(
+                text("SELECT count(*) FROM pg_trigger WHERE tgname = :name"),
+                {"name": changes.TRIGGER},
+            )
+            assert triggers == len(changes.WATCHED)
         db.session.remove()
         db.engine.dispose()
 

@@ -16,7 +16,7 @@ from .. import bounces, campaigns, compliance, messages
 from ..clock import utcnow
 from ..extensions import db
 from ..models import Campaign, Delivery, DeliveryStatus, Subscriber
-from . import dbapi, retry
+from . import changes, dbapi, retry
 from .transports import ACCEPTED, REFUSED_PERMANENTLY, Outcome, Transport
 
 DB_RETRY_SECONDS = 0.5  # 0.5, 1, 1.5, 2 s between writes (docs/RELIABILITY.md)
@@ -54,6 +54,9 @@ class Batch:
     lease_until: datetime | None = None
     results: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # On PostgreSQL, tells whether anything rule 3 reads changed since the batch's read
+    # (changes.Watcher); elsewhere every message is re-checked.
+    watch: changes.Watcher | changes.Unwatched = changes.UNWATCHED
 
     def keep_lease(self, deliveries: list, position: int) -> None:
         """Extend the claim on the untried rest of the batch when half the lease is gone.
