@@ -13,7 +13,7 @@ import pytest
 from babel.dates import format_date
 from sqlalchemy import func, select
 
-from newsletter import campaign_versions, campaigns, compliance
+from newsletter import campaign_versions, campaigns, clock, compliance
 from newsletter.extensions import db
 from newsletter.models import (
     AuditEntry,
@@ -77,7 +77,8 @@ def cli_translate(runner, tmp_path, campaign_id: int, language: str, spelling=No
 def assert_footer_and_date_in(message, language: str, subscriber) -> None:
     """The footer, the consent date and the message's language are the recipient's."""
     unsubscribe_words, reason = FOOTER[language]
-    day = format_date(subscriber.subscriptions[0].confirmed_at, format="long", locale=language)
+    confirmed = clock.local(subscriber.subscriptions[0].confirmed_at)  # the shop's day
+    day = format_date(confirmed, format="long", locale=language)
     assert message["Content-Language"] == language
     for part in (mail_text(message), mail_html(message)):
         assert unsubscribe_words in part

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import select
 
-from newsletter import campaigns, compliance, messages, sending
+from newsletter import campaigns, clock, compliance, messages, sending
 from newsletter.clock import utcnow
 from newsletter.extensions import db
 from newsletter.models import Basis, Campaign, CampaignStatus, Delivery
@@ -167,7 +167,8 @@ def test_crlf_in_subject_or_name_never_becomes_a_header(make_campaign, make_subs
 
 def test_footer_states_the_real_basis_and_its_date(make_campaign, make_subscriber, make_topic):
     make_topic("offers", own_similar_products=True)
-    bought = utcnow().replace(year=2025, month=3, day=14)
+    # Noon UTC: the footer gives the day in the shop's zone (Brussels), the same day at noon.
+    bought = utcnow().replace(year=2025, month=3, day=14, hour=12)
     buyer = make_subscriber(
         "buyer@example.org", topics=("offers",), basis=Basis.EXISTING_CUSTOMER, purchased_at=bought
     )
@@ -176,7 +177,9 @@ def test_footer_states_the_real_basis_and_its_date(make_campaign, make_subscribe
     _page, text = campaigns.preview(campaign, buyer)
     assert "you bought from Demo Shop (purchase on March 14, 2025)" in text
     _page, text = campaigns.preview(campaign, fan)
-    assert f"confirmed your consent on {format_date(fan.confirmed_at, 'long', locale='en')}" in text
+    # The day in the shop's zone: after 23:00 UTC it is already tomorrow in Brussels.
+    day = format_date(clock.local(fan.confirmed_at), "long", locale="en")
+    assert f"confirmed your consent on {day}" in text
 
 
 def test_no_line_over_998_octets_even_with_a_huge_paragraph(make_campaign, make_subscriber):

@@ -93,14 +93,8 @@ def send_pending(
     size = batch_size or current_app.config["SEND_BATCH_SIZE"]
     lease = claims.lease_for(size)
     pacer = Pacer(current_app.config["SEND_RATE"], stop_event)
-    batch = Batch(
-        transports.make_transport(),
-        pacer,
-        {},
-        worker_id=worker_id,
-        lease=lease,
-        watch=changes.watcher(),
-    )
+    batch = Batch(transports.make_transport(), pacer, {}, worker_id=worker_id, lease=lease)
+    batch.watch = changes.watcher()  # PostgreSQL: told of opt-outs (changes.Watcher)
     totals: dict[str, int] = {"batches": 0}
     touched: set[int] = set()
     try:
