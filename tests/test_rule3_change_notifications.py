@@ -1,20 +1,22 @@
-"""Rule 3 on PostgreSQL without a round trip a message (newsletter/sending/changes.py).
+"""Rule 3 without a query a message (newsletter/sending/changes.py), on both databases.
 
-The sender skips the per-message re-check while PostgreSQL has told it of no change to
-what rules 1 and 3 read; these tests make such changes the ways they happen (the domain's
-opt-out, raw SQL from another connection, a topic flag) in the middle of a send, and check
-that no message reaches the person after it, and that whatever makes the sender unsure
-(missing triggers, a lost listening connection) means the re-check for every message.
+The sender skips the per-message re-check while the database has recorded no change to
+what rules 1 and 3 read (PostgreSQL: a NOTIFY; SQLite: a count kept by triggers). These
+tests make such changes the ways they happen (the domain's opt-out, raw SQL from another
+connection, an objection) in the middle of a send, and check that no message reaches the
+person after it; that whatever makes the sender unsure (missing triggers, the count's
+row gone, a lost listening connection) means the re-check for every message; and that a
+commit of something else (a signup) keeps the fast path.
 """
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
-from newsletter import campaigns, sending, subscriptions
+from newsletter import campaigns, create_app, sending, subscriptions
 from newsletter.addresses import address_hash
 from newsletter.extensions import db
 from newsletter.models import Channel, Subscriber, Suppression
@@ -63,19 +65,21 @@ def _send(make_campaign, make_subscriber, smtp_server, change, count: int = 6, *
 
 
 def _sql(app, statement: str, **values) -> None:
-    """Run `statement` on a connection of its own, as an operator's psql would."""
+    """Run `statement` on a connection of its own and commit, as an operator's psql or
+    sqlite3 would (not the app's session, not its pool)."""
     with app.app_context():
-        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement, values)
+        url = db.engine.url
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(statement), values)
+    finally:
+        engine.dispose()
 
 
 def test_rule_3_an_opt_out_mid_send_stops_the_next_message_without_a_recheck_each(
     make_campaign, make_subscriber, smtp_server, rechecks
 ):
-    if not PG_URL:
-        pytest.skip("the change notifications are PostgreSQL's; SQLite re-checks each")
-
     def opt_out(app, ids):
         with app.app_context():
             leaver = db.session.get(Subscriber, ids[4])
@@ -96,37 +100,50 @@ def test_rule_3_an_opt_out_mid_send_stops_the_next_message_without_a_recheck_eac
 @pytest.mark.parametrize(
     "statement",
     [
-        'DELETE FROM "subscription" WHERE subscriber_id = %(id)s',
-        "UPDATE \"subscriber\" SET status = 'pending' WHERE id = %(id)s",
+        'DELETE FROM "subscription" WHERE subscriber_id = :id',
+        "UPDATE \"subscriber\" SET status = 'pending' WHERE id = :id",
         'INSERT INTO "suppression" (address_hash, channel, reason, created_at) '
-        "SELECT address_hash, 'email', 'objection', now() FROM \"suppression\" LIMIT 0",
+        "VALUES (:hashed, 'email', 'objection', CURRENT_TIMESTAMP)",
     ],
-    ids=["subscription-deleted", "subscriber-no-longer-active", "suppression-statement"],
+    ids=["subscription-deleted", "subscriber-no-longer-active", "objection-inserted"],
 )
 def test_rule_3_a_change_by_raw_sql_from_elsewhere_is_seen_before_the_next_message(
     make_campaign, make_subscriber, smtp_server, rechecks, statement
 ):
-    if not PG_URL:
-        pytest.skip("the change notifications are PostgreSQL's; SQLite re-checks each")
-
     def change(app, ids):
-        _sql(app, statement, id=ids[4])
+        with app.app_context():
+            hashed = address_hash("p4@example.org")
+        _sql(app, statement, id=ids[4], hashed=hashed)
 
     people, _counts, received = _send(make_campaign, make_subscriber, smtp_server, change)
-    if "suppression" not in statement:
-        assert "p4@example.org" not in received
-    # Even a statement that changed no row made the sender unsure: the rest re-checked.
-    assert people[5].id in rechecks
+    assert "p4@example.org" not in received
     assert people[4].id in rechecks
+    assert people[5].id in rechecks
+    assert people[0].id not in rechecks
+
+
+def test_rule_3_postgresql_a_statement_that_changed_no_row_still_means_a_recheck(
+    make_campaign, make_subscriber, smtp_server, rechecks
+):
+    if not PG_URL:
+        pytest.skip("PostgreSQL's triggers are per statement; SQLite's count rows")
+
+    def change(app, _ids):
+        _sql(
+            app,
+            'INSERT INTO "suppression" (address_hash, channel, reason, created_at) '
+            "SELECT address_hash, 'email', 'objection', now() FROM \"suppression\" LIMIT 0",
+        )
+
+    people, counts, _received = _send(make_campaign, make_subscriber, smtp_server, change)
+    assert counts["sent"] == 6
+    assert people[5].id in rechecks
     assert people[0].id not in rechecks
 
 
 def test_rule_3_an_objection_recorded_mid_send_is_seen_before_the_next_message(
     make_campaign, make_subscriber, smtp_server, rechecks
 ):
-    if not PG_URL:
-        pytest.skip("the change notifications are PostgreSQL's; SQLite re-checks each")
-
     def object_(app, _ids):
         with app.app_context():  # on the suppression list only; the subscriber stays
             hashed = address_hash("p3@example.org")
@@ -137,13 +154,32 @@ def test_rule_3_an_objection_recorded_mid_send_is_seen_before_the_next_message(
     assert "p3@example.org" not in received
 
 
+def test_rule_3_a_commit_of_something_else_keeps_the_fast_path(
+    make_campaign, make_subscriber, smtp_server, rechecks
+):
+    def sign_up(app, _ids):  # a new subscriber, pending: nothing the send reads changes
+        with app.app_context():
+            db.session.add(Subscriber(email="new@example.org"))
+            db.session.commit()
+
+    _people, counts, received = _send(make_campaign, make_subscriber, smtp_server, sign_up)
+    assert counts["sent"] == 6
+    assert len(received) == 6
+    assert rechecks == []
+
+
+def _drop_a_trigger() -> None:
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f'DROP TRIGGER {changes.TRIGGER} ON "topic"'))
+    else:
+        db.session.execute(text(f"DROP TRIGGER {changes.TRIGGER}_topic_update"))
+    db.session.commit()
+
+
 def test_rule_3_without_the_triggers_every_message_is_rechecked(
     make_campaign, make_subscriber, smtp_server, rechecks
 ):
-    if not PG_URL:
-        pytest.skip("the change notifications are PostgreSQL's; SQLite re-checks each")
-    db.session.execute(text(f'DROP TRIGGER {changes.TRIGGER} ON "topic"'))
-    db.session.commit()
+    _drop_a_trigger()
     try:
         people, counts, _received = _send(
             make_campaign, make_subscriber, smtp_server, lambda _app, _ids: None
@@ -155,18 +191,47 @@ def test_rule_3_without_the_triggers_every_message_is_rechecked(
     assert rechecks == [person.id for person in people]
 
 
+def test_rule_3_sqlite_without_the_count_every_message_is_rechecked(
+    make_campaign, make_subscriber, smtp_server, rechecks
+):
+    if PG_URL:
+        pytest.skip("SQLite's count: PostgreSQL notifies")
+    db.session.execute(text(f"DELETE FROM {changes.COUNT}"))  # the triggers' row is gone
+    db.session.commit()
+    people, counts, _received = _send(
+        make_campaign, make_subscriber, smtp_server, lambda _app, _ids: None
+    )
+    assert counts["sent"] == 6
+    assert rechecks == [person.id for person in people]
+
+
+def test_rule_3_sqlite_the_count_gone_mid_send_means_a_recheck_for_the_rest(
+    make_campaign, make_subscriber, smtp_server, rechecks
+):
+    if PG_URL:
+        pytest.skip("SQLite's count: PostgreSQL notifies")
+
+    def delete_the_count(app, _ids):
+        _sql(app, f"DELETE FROM {changes.COUNT}")
+
+    people, counts, _received = _send(make_campaign, make_subscriber, smtp_server, delete_the_count)
+    assert counts["sent"] == 6
+    assert people[0].id not in rechecks
+    assert rechecks[-1] == people[5].id
+
+
 def test_rule_3_a_lost_listening_connection_means_a_recheck_for_every_message(
     make_campaign, make_subscriber, smtp_server, rechecks
 ):
     if not PG_URL:
-        pytest.skip("the change notifications are PostgreSQL's; SQLite re-checks each")
+        pytest.skip("a PostgreSQL server process to terminate; SQLite has none")
 
     def kill_the_listener(app, _ids):
         # The listening connection's last statement is the check for the triggers.
         _sql(
             app,
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE query LIKE '%%FROM pg_trigger%%' AND pid <> pg_backend_pid()",
+            "WHERE query LIKE '%FROM pg_trigger%' AND pid <> pg_backend_pid()",
         )
 
     people, counts, received = _send(make_campaign, make_subscriber, smtp_server, kill_the_listener)
@@ -176,13 +241,8 @@ def test_rule_3_a_lost_listening_connection_means_a_recheck_for_every_message(
     assert rechecks[-1] == people[5].id
 
 
-def test_rule_3_sqlite_rechecks_every_message(
-    make_campaign, make_subscriber, smtp_server, rechecks
-):
-    if PG_URL:
-        pytest.skip("SQLite's path: PostgreSQL's is the tests above")
-    people, counts, _received = _send(
-        make_campaign, make_subscriber, smtp_server, lambda _app, _ids: None
-    )
-    assert counts["sent"] == 6
-    assert rechecks == [person.id for person in people]
+def test_rule_3_an_in_memory_sqlite_database_rechecks_every_message(app):
+    """A second connection to `sqlite://` would open another, empty database."""
+    memory = create_app({**app.config, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with memory.app_context():
+        assert changes.watcher() is changes.UNWATCHED

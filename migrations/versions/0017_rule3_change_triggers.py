@@ -1,7 +1,8 @@
-"""On PostgreSQL, triggers that NOTIFY the senders when who-may-get-mail changes (issue 17).
+"""Triggers that tell the senders when who-may-get-mail changes (issue 17).
 
-The sender then skips its per-message re-check round trip while nothing changed
-(newsletter/sending/changes.py). Nothing on SQLite.
+PostgreSQL: they NOTIFY; SQLite: they count in the new one-row table
+recipient_change_count. The sender then skips its per-message re-check query while
+nothing changed (newsletter/sending/changes.py).
 
 Revision ID: 0017
 Revises: 0016
@@ -9,6 +10,7 @@ Create Date: 2026-12-02 22:00:00
 
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 from newsletter.sending import changes
@@ -21,8 +23,15 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table(
+        "recipient_change_count",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recipient_change_count")),
+    )
     changes.create_triggers(op.get_bind())
 
 
 def downgrade():
     changes.drop_triggers(op.get_bind())
+    op.drop_table("recipient_change_count")

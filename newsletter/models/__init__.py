@@ -51,6 +51,7 @@ from .content import (
 from .operations import (
     JobLease,
     OutboxMessage,
+    RecipientChangeCount,
     Setting,
     WebhookDelivery,
     WebhookEndpoint,
@@ -94,6 +95,7 @@ __all__ = [
     "Media",
     "OutboxMessage",
     "PublishedCampaign",
+    "RecipientChangeCount",
     "RequestKind",
     "RetiredPublicId",
     "RightsRequest",

@@ -1,5 +1,5 @@
-"""The machinery: installation settings, the built-in outbox, job leases and the
-outgoing webhooks."""
+"""The machinery: installation settings, the built-in outbox, job leases, the sender's
+change count (SQLite) and the outgoing webhooks."""
 
 from __future__ import annotations
 
@@ -48,6 +48,16 @@ class JobLease(db.Model):
     holder: Mapped[str | None] = mapped_column(String(100))
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecipientChangeCount(db.Model):
+    """SQLite: how many changes to what rules 1 and 3 read have committed, counted by
+    triggers (`sending.changes`); the sender compares it to skip its per-message
+    re-check while it stands still. One row (id 1). PostgreSQL notifies instead and
+    leaves this table empty."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class WebhookEndpoint(db.Model):

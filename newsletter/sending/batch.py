@@ -54,9 +54,9 @@ class Batch:
     lease_until: datetime | None = None
     results: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    # On PostgreSQL, tells whether anything rule 3 reads changed since the batch's read
-    # (changes.Watcher); elsewhere every message is re-checked.
-    watch: changes.Watcher | changes.Unwatched = changes.UNWATCHED
+    # Tells whether anything rule 3 reads changed since the batch's read (changes.py);
+    # while unsure (or UNWATCHED), every message is re-checked.
+    watch: changes.Watcher = changes.UNWATCHED
 
     def keep_lease(self, deliveries: list, position: int) -> None:
         """Extend the claim on the untried rest of the batch when half the lease is gone.

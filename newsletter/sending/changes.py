@@ -1,21 +1,29 @@
-"""On PostgreSQL, the database tells the senders when who-may-get-mail changed (rule 3).
+"""The database tells the senders when who-may-get-mail changed (rule 3).
 
-The per-message re-check (`recipients.still_lawful`) costs a round trip to the server for
-every message. On PostgreSQL the same guarantee is kept with fewer: a trigger on each table
-that re-check reads (subscriber, subscription, topic, suppression) sends a NOTIFY on the
-`CHANNEL` when a transaction that changed one of them commits, whatever wrote it (the app,
-an import, the API, an operator's psql). Each `send_pending` (a worker's, a thread's)
-listens on a connection of its own, idle outside any transaction, so PostgreSQL delivers
-the notification as the change commits; before each message the sender reads that socket
-without waiting (a `recv`, no round trip). While nothing has arrived since the batch's
-recipients were read, nothing rules 1 and 3 read of them has changed (rule 1 reads no
-clock: a lapsed consent is a deleted row, `reconsent`), so the message goes with what was
-read. Once something has arrived, every remaining message of the batch is re-checked
-against the database, as on SQLite; the next batch reads afresh.
+The per-message re-check (`recipients.still_lawful`) is a query for every message. Both
+databases keep the same guarantee with fewer: triggers on each table that re-check reads
+(subscriber, subscription, topic, suppression) record every committed change, whatever
+wrote it (the app, an import, the API, an operator's psql or sqlite3), and before each
+message the sender asks, for a few microseconds, whether any was recorded since the
+batch's recipients were read. While none was, nothing rules 1 and 3 read of them has
+changed (rule 1 reads no clock: a lapsed consent is a deleted row, `reconsent`), so the
+message goes with what was read. Once one was, every remaining message of the batch is
+re-checked against the database as before; the next batch reads afresh.
 
-Anything unsure falls back to the re-check for every message: not PostgreSQL, the
-triggers missing or disabled (checked before each batch), the listening connection lost.
-docs/SENDING.md ("An opt-out during a send") gives the measured delay and the reasoning.
+- PostgreSQL (`PostgresWatcher`): the triggers NOTIFY the `CHANNEL` as the change
+  commits; each `send_pending` (a worker's, a thread's) LISTENs on a connection of its
+  own, idle outside any transaction, and reads that socket without waiting (a `recv`,
+  no round trip). The notification arrives a few microseconds after the COMMIT returned
+  (docs/SENDING.md gives the measured delay).
+- SQLite (`SqliteWatcher`): the triggers add one to the single row of
+  `recipient_change_count` in the changing transaction; the sender's own connection
+  asks `PRAGMA data_version`, which changes when any other connection committed
+  anything (about 4 us, no query), and reads the count again only then. Synchronous:
+  a change whose COMMIT returned is seen by the next message.
+
+Anything unsure falls back to the re-check for every message: the triggers missing or
+disabled (checked before each batch), the count's row missing, the watching connection
+lost, an in-memory SQLite database (a second connection would be another database).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from psycopg.pq import ConnStatus
 from sqlalchemy import Connection, Engine, text
 
 from ..extensions import db
-from ..models import Subscriber, Subscription, Suppression, Topic
+from ..models import RecipientChangeCount, Subscriber, Subscription, Suppression, Topic
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +52,16 @@ WATCHED = {
 
 
 def create_triggers(connection: Connection) -> None:
-    """Install (or replace) the function and the triggers; PostgreSQL only.
+    """Install (or replace) the triggers (and PostgreSQL's function).
 
     Called by migration 0017 and after `metadata.create_all` (the tests' schema)."""
-    if connection.dialect.name != "postgresql":
-        return
+    if connection.dialect.name == "postgresql":
+        _create_postgresql(connection)
+    elif connection.dialect.name == "sqlite":
+        _create_sqlite(connection)
+
+
+def _create_postgresql(connection: Connection) -> None:
     connection.execute(
         text(
             f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$ "
@@ -65,7 +78,37 @@ def create_triggers(connection: Connection) -> None:
         )
 
 
+COUNT = RecipientChangeCount.__table__.name
+
+
+def sqlite_triggers() -> dict[str, str]:
+    """SQLite's triggers, by name: one an event (SQLite has one event a trigger and no
+    TRUNCATE: a DELETE without WHERE fires row triggers too), each a row of the count."""
+    found = {}
+    for table, events in WATCHED.items():
+        for event in events.split(" OR "):
+            if event != "TRUNCATE":
+                found[f"{TRIGGER}_{table.name}_{event.lower()}"] = f'AFTER {event} ON "{table.name}"'
+    return found
+
+
+def _create_sqlite(connection: Connection) -> None:
+    connection.execute(text(f"INSERT OR IGNORE INTO {COUNT} (id, n) VALUES (1, 0)"))
+    for name, when in sqlite_triggers().items():
+        connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        connection.execute(
+            text(
+                f"CREATE TRIGGER {name} {when} FOR EACH ROW BEGIN "
+                f"INSERT INTO {COUNT} (id, n) VALUES (1, 1) "
+                "ON CONFLICT (id) DO UPDATE SET n = n + 1; END"
+            )
+        )
+
+
 def drop_triggers(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        for name in sqlite_triggers():
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
     if connection.dialect.name != "postgresql":
         return
     for table in WATCHED:
@@ -86,7 +129,7 @@ _TRIGGERS_PRESENT = (
 )
 
 
-class Watcher:
+class PostgresWatcher:
     """A sender's listening connection; `begin` before a batch's bulk read,
     `quiet` before each message."""
 
@@ -155,8 +198,87 @@ class Watcher:
         self.connection = None
 
 
+class SqliteWatcher:
+    """A sender's own SQLite connection, in autocommit (each statement reads the latest
+    commit), outside the pool; `begin` before a batch's bulk read, `quiet` before each
+    message."""
+
+    def __init__(self):
+        self.connection = None  # the sqlite3 connection
+        self.live = False  # nothing changed since `begin`, and we would know
+        self.version = None  # PRAGMA data_version when the count was last read
+        self.count = None  # the count read at `begin`
+
+    def begin(self, engine: Engine) -> bool:
+        """As `PostgresWatcher.begin`: the version first, then the count, then (the
+        caller) the recipients; a change committed in between is in what they read."""
+        self.live = False
+        try:
+            if self.connection is None:
+                self._connect(engine)
+            names = list(sqlite_triggers())
+            marks = ", ".join("?" * len(names))
+            (present,) = self.connection.execute(
+                f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",
+                names,
+            ).fetchone()
+            if present != len(names):
+                return False
+            self.version = self._version()
+            self.count = self._count()
+            if self.count is None:  # the triggers would count into nothing
+                return False
+        except Exception as error:  # unsure means the re-check, never a stop
+            log.warning("not watching for changes, re-checking each message: %s", error)
+            self.close()
+            return False
+        self.live = True
+        return True
+
+    def quiet(self) -> bool:
+        """Has nothing that rule 3 reads changed since `begin`? The count is read again
+        only when another connection has committed something since it was last read."""
+        if not self.live:
+            return False
+        try:
+            version = self._version()
+            if version != self.version:
+                if self._count() != self.count:
+                    self.live = False  # for the rest of this batch
+                    return False
+                self.version = version
+        except Exception:  # e.g. the file went away: unsure
+            self.close()
+            return False
+        return True
+
+    def _connect(self, engine: Engine) -> None:
+        raw = engine.raw_connection()  # with the app's pragmas (database.py)
+        connection = raw.driver_connection
+        raw.detach()  # ours alone, out of the pool, until `close`
+        self.connection = connection
+        connection.rollback()
+        connection.isolation_level = None  # autocommit: no snapshot held between reads
+
+    def _version(self) -> int:
+        return self.connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def _count(self) -> int | None:
+        row = self.connection.execute(f"SELECT n FROM {COUNT} WHERE id = 1").fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self.live = False
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # closing a lost connection
+                pass
+        self.connection = None
+
+
 class Unwatched:
-    """SQLite (or any other database): every message is re-checked."""
+    """An in-memory SQLite database, or another database: every message is re-checked."""
 
     live = False
 
@@ -171,8 +293,16 @@ class Unwatched:
 
 
 UNWATCHED = Unwatched()
+Watcher = PostgresWatcher | SqliteWatcher | Unwatched
 
 
-def watcher() -> Watcher | Unwatched:
+def watcher() -> Watcher:
     """A watcher for one `send_pending` (it connects at its first batch; close it after)."""
-    return Watcher() if db.engine.dialect.name == "postgresql" else UNWATCHED
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        return PostgresWatcher()
+    database = engine.url.database or ""
+    in_memory = database in ("", ":memory:") or "mode=memory" in str(engine.url)
+    if engine.dialect.name == "sqlite" and not in_memory:
+        return SqliteWatcher()
+    return UNWATCHED

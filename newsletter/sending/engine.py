@@ -34,7 +34,7 @@ DB_WRITE_TRIES = 5  # a lost database connection: results are written again, aft
 def deliver_one(batch: Batch, delivery, recipient: messages.Recipient, raw: bytes) -> None:
     """Re-check one built message's recipient and hand it to the transport; record the
     outcome (at once, or with a window of pipelined messages when the reply is read)."""
-    if batch.watch.quiet():  # PostgreSQL: nothing rule 3 reads has changed since the batch read
+    if batch.watch.quiet():  # nothing rule 3 reads has changed since the batch's read
         current = recipient
     else:
         current = recipients.still_lawful(delivery, recipient)  # an opt-out a moment ago stops it
@@ -94,7 +94,7 @@ def send_pending(
     lease = claims.lease_for(size)
     pacer = Pacer(current_app.config["SEND_RATE"], stop_event)
     batch = Batch(transports.make_transport(), pacer, {}, worker_id=worker_id, lease=lease)
-    batch.watch = changes.watcher()  # PostgreSQL: told of opt-outs (changes.Watcher)
+    batch.watch = changes.watcher()  # told of changes to what rule 3 reads (changes.py)
     totals: dict[str, int] = {"batches": 0}
     touched: set[int] = set()
     try:
