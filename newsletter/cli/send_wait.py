@@ -40,8 +40,8 @@ def send_here(row: Campaign, total: int, helpers: SendHelpers) -> None:
 
     Every process runs `sending.send_pending` for this campaign, the loop of `flask
     worker`: the claims with leases give each delivery to one process (the same
-    exactly-once guarantee as several workers), and each message's recipient is
-    re-checked right before its hand-off.
+    exactly-once guarantee as several workers), and rule 3 holds right before each
+    hand-off (an opt-out recorded since the batch's read means the re-check).
     """
     config = current_app.config
     helpers.trim(total)

@@ -179,6 +179,7 @@ NOT_PERSONAL = frozenset(
         "consent_text",
         "job_lease",
         "published_campaign",
+        "recipient_change_count",  # one number: how many changes the triggers counted
         "setting",
         "topic",
         "topic_translation",

@@ -88,7 +88,8 @@ def sqlite_triggers() -> dict[str, str]:
     for table, events in WATCHED.items():
         for event in events.split(" OR "):
             if event != "TRUNCATE":
-                found[f"{TRIGGER}_{table.name}_{event.lower()}"] = f'AFTER {event} ON "{table.name}"'
+                name = f"{TRIGGER}_{table.name}_{event.lower()}"
+                found[name] = f'AFTER {event} ON "{table.name}"'
     return found
 
 
