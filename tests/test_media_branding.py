@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -115,6 +116,17 @@ def test_upload_strips_exif_and_gps_resizes_and_is_served_by_the_app(app, admin_
     assert not {"exif", "xmp", "icc_profile", "comment"} & set(image.info)
     assert b"PhoneMaker" not in served.data
     assert stored_names(app) == [row.name]
+
+
+def test_the_media_page_gives_the_upload_time_in_the_shops_zone(admin_client):
+    """Like every admin page: the configured zone (Europe/Brussels), not UTC."""
+    upload(admin_client, photo_with_gps(), "IMG_1.jpg")
+    row = only_media()
+    row.uploaded_at = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)  # summer time
+    db.session.commit()
+    page = admin_client.get("/admin/media").text
+    assert "2026-07-02 00:30 CEST" in page
+    assert "UTC" not in page
 
 
 def test_a_phone_photo_taken_sideways_is_stored_upright(admin_client):
