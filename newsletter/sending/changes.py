@@ -130,31 +130,60 @@ _TRIGGERS_PRESENT = (
 )
 
 
-class PostgresWatcher:
-    """A sender's listening connection; `begin` before a batch's bulk read,
-    `quiet` before each message."""
+class _OwnConnection:
+    """What both watchers share: a driver connection of their own, out of the pool."""
 
     def __init__(self):
-        self.connection = None  # the psycopg connection, autocommit, LISTENing
+        self.connection = None  # the driver's connection, ours until `close`
         self.live = False  # nothing changed since `begin`, and we would know
 
     def begin(self, engine: Engine) -> bool:
         """Ready for a batch whose recipients are read next: (re)connect if needed,
-        confirm the triggers, forget what arrived so far. False: re-check every message."""
+        confirm the triggers, take note of where the record stands (`_ready`).
+        False: re-check every message of this batch."""
         self.live = False
         try:
-            if self.connection is None or self.connection.closed:
+            if self.connection is None or getattr(self.connection, "closed", False):
                 self._connect(engine)
-            names = [table.name for table in WATCHED]
-            (present,) = self.connection.execute(_TRIGGERS_PRESENT, (TRIGGER, names)).fetchone()
-            if present != len(WATCHED):
-                return False
-            self._drain()  # last: whatever commits from now on arrives before `quiet`
+            ready = self._ready()
         except Exception as error:  # unsure means the re-check, never a stop
             log.warning("not watching for changes, re-checking each message: %s", error)
             self.close()
             return False
-        self.live = True
+        self.live = ready
+        return ready
+
+    def _detach(self, engine: Engine):
+        """A new driver connection, made with the app's set-up (database.py), taken out
+        of the pool; rolled back, so that no transaction of the pool's is left on it."""
+        raw = engine.raw_connection()
+        connection = raw.driver_connection
+        raw.detach()
+        self.connection = connection  # closed by `close` if what follows fails
+        connection.rollback()
+        return connection
+
+    def close(self) -> None:
+        self.live = False
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # closing a lost connection
+                pass
+        self.connection = None
+
+
+class PostgresWatcher(_OwnConnection):
+    """A sender's listening connection; `begin` before a batch's bulk read,
+    `quiet` before each message."""
+
+    def _ready(self) -> bool:
+        """The triggers are there and enabled; what arrived so far is forgotten."""
+        names = [table.name for table in WATCHED]
+        (present,) = self.connection.execute(_TRIGGERS_PRESENT, (TRIGGER, names)).fetchone()
+        if present != len(WATCHED):
+            return False
+        self._drain()  # last: whatever commits from now on arrives before `quiet`
         return True
 
     def quiet(self) -> bool:
@@ -175,11 +204,7 @@ class PostgresWatcher:
         return self.live
 
     def _connect(self, engine: Engine) -> None:
-        raw = engine.raw_connection()
-        connection = raw.driver_connection
-        raw.detach()  # ours alone, out of the pool, until `close`
-        self.connection = connection  # closed by `close` if what follows fails
-        connection.rollback()
+        connection = self._detach(engine)
         connection.autocommit = True
         connection.execute(f"LISTEN {CHANNEL}")
 
@@ -189,52 +214,31 @@ class PostgresWatcher:
         while pgconn.notifies() is not None:
             pass
 
-    def close(self) -> None:
-        self.live = False
-        if self.connection is not None:
-            try:
-                self.connection.close()
-            except Exception:  # closing a lost connection
-                pass
-        self.connection = None
 
-
-class SqliteWatcher:
+class SqliteWatcher(_OwnConnection):
     """A sender's own SQLite connection, in autocommit (each statement reads the latest
     commit), outside the pool; `begin` before a batch's bulk read, `quiet` before each
     message."""
 
     def __init__(self):
-        self.connection = None  # the sqlite3 connection
-        self.live = False  # nothing changed since `begin`, and we would know
+        super().__init__()
         self.version = None  # PRAGMA data_version when the count was last read
         self.count = None  # the count read at `begin`
 
-    def begin(self, engine: Engine) -> bool:
-        """As `PostgresWatcher.begin`: the version first, then the count, then (the
-        caller) the recipients; a change committed in between is in what they read."""
-        self.live = False
-        try:
-            if self.connection is None:
-                self._connect(engine)
-            names = list(sqlite_triggers())
-            marks = ", ".join("?" * len(names))
-            (present,) = self.connection.execute(
-                f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",
-                names,
-            ).fetchone()
-            if present != len(names):
-                return False
-            self.version = self._version()
-            self.count = self._count()
-            if self.count is None:  # the triggers would count into nothing
-                return False
-        except Exception as error:  # unsure means the re-check, never a stop
-            log.warning("not watching for changes, re-checking each message: %s", error)
-            self.close()
+    def _ready(self) -> bool:
+        """The triggers are there; the version first, then the count, then (the caller)
+        the recipients: a change committed in between is in what they read."""
+        names = list(sqlite_triggers())
+        marks = ", ".join("?" * len(names))
+        (present,) = self.connection.execute(
+            f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",
+            names,
+        ).fetchone()
+        if present != len(names):
             return False
-        self.live = True
-        return True
+        self.version = self._version()
+        self.count = self._count()
+        return self.count is not None  # no row: the triggers would count into nothing
 
     def quiet(self) -> bool:
         """Has nothing that rule 3 reads changed since `begin`? The count is read again
@@ -254,11 +258,7 @@ class SqliteWatcher:
         return True
 
     def _connect(self, engine: Engine) -> None:
-        raw = engine.raw_connection()  # with the app's pragmas (database.py)
-        connection = raw.driver_connection
-        raw.detach()  # ours alone, out of the pool, until `close`
-        self.connection = connection
-        connection.rollback()
+        connection = self._detach(engine)  # with the app's pragmas (database.py)
         connection.isolation_level = None  # autocommit: no snapshot held between reads
 
     def _version(self) -> int:
@@ -267,15 +267,6 @@ class SqliteWatcher:
     def _count(self) -> int | None:
         row = self.connection.execute(f"SELECT n FROM {COUNT} WHERE id = 1").fetchone()
         return None if row is None else row[0]
-
-    def close(self) -> None:
-        self.live = False
-        if self.connection is not None:
-            try:
-                self.connection.close()
-            except Exception:  # closing a lost connection
-                pass
-        self.connection = None
 
 
 class Unwatched:
