@@ -18,7 +18,7 @@ import html
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 import css_inline
 from flask import current_app, render_template
@@ -237,6 +237,7 @@ class PreparedCampaign:
         default_factory=lambda: tokens.link_signer(tokens.PREFERENCES)
     )
     date: tuple[int, str] = (0, "")  # the Date header of the current second
+    zone: tzinfo = field(default_factory=clock.zone)  # the shop's, for the reason line's day
     # Set by the sender once one whole message of this campaign passed the rule-4 check.
     skeleton_checked: bool = False
     content_locale: str = ""  # the language of the version it was made from
@@ -259,7 +260,9 @@ class PreparedCampaign:
     def reason(self, recipient: Recipient) -> str:
         """The reason line; it depends only on the basis and the day, so it is kept per
         (basis, day): a few hundred distinct lines for a list of any size."""
-        day = clock.local(recipient.since).date() if recipient.since else None
+        day = (
+            clock.as_utc(recipient.since).astimezone(self.zone).date() if recipient.since else None
+        )
         key = (recipient.basis, day)
         line = self.reasons.get(key)
         if line is None:
