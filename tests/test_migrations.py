@@ -41,6 +41,12 @@ def test_migrations_upgrade_an_empty_database_and_agree_with_models(empty_databa
                 {"name": changes.TRIGGER},
             )
             assert triggers == len(changes.WATCHED)
+        else:  # SQLite: the triggers that count, and the row they count in
+            names = db.session.scalars(
+                text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+            assert set(changes.sqlite_triggers()) <= set(names)
+            assert db.session.scalar(text(f"SELECT n FROM {changes.COUNT} WHERE id = 1")) is not None
         db.session.remove()
         db.engine.dispose()
 
