@@ -46,7 +46,8 @@ def test_migrations_upgrade_an_empty_database_and_agree_with_models(empty_databa
                 text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
             ).all()
             assert set(changes.sqlite_triggers()) <= set(names)
-            assert db.session.scalar(text(f"SELECT n FROM {changes.COUNT} WHERE id = 1")) is not None
+            count = db.session.scalar(text(f"SELECT n FROM {changes.COUNT} WHERE id = 1"))
+            assert count is not None
         db.session.remove()
         db.engine.dispose()
 
