@@ -8,6 +8,9 @@ from datetime import datetime
 
 DEFAULT_TOPIC_SLUG = "newsletter"
 DEFAULT_TOPIC_NAME = "Newsletter"
+# Its name in the other languages offered: the signup form, the preferences page and the
+# footer's reason line ("you subscribed to ...") speak the subscriber's language.
+DEFAULT_TOPIC_NAMES = {"nl": "Nieuwsbrief", "fr": "Lettre d'information"}
 DEFAULT_CONSENT_TEXT = (
     "Yes, I want to receive the newsletter by email on the lists I ticked. "
     "I can unsubscribe at any time with the link in every message; my consent is "
@@ -58,13 +61,20 @@ def default_rows(now: datetime) -> dict[str, list[dict]]:
             consent_text_row(locale, text, now) for locale, text in DEFAULT_CONSENT_TEXTS.items()
         ],
         "setting": [{"name": "suppression_key", "value": secrets.token_hex(32)}],
+        # topic_id 1: the topic above, the first row of a new table on both databases.
+        "topic_translation": [
+            {"topic_id": 1, "locale": locale, "name": name, "description": ""}
+            for locale, name in DEFAULT_TOPIC_NAMES.items()
+        ],
     }
 
 
 def initial_rows(now: datetime) -> dict[str, list[dict]]:
     """The rows migration 0001 inserts, in its schema (one consent text, no language
-    column); migration 0008 gives that text its language and adds the nl and fr ones."""
+    column); migration 0008 gives that text its language and adds the nl and fr ones,
+    migration 0018 the topic's nl and fr names."""
     rows = default_rows(now)
+    del rows["topic_translation"]  # (the table comes with migration 0012)
     english = consent_text_row("en", DEFAULT_CONSENT_TEXT, now)
     del english["locale"]
     return {**rows, "consent_text": [english]}

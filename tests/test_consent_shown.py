@@ -21,7 +21,7 @@ from flask_migrate import upgrade
 from sqlalchemy import delete, select
 
 from newsletter import clock, compliance, create_app, links, subscriptions
-from newsletter.defaults import DEFAULT_CONSENT_TEXTS
+from newsletter.defaults import DEFAULT_CONSENT_TEXTS, DEFAULT_TOPIC_NAMES
 from newsletter.extensions import db
 from newsletter.models import Basis, ConsentEvent, ConsentText, Subscriber, Topic
 from tests.helpers import (
@@ -176,12 +176,13 @@ def test_french_signup_page_shows_the_french_consent_text_in_chromium(app, outbo
         assert label.inner_text() == DEFAULT_CONSENT_TEXTS["fr"]
         assert label.get_attribute("lang") == "fr"
         page.get_by_label("Adresse e-mail").fill(ADDRESS)
-        page.get_by_label("Newsletter").check()
+        page.get_by_label("Lettre d'information", exact=True).check()  # the default list, in French
         label.click()  # the label ticks the box it names
         page.get_by_role("button", name="S’inscrire").click()
         page.wait_for_load_state()
     [event] = events("signup")
     assert event.consent_text.text == DEFAULT_CONSENT_TEXTS["fr"]
+    assert [topic["name"] for topic in event.topic_wording] == ["Lettre d'information"]
 
 
 # --- preferences -------------------------------------------------------------------------
@@ -285,7 +286,9 @@ def test_reconsent_page_shows_the_consent_text(client, make_subscriber, outbox, 
         assert fresh(client).post(path, data=form_fields(stale.text)).status_code == 200
     [event] = events("renew")
     assert (event.consent_text.locale, event.consent_text.text) == (lang, f"{lang}: version 2")
-    assert event.topic_wording == [{"slug": "newsletter", "name": "Newsletter", "description": ""}]
+    # The list's name as the person read it: in their language.
+    name = DEFAULT_TOPIC_NAMES.get(lang, "Newsletter")
+    assert event.topic_wording == [{"slug": "newsletter", "name": name, "description": ""}]
 
 
 # --- the lists' wording ------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
@@ -58,5 +59,29 @@ def test_new_sqlite_database_is_upgraded_on_first_start(tmp_path, capsys):
     assert "flask admin create" in capsys.readouterr().out
     with app.app_context():
         assert db.session.scalar(select(Topic.slug)) == "newsletter"
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("renamed", [False, True], ids=["untouched", "renamed-by-the-operator"])
+def test_migration_0018_names_the_default_list_in_dutch_and_french_unless_renamed(
+    empty_database_url, renamed
+):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "SQLALCHEMY_DATABASE_URI": empty_database_url,
+            "AUTO_UPGRADE_SQLITE": False,
+        }
+    )
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0017")  # an installation before 0018
+        if renamed:
+            db.session.execute(text("UPDATE topic SET name = 'Nieuws van de winkel'"))
+            db.session.commit()
+        upgrade(directory=MIGRATIONS)
+        names = dict(db.session.execute(text("SELECT locale, name FROM topic_translation")).all())
+        assert names == ({} if renamed else {"nl": "Nieuwsbrief", "fr": "Lettre d'information"})
         db.session.remove()
         db.engine.dispose()
