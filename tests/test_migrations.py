@@ -18,15 +18,20 @@ from newsletter.sending import changes
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 
 
-def test_migrations_upgrade_an_empty_database_and_agree_with_models(empty_database_url):
-    app = create_app(
+def _migrating_app(url: str):
+    """An app on `url` that leaves the migrations to the test (no automatic upgrade)."""
+    return create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "k",
-            "SQLALCHEMY_DATABASE_URI": empty_database_url,
+            "SQLALCHEMY_DATABASE_URI": url,
             "AUTO_UPGRADE_SQLITE": False,
         }
     )
+
+
+def test_migrations_upgrade_an_empty_database_and_agree_with_models(empty_database_url):
+    app = _migrating_app(empty_database_url)
     with app.app_context():
         upgrade(directory=MIGRATIONS)
         with db.engine.connect() as connection:
@@ -67,14 +72,7 @@ def test_new_sqlite_database_is_upgraded_on_first_start(tmp_path, capsys):
 def test_migration_0018_names_the_default_list_in_dutch_and_french_unless_renamed(
     empty_database_url, renamed
 ):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "k",
-            "SQLALCHEMY_DATABASE_URI": empty_database_url,
-            "AUTO_UPGRADE_SQLITE": False,
-        }
-    )
+    app = _migrating_app(empty_database_url)
     with app.app_context():
         upgrade(directory=MIGRATIONS, revision="0017")  # an installation before 0018
         if renamed:
