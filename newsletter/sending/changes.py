@@ -1,36 +1,30 @@
-"""The database tells the senders when who-may-get-mail changed (rule 3).
+"""On SQLite, the database tells the senders when who-may-get-mail changed (rule 3).
 
-The per-message re-check (`recipients.still_lawful`) is a query for every message. Both
-databases keep the same guarantee with fewer: triggers on each table that re-check reads
-(subscriber, subscription, topic, suppression) record every committed change, whatever
-wrote it (the app, an import, the API, an operator's psql or sqlite3), and before each
-message the sender asks, for a few microseconds, whether any was recorded since the
-batch's recipients were read. While none was, nothing rules 1 and 3 read of them has
-changed (rule 1 reads no clock: a lapsed consent is a deleted row, `reconsent`), so the
-message goes with what was read. Once one was, every remaining message of the batch is
-re-checked against the database as before; the next batch reads afresh.
+The per-message re-check (`recipients.still_lawful`) is a query for every message. On
+SQLite the same guarantee is kept with less: row triggers on each table that re-check
+reads (subscriber, subscription, topic, suppression) add one to the single row of
+`recipient_change_count` in the changing transaction, whatever wrote it (the app, an
+import, the API, an operator's sqlite3). The sender's own connection asks `PRAGMA
+data_version` before each message, which changes when any other connection committed
+anything (about 4 us, no table read), and reads the count again only then. While the
+count stands still, nothing rules 1 and 3 read of the batch's recipients has changed
+since they were read (rule 1 reads no clock: a lapsed consent is a deleted row,
+`reconsent`), so the message goes with what was read; once it moved, every remaining
+message of the batch is re-checked as before; the next batch reads afresh. Synchronous:
+a change whose COMMIT has returned is seen before the next message.
 
-- PostgreSQL (`PostgresWatcher`): the triggers NOTIFY the `CHANNEL` as the change
-  commits; each `send_pending` (a worker's, a thread's) LISTENs on a connection of its
-  own, idle outside any transaction, and reads that socket without waiting (a `recv`,
-  no round trip). The notification arrives a few microseconds after the COMMIT returned
-  (docs/SENDING.md gives the measured delay).
-- SQLite (`SqliteWatcher`): the triggers add one to the single row of
-  `recipient_change_count` in the changing transaction; the sender's own connection
-  asks `PRAGMA data_version`, which changes when any other connection committed
-  anything (about 4 us, no query), and reads the count again only then. Synchronous:
-  a change whose COMMIT returned is seen by the next message.
-
-Anything unsure falls back to the re-check for every message: the triggers missing or
-disabled (checked before each batch), the count's row missing, the watching connection
-lost, an in-memory SQLite database (a second connection would be another database).
+Anything unsure falls back to the re-check for every message: a trigger missing
+(checked before each batch), the count's row missing, the watching connection lost, an
+in-memory database (a second connection would be another database), and PostgreSQL.
+PostgreSQL's LISTEN/NOTIFY was tried (session 7, docs/PERFORMANCE.md): a notification
+arrives after the COMMIT has returned, and under load in CI one arrived too late, so a
+message went after an opt-out had committed; PostgreSQL keeps the re-check.
 """
 
 from __future__ import annotations
 
 import logging
 
-from psycopg.pq import ConnStatus
 from sqlalchemy import Connection, Engine, text
 
 from ..extensions import db
@@ -38,58 +32,36 @@ from ..models import RecipientChangeCount, Subscriber, Subscription, Suppression
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "newsletter_recipients_changed"
 TRIGGER = "newsletter_recipients_changed"
 # What each watched table's trigger fires on: the inserts that cannot make anybody
 # unlawful (a new subscriber, subscription or topic) are left out, or every signup during
 # a send would turn the fast path off for the batch.
 WATCHED = {
-    Subscriber.__table__: "UPDATE OR DELETE OR TRUNCATE",
-    Subscription.__table__: "UPDATE OR DELETE OR TRUNCATE",
-    Topic.__table__: "UPDATE OR DELETE OR TRUNCATE",
-    Suppression.__table__: "INSERT OR UPDATE OR DELETE OR TRUNCATE",
+    Subscriber.__table__: ("UPDATE", "DELETE"),
+    Subscription.__table__: ("UPDATE", "DELETE"),
+    Topic.__table__: ("UPDATE", "DELETE"),
+    Suppression.__table__: ("INSERT", "UPDATE", "DELETE"),
 }
 
 
 def create_triggers(connection: Connection) -> None:
-    """Install (or replace) the triggers (and PostgreSQL's function).
+    """Install (or replace) SQLite's triggers and the count's row; nothing elsewhere.
 
     Called by migration 0017 and after `metadata.create_all` (the tests' schema)."""
-    if connection.dialect.name == "postgresql":
-        _create_postgresql(connection)
-    elif connection.dialect.name == "sqlite":
+    if connection.dialect.name == "sqlite":
         _create_sqlite(connection)
-
-
-def _create_postgresql(connection: Connection) -> None:
-    connection.execute(
-        text(
-            f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$"
-        )
-    )
-    for table, events in WATCHED.items():
-        connection.execute(text(f'DROP TRIGGER IF EXISTS {TRIGGER} ON "{table.name}"'))
-        connection.execute(
-            text(
-                f'CREATE TRIGGER {TRIGGER} AFTER {events} ON "{table.name}" '
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER}()"
-            )
-        )
 
 
 COUNT = RecipientChangeCount.__table__.name
 
 
 def sqlite_triggers() -> dict[str, str]:
-    """SQLite's triggers, by name: one an event (SQLite has one event a trigger and no
-    TRUNCATE: a DELETE without WHERE fires row triggers too), each a row of the count."""
+    """SQLite's triggers, by name: one an event (SQLite has one event a trigger; a DELETE
+    without WHERE fires row triggers too), each a row of the count."""
     found = {}
     for table, events in WATCHED.items():
-        for event in events.split(" OR "):
-            if event != "TRUNCATE":
-                name = f"{TRIGGER}_{table.name}_{event.lower()}"
-                found[name] = f'AFTER {event} ON "{table.name}"'
+        for event in events:
+            found[f"{TRIGGER}_{table.name}_{event.lower()}"] = f'AFTER {event} ON "{table.name}"'
     return found
 
 
@@ -110,11 +82,6 @@ def drop_triggers(connection: Connection) -> None:
     if connection.dialect.name == "sqlite":
         for name in sqlite_triggers():
             connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
-    if connection.dialect.name != "postgresql":
-        return
-    for table in WATCHED:
-        connection.execute(text(f'DROP TRIGGER IF EXISTS {TRIGGER} ON "{table.name}"'))
-    connection.execute(text(f"DROP FUNCTION IF EXISTS {TRIGGER}()"))
 
 
 def after_create_all(_metadata, connection: Connection, **_kw) -> None:
@@ -122,28 +89,20 @@ def after_create_all(_metadata, connection: Connection, **_kw) -> None:
     create_triggers(connection)
 
 
-# Enabled ('O' origin, 'A' always) triggers of ours on the watched tables.
-_TRIGGERS_PRESENT = (
-    "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-    "WHERE t.tgname = %s AND t.tgenabled IN ('O', 'A') AND c.relname = ANY(%s) "
-    "AND pg_catalog.pg_table_is_visible(c.oid)"
-)
-
-
 class _OwnConnection:
-    """What both watchers share: a driver connection of their own, out of the pool."""
+    """A watcher's driver connection of its own, out of the pool."""
 
     def __init__(self):
         self.connection = None  # the driver's connection, ours until `close`
         self.live = False  # nothing changed since `begin`, and we would know
 
     def begin(self, engine: Engine) -> bool:
-        """Ready for a batch whose recipients are read next: (re)connect if needed,
-        confirm the triggers, take note of where the record stands (`_ready`).
+        """Ready for a batch whose recipients are read next: connect if needed, confirm
+        the triggers, take note of where the count stands (`_ready`).
         False: re-check every message of this batch."""
         self.live = False
         try:
-            if self.connection is None or getattr(self.connection, "closed", False):
+            if self.connection is None:
                 self._connect(engine)
             ready = self._ready()
         except Exception as error:  # unsure means the re-check, never a stop
@@ -171,48 +130,6 @@ class _OwnConnection:
             except Exception:  # closing a lost connection
                 pass
         self.connection = None
-
-
-class PostgresWatcher(_OwnConnection):
-    """A sender's listening connection; `begin` before a batch's bulk read,
-    `quiet` before each message."""
-
-    def _ready(self) -> bool:
-        """The triggers are there and enabled; what arrived so far is forgotten."""
-        names = [table.name for table in WATCHED]
-        (present,) = self.connection.execute(_TRIGGERS_PRESENT, (TRIGGER, names)).fetchone()
-        if present != len(WATCHED):
-            return False
-        self._drain()  # last: whatever commits from now on arrives before `quiet`
-        return True
-
-    def quiet(self) -> bool:
-        """Has nothing that rule 3 reads changed since `begin`? Reads the socket, no wait."""
-        if not self.live:
-            return False
-        pgconn = self.connection.pgconn
-        try:
-            pgconn.consume_input()
-        except Exception:  # the connection is lost: unsure
-            self.close()
-            return False
-        if pgconn.status != ConnStatus.OK:  # e.g. its server process was terminated
-            self.close()
-            return False
-        if pgconn.notifies() is not None:
-            self.live = False  # for the rest of this batch
-        return self.live
-
-    def _connect(self, engine: Engine) -> None:
-        connection = self._detach(engine)
-        connection.autocommit = True
-        connection.execute(f"LISTEN {CHANNEL}")
-
-    def _drain(self) -> None:
-        pgconn = self.connection.pgconn
-        pgconn.consume_input()
-        while pgconn.notifies() is not None:
-            pass
 
 
 class SqliteWatcher(_OwnConnection):
@@ -270,7 +187,7 @@ class SqliteWatcher(_OwnConnection):
 
 
 class Unwatched:
-    """An in-memory SQLite database, or another database: every message is re-checked."""
+    """PostgreSQL, or an in-memory SQLite database: every message is re-checked."""
 
     live = False
 
@@ -285,14 +202,12 @@ class Unwatched:
 
 
 UNWATCHED = Unwatched()
-Watcher = PostgresWatcher | SqliteWatcher | Unwatched
+Watcher = SqliteWatcher | Unwatched
 
 
 def watcher() -> Watcher:
     """A watcher for one `send_pending` (it connects at its first batch; close it after)."""
     engine = db.engine
-    if engine.dialect.name == "postgresql":
-        return PostgresWatcher()
     database = engine.url.database or ""
     in_memory = database in ("", ":memory:") or "mode=memory" in str(engine.url)
     if engine.dialect.name == "sqlite" and not in_memory:
