@@ -1,8 +1,9 @@
 """Triggers that tell the senders when who-may-get-mail changes (issue 17).
 
-PostgreSQL: they NOTIFY; SQLite: they count in the new one-row table
-recipient_change_count. The sender then skips its per-message re-check query while
-nothing changed (newsletter/sending/changes.py).
+The one-row table recipient_change_count is created on both databases; on SQLite,
+triggers count in it every change to what rule 3 reads, and the sender skips its
+per-message re-check query while the count stands still. PostgreSQL has no triggers:
+its sender re-checks every message (newsletter/sending/changes.py).
 
 Revision ID: 0017
 Revises: 0016
