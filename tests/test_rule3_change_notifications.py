@@ -12,16 +12,20 @@ signup) keeps the fast path.
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from flask import current_app
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from bench.sink import SinkProcess
 from newsletter import campaigns, create_app, sending, subscriptions
 from newsletter.addresses import address_hash
 from newsletter.extensions import db
 from newsletter.models import Channel, Subscriber, Suppression
 from newsletter.sending import changes, recipients
+from newsletter.sending.transports import smtp
 
 from .helpers import PG_URL
 
@@ -38,9 +42,9 @@ def rechecks(monkeypatch):
     seen: list[int] = []
     real = recipients.still_lawful
 
-    def counting(delivery, recipient):
-        seen.append(delivery.subscriber_id)
-        return real(delivery, recipient)
+    def counting(group):
+        seen.extend(delivery.subscriber_id for delivery, _ in group)
+        return real(group)
 
     monkeypatch.setattr(recipients, "still_lawful", counting)
     return seen
@@ -233,3 +237,52 @@ def test_rule_3_postgresql_rechecks_every_message(
     assert "p4@example.org" not in received
     assert counts["sent"] == 5
     assert len(set(rechecks)) == 6  # each of the six, before its hand-off
+
+
+def test_rule_3_with_bdat_a_group_is_rechecked_together_right_before_its_one_write(
+    app, make_campaign, make_subscriber, rechecks, monkeypatch
+):
+    """Against a relay offering CHUNKING (Postfix does) messages go in groups of
+    SMTP_GROUP, each group in one write, its recipients re-checked in one statement right
+    before it. An opt-out committed after one group's write stops its message in the
+    next group; the messages of the group before had left already."""
+    people = [make_subscriber(f"p{i}@example.org") for i in range(20)]
+    leaver = people[12]
+    writes: list[list[str]] = []
+    real = smtp.SmtpTransport.send_group
+
+    def send_group(transport, handoffs):
+        writes.append([h.recipient for h in handoffs])
+        outcomes = real(transport, handoffs)
+        if len(writes) == 2:  # the first group of eight is written: now the opt-out
+            _sql(app, 'DELETE FROM "subscription" WHERE subscriber_id = :id', id=leaver.id)
+        return outcomes
+
+    monkeypatch.setattr(smtp.SmtpTransport, "send_group", send_group)
+    with SinkProcess(chunking=True) as sink:
+        app.config.update(MAIL_SERVER=sink.host, MAIL_PORT=sink.port)
+        campaigns.start_sending(make_campaign())
+        db.session.commit()
+        counts = sending.send_pending("test-worker", batch_size=50)
+        stats = sink.stats()
+        digest = sink.recipients_digest()
+
+    addresses = [person.email for person in people]
+    # The first message goes alone (the connection, and whether it offers BDAT, is not
+    # known before it), then groups of eight.
+    assert smtp.SMTP_GROUP == 8
+    assert writes == [
+        addresses[:1],
+        addresses[1:9],
+        addresses[9:12] + addresses[13:17],
+        addresses[17:],
+    ]
+    assert counts == {"batches": 1, "sent": 19, "skipped": 1}
+    assert stats["messages"] == 19
+    lawful = sorted(a.encode() for a in addresses if a != leaver.email)
+    assert digest == hashlib.sha256(b"\n".join(lawful)).hexdigest()
+    ids = [person.id for person in people]
+    if PG_URL:
+        assert rechecks == ids  # every message, a group a statement
+    else:
+        assert rechecks == ids[9:]  # nothing before the count moved, everything after

@@ -70,28 +70,33 @@ def test_a_batch_s_results_are_written_as_each_was_recorded(app, make_campaign, 
 
 
 def test_the_per_message_recheck_reads_what_sqlalchemy_reads(app, make_subscriber):
-    """Every column of the re-check, datetimes with their zone included, as an ORM query
-    gives it; and nothing for a subscription that is gone."""
+    """Every column of the re-check of a group (one statement, a query a message), datetimes
+    with their zone included, as an ORM query gives it; each row tagged with its message's
+    place in the group; and nothing for a subscription that is gone."""
     bought = utcnow() - timedelta(days=40)
     person = make_subscriber(
         "buyer@example.org", basis=Basis.EXISTING_CUSTOMER, purchased_at=bought
     )
+    other = make_subscriber("other@example.org")
     topic_id = person.subscriptions[0].topic_id
     values = {
-        "subscriber_id": person.id,
-        "topic_id": topic_id,
-        "address_hash": address_hash(person.email),
+        "subscriber_id_0": other.id,
+        "topic_id_0": topic_id + 1000,  # no such subscription: no row
+        "address_hash_0": address_hash(other.email),
+        "subscriber_id_1": person.id,
+        "topic_id_1": topic_id,
+        "address_hash_1": address_hash(person.email),
     }
     db.session.execute(select(literal(1)))  # a transaction is open, as in a batch
-    fast = dbapi.prepared(recipients._fresh_statement, recipients._FRESH_SAMPLE).first(values)
-    plain = db.session.execute(recipients._fresh_statement(), values).first()
+    make = recipients._fresh_statement(2)
+    (fast,) = dbapi.prepared(make, dict.fromkeys(values, 0)).rows(values)
+    (plain,) = db.session.execute(make(), values).all()
     assert tuple(fast) == tuple(plain)
+    assert fast.position == 1
     assert fast.purchased_at == bought
     assert fast.purchased_at.tzinfo is not None
     assert fast.objected is False
     assert fast.email == "buyer@example.org"
-    gone = {**values, "topic_id": topic_id + 1000}
-    assert dbapi.prepared(recipients._fresh_statement, recipients._FRESH_SAMPLE).first(gone) is None
 
 
 def _number():
@@ -101,14 +106,14 @@ def _number():
 def test_a_failing_per_message_read_raises_sqlalchemy_s_error(app):
     db.session.execute(select(literal(1)))
     statement = dbapi.prepared(_number, {"digits": ""})
-    assert statement.first({"digits": "12"}).number == 12
+    assert statement.rows({"digits": "12"})[0].number == 12
     if db.engine.dialect.name == "sqlite":
         pytest.skip("SQLite reads 'twelve' as 0 without an error")
     with pytest.raises(DBAPIError, match="twelve"):
-        statement.first({"digits": "twelve"})
+        statement.rows({"digits": "twelve"})
     db.session.rollback()
     db.session.execute(select(literal(1)))
-    assert statement.first({"digits": "7"}).number == 7  # the connection is usable again
+    assert statement.rows({"digits": "7"})[0].number == 7  # the connection is usable again
 
 
 def test_the_recheck_s_kept_cursor_survives_rollbacks_and_a_new_connection(
@@ -120,11 +125,11 @@ def test_the_recheck_s_kept_cursor_survives_rollbacks_and_a_new_connection(
     (delivery,) = _queued(make_campaign, make_subscriber, 1)
     (recipient,) = recipients.lawful_recipients([delivery]).values()
     for _ in range(8):  # past psycopg's prepare threshold (5)
-        assert recipients.still_lawful(delivery, recipient) == recipient
+        assert recipients.still_lawful([(delivery, recipient)]) == [recipient]
     db.session.rollback()
-    assert recipients.still_lawful(delivery, recipient) == recipient
+    assert recipients.still_lawful([(delivery, recipient)]) == [recipient]
     before = db.session.connection().connection.dbapi_connection
     db.session.connection().invalidate()
     db.session.rollback()
-    assert recipients.still_lawful(delivery, recipient) == recipient
+    assert recipients.still_lawful([(delivery, recipient)]) == [recipient]
     assert db.session.connection().connection.dbapi_connection is not before

@@ -61,19 +61,17 @@ class Prepared:
             params[name] = processor(params[name])
         return params if self.order is None else tuple(params[name] for name in self.order)
 
-    def first(self, values: dict):
-        """The first row (a named tuple, values converted as SQLAlchemy would), or None."""
+    def rows(self, values: dict) -> list:
+        """Every row (named tuples, values converted as SQLAlchemy would)."""
         connection = db.session.connection()
         try:
             cursor = _cursor(connection.connection)
             cursor.execute(self.sql, self._params(values))
-            rows = cursor.fetchall()  # all: a statement left unfinished stays open
+            found = cursor.fetchall()
         except self.driver_error:
-            return connection.execute(self.statement, values).first()
-        if not rows:
-            return None
-        found = rows[0]
-        return self.row(*(c(v) if c else v for c, v in zip(self.from_db, found, strict=True)))
+            return list(connection.execute(self.statement, values))
+        convert, row = self.from_db, self.row
+        return [row(*(c(v) if c else v for c, v in zip(convert, r, strict=True))) for r in found]
 
     def execute_many(self, rows: list[dict]) -> None:
         """Run the statement once per parameter set (an executemany)."""

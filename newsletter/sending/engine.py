@@ -16,12 +16,13 @@ import threading
 from flask import Flask, current_app
 from sqlalchemy.exc import OperationalError
 
-from .. import bounces, messages
+from .. import bounces
 from ..clock import utcnow
 from ..extensions import db
 from ..models import DeliveryStatus
 from . import build, changes, claims, recipients, transports
 from .batch import Batch, Pacer, finish_campaigns, load
+from .transports import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +32,36 @@ DB_WRITE_TRIES = 5  # a lost database connection: results are written again, aft
 # 0.5, 1, 1.5, 2 s (batch.DB_RETRY_SECONDS; docs/RELIABILITY.md)
 
 
-def deliver_one(batch: Batch, delivery, recipient: messages.Recipient, raw: bytes) -> None:
-    """Re-check one built message's recipient and hand it to the transport; record the
-    outcome (at once, or with a window of pipelined messages when the reply is read)."""
+def deliver_group(batch: Batch, group: list) -> None:
+    """Re-check the recipients of these built messages (`ready` triples) and hand the
+    lawful ones to the transport in one write right after; record the outcomes (at once,
+    or with a window of pipelined messages when the replies are read).
+
+    A group is as large as the transport writes at once (`Transport.group`; one with a
+    rate limit, or through the outbox), so each message is re-checked right before its
+    own bytes leave, and an opt-out committed before then stops it (SPEC rule 3).
+    """
+    for _ in group:
+        batch.pacer.wait()  # before the re-check: nothing waits between it and the write
     if batch.watch.quiet():  # nothing rule 3 reads has changed since the batch's read
-        current = recipient
-    else:
-        current = recipients.still_lawful(delivery, recipient)  # an opt-out a moment ago stops it
-    if current is None:
-        return batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
-    if current != recipient:  # changed since the batch was read (e.g. name): build again
-        recipient, raw = current, build.build(batch, delivery, current)
-        if raw is None:
-            return None
-    prepared = build.prepared_for(batch, delivery.campaign_id, recipient.locale)  # cached
-    # VERP: a bounce names this delivery (newsletter.bounces); unset: the plain sender.
-    envelope_from = bounces.envelope_sender(delivery.id) or prepared.envelope_from
-    batch.pacer.wait()
-    outcomes = batch.transport.send(envelope_from, recipient.email, prepared.subject, raw, delivery)
-    batch.settle(outcomes)
+        current = [recipient for _, recipient, _ in group]
+    else:  # an opt-out a moment ago stops its message
+        current = recipients.still_lawful([(delivery, person) for delivery, person, _ in group])
+    handoffs = []
+    for (delivery, recipient, raw), now in zip(group, current, strict=True):
+        if now is None:
+            batch.record(delivery, DeliveryStatus.SKIPPED, "no lawful basis any more", False)
+            continue
+        if now != recipient:  # changed since the batch was read (e.g. name): build again
+            recipient, raw = now, build.build(batch, delivery, now)
+            if raw is None:
+                continue
+        prepared = build.prepared_for(batch, delivery.campaign_id, recipient.locale)  # cached
+        # VERP: a bounce names this delivery (newsletter.bounces); unset: the plain sender.
+        envelope_from = bounces.envelope_sender(delivery.id) or prepared.envelope_from
+        handoffs.append(Handoff(envelope_from, recipient.email, prepared.subject, raw, delivery))
+    if handoffs:
+        batch.settle(batch.transport.send_group(handoffs))
 
 
 def _send_batch(batch: Batch, deliveries, stop_event: threading.Event | None) -> None:
@@ -59,13 +71,17 @@ def _send_batch(batch: Batch, deliveries, stop_event: threading.Event | None) ->
         batch.watch.begin(db.engine)  # before the recipients are read (changes.Watcher)
         ready = build.build_batch(batch, deliveries, recipients.lawful_recipients(deliveries))
         untried = [delivery for delivery, _, _ in ready]
-        for position, (delivery, recipient, raw) in enumerate(ready):
+        position = 0
+        while position < len(ready):
             batch.keep_lease(untried, position)
             if stop_event is not None and stop_event.is_set():
                 # Stopping: what was not tried goes back to the queue at once.
-                batch.record(delivery, DeliveryStatus.QUEUED, tried=False)
-            else:
-                deliver_one(batch, delivery, recipient, raw)
+                for delivery in untried[position:]:
+                    batch.record(delivery, DeliveryStatus.QUEUED, tried=False)
+                break
+            size = 1 if batch.pacer.rate > 0 else transport.group
+            deliver_group(batch, ready[position : position + size])
+            position += size
         batch.settle(transport.flush())
         batch.write()
     except OperationalError:

@@ -1,11 +1,12 @@
 """Who may get a message now: rules 1 and 3 read for a whole batch, then again for each
-message right before its hand-off (`still_lawful`)."""
+message (or group of messages written at once) right before its hand-off
+(`still_lawful`)."""
 
 from __future__ import annotations
 
 import functools
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, select, union_all
 
 from .. import compliance, i18n, messages
 from ..addresses import address_hash
@@ -81,44 +82,67 @@ def _recipient(row, hashed: str) -> messages.Recipient:
     return messages.Recipient(row.email, row.name, row.public_id, row.basis, since, locale, hashed)
 
 
-_FRESH_SAMPLE = {"subscriber_id": 0, "topic_id": 0, "address_hash": ""}
-
-
 @functools.cache
-def _fresh_statement():
-    """The per-message re-check, built once (SQLAlchemy then reuses its compiled form)."""
-    return (
-        select(
-            *_RECIPIENT_COLUMNS,
-            compliance.objection_exists(bindparam("address_hash")).label("objected"),
+def _fresh_statement(size: int):
+    """The re-check of `size` messages in one statement, made once per size: the same
+    indexed query for each message (its subscriber, its topic, an objection to its
+    address), joined by UNION ALL, each row tagged with its message's position."""
+
+    def make():
+        return union_all(
+            *(
+                select(
+                    literal_column(str(position)).label("position"),
+                    *_RECIPIENT_COLUMNS,
+                    compliance.objection_exists(bindparam(f"address_hash_{position}")).label(
+                        "objected"
+                    ),
+                )
+                .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+                .join(Topic, Topic.id == Subscription.topic_id)
+                .where(
+                    Subscriber.id == bindparam(f"subscriber_id_{position}"),
+                    Subscription.topic_id == bindparam(f"topic_id_{position}"),
+                )
+                for position in range(size)
+            )
         )
-        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
-        .join(Topic, Topic.id == Subscription.topic_id)
-        .where(
-            Subscriber.id == bindparam("subscriber_id"),
-            Subscription.topic_id == bindparam("topic_id"),
-        )
-    )
+
+    return make
 
 
-def still_lawful(delivery, recipient: messages.Recipient) -> messages.Recipient | None:
-    """Rules 1 and 3 again, right before the hand-off, in one indexed query.
+def _fresh_values(group) -> dict:
+    values = {}
+    for position, (delivery, recipient) in enumerate(group):
+        values[f"subscriber_id_{position}"] = delivery.subscriber_id
+        values[f"topic_id_{position}"] = delivery.topic_id
+        values[f"address_hash_{position}"] = recipient.hashed or address_hash(recipient.email)
+    return values
 
-    Returns the recipient as the database has it now (it may differ from the one the
-    message was built for), or None: opted out, objected, or no lawful basis any more.
+
+def still_lawful(group) -> list[messages.Recipient | None]:
+    """Rules 1 and 3 again, right before the hand-off of these (delivery, recipient)
+    pairs: one indexed query each, all in one statement (one round trip).
+
+    For each pair: the recipient as the database has it now (it may differ from the one
+    the message was built for), or None: opted out, objected, or no lawful basis any more.
+    The caller hands the messages over in one write right after (engine.deliver_group).
     """
-    hashed = recipient.hashed or address_hash(recipient.email)
-    row = dbapi.prepared(_fresh_statement, _FRESH_SAMPLE).first(
-        {
-            "subscriber_id": delivery.subscriber_id,
-            "topic_id": delivery.topic_id,
-            "address_hash": hashed,
-        }
-    )
-    if row is None or row.objected or not _may_send(row):
-        return None
-    if row.email != recipient.email:  # the address itself changed since the batch was read
-        hashed = address_hash(row.email)
-        if compliance.is_objected(hashed):
-            return None
-    return _recipient(row, hashed)
+    values = _fresh_values(group)
+    sample = dict.fromkeys(values, 0)
+    rows = dbapi.prepared(_fresh_statement(len(group)), sample).rows(values)
+    found = {row.position: row for row in rows}
+    current: list[messages.Recipient | None] = []
+    for position, (_, recipient) in enumerate(group):
+        row = found.get(position)
+        if row is None or row.objected or not _may_send(row):
+            current.append(None)
+            continue
+        hashed = values[f"address_hash_{position}"]
+        if row.email != recipient.email:  # the address itself changed since the batch's read
+            hashed = address_hash(row.email)
+            if compliance.is_objected(hashed):
+                current.append(None)
+                continue
+        current.append(_recipient(row, hashed))
+    return current

@@ -1,6 +1,7 @@
 """Transports: what hands a finished message to the world, and what it answers.
 
-A transport is anything with `send`, `flush` and `close` (`Transport`); it answers with
+A transport is anything with `send`, `send_group`, `flush` and `close` (`Transport`);
+it answers with
 neutral `Outcome`s, never with the exceptions of its protocol library, so the engine
 records every transport's answers the same way. Which transport runs is decided here
 and only here (`transport_name`): SMTP when MAIL_SERVER is set, the built-in outbox
@@ -37,6 +38,17 @@ class Outcome:
     quoted: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """One finished message for `Transport.send_group`: envelope, subject, bytes, tag."""
+
+    sender: str
+    recipient: str
+    subject: str
+    raw: bytes
+    tag: object
+
+
 class Transport(Protocol):
     """A messenger for finished messages."""
 
@@ -44,8 +56,15 @@ class Transport(Protocol):
     # one; 0: once per batch).
     flush_every: int
 
+    # How many messages `send_group` hands over in one write now (1: one at a time).
+    # The engine re-checks that many recipients together right before it.
+    group: int
+
     def send(self, sender: str, recipient: str, subject: str, raw: bytes, tag) -> list[Outcome]:
         """Hand one message over; the outcomes known so far (maybe of earlier ones)."""
+
+    def send_group(self, handoffs: list[Handoff]) -> list[Outcome]:
+        """Hand these messages over together (at most `group`); as `send`."""
 
     def flush(self) -> list[Outcome]:
         """Wait for the outcomes of every message handed over and not yet answered."""

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from ... import mailer
-from . import ACCEPTED, Outcome
+from . import ACCEPTED, Handoff, Outcome
 
 
 class OutboxTransport:
     """No SMTP server: messages are kept in the outbox, committed one by one."""
 
     flush_every = 1
+    group = 1  # each message is committed with its outbox row
 
     def send(self, sender: str, recipient: str, subject: str, raw: bytes, tag) -> list[Outcome]:
         mailer.store_in_outbox(sender, recipient, subject, raw)
         return [Outcome(tag, ACCEPTED)]
+
+    def send_group(self, handoffs: list[Handoff]) -> list[Outcome]:
+        for h in handoffs:
+            mailer.store_in_outbox(h.sender, h.recipient, h.subject, h.raw)
+        return [Outcome(h.tag, ACCEPTED) for h in handoffs]
 
     def flush(self) -> list[Outcome]:
         return []
