@@ -6,6 +6,7 @@ connection). Run on both databases (NEWSLETTER_TEST_DATABASE_URL for PostgreSQL)
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Integer, String, bindparam, cast, literal, select
@@ -70,29 +71,25 @@ def test_a_batch_s_results_are_written_as_each_was_recorded(app, make_campaign, 
 
 
 def test_the_per_message_recheck_reads_what_sqlalchemy_reads(app, make_subscriber):
-    """Every column of the re-check of a group (one statement, a query a message), datetimes
-    with their zone included, as an ORM query gives it; each row tagged with its message's
-    place in the group; and nothing for a subscription that is gone."""
+    """Every column of the re-check of a group (one statement: on PostgreSQL from arrays,
+    elsewhere a query a message), datetimes with their zone included, as SQLAlchemy's
+    own execution gives it; each row tagged with its message's place in the group; and
+    nothing for a subscription that is gone."""
     bought = utcnow() - timedelta(days=40)
     person = make_subscriber(
         "buyer@example.org", basis=Basis.EXISTING_CUSTOMER, purchased_at=bought
     )
     other = make_subscriber("other@example.org")
     topic_id = person.subscriptions[0].topic_id
-    values = {
-        "subscriber_id_0": other.id,
-        "topic_id_0": topic_id + 1000,  # no such subscription: no row
-        "address_hash_0": address_hash(other.email),
-        "subscriber_id_1": person.id,
-        "topic_id_1": topic_id,
-        "address_hash_1": address_hash(person.email),
-    }
+    gone = SimpleNamespace(subscriber_id=other.id, topic_id=topic_id + 1000)  # no such topic
+    there = SimpleNamespace(subscriber_id=person.id, topic_id=topic_id)
+    hashes = [address_hash(other.email), address_hash(person.email)]
     db.session.execute(select(literal(1)))  # a transaction is open, as in a batch
-    make = recipients._fresh_statement(2)
-    (fast,) = dbapi.prepared(make, dict.fromkeys(values, 0)).rows(values)
-    (plain,) = db.session.execute(make(), values).all()
+    statement, values = recipients._fresh([(gone, None), (there, None)], hashes)
+    (fast,) = statement.rows(values)
+    (plain,) = db.session.execute(statement.statement, values).all()
     assert tuple(fast) == tuple(plain)
-    assert fast.position == 1
+    assert fast.position == 2
     assert fast.purchased_at == bought
     assert fast.purchased_at.tzinfo is not None
     assert fast.objected is False
