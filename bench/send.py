@@ -344,8 +344,9 @@ def _smtplib_loop(host: str, port: int, sender: str, raw: bytes, count: int, tag
 def _wire_loop(host: str, port: int, sender: str, raw: bytes, count: int, tag: str, ready, go,
                results) -> None:  # fmt: skip
     """One connection of the project's transport writing the same bytes `count` times:
-    PIPELINING and BDAT with the same window as the sender (the wire baseline)."""
-    from newsletter.sending.transports import ACCEPTED
+    PIPELINING and BDAT with the same window and groups as the sender (the wire
+    baseline)."""
+    from newsletter.sending.transports import ACCEPTED, Handoff
     from newsletter.sending.transports.smtp import SmtpTransport
 
     transport = SmtpTransport(_mail_config(host, port))
@@ -354,8 +355,10 @@ def _wire_loop(host: str, port: int, sender: str, raw: bytes, count: int, tag: s
     ready.put(os.getpid())
     go.wait()
     started = time.perf_counter()
-    for number in range(count):
-        outcomes = transport.send(sender, f"wire{tag}.{number}@bench.example.org", "", raw, 0)
+    for first in range(0, count, transport.group):
+        numbers = range(first, min(first + transport.group, count))
+        group = [Handoff(sender, f"wire{tag}.{n}@bench.example.org", "", raw, 0) for n in numbers]
+        outcomes = transport.send_group(group)
         errors += sum(o.kind != ACCEPTED for o in outcomes)
     errors += sum(o.kind != ACCEPTED for o in transport.flush())
     elapsed = time.perf_counter() - started

@@ -16,7 +16,7 @@ from . import ACCEPTED, REFUSED_PERMANENTLY, REFUSED_TEMPORARILY, UNKNOWN, Hando
 # Messages written to the server and not yet answered, at most, with BDAT (below).
 SMTP_WINDOW = 16
 # Messages written together (one write, their recipients re-checked together right
-# before it), with BDAT; a group is written when the window has room for all of it.
+# before it), with BDAT; the window then keeps room for the next group.
 SMTP_GROUP = 8
 
 # Linux: acknowledge at once what the server sends while we wait for its replies (see
@@ -30,16 +30,17 @@ class SmtpTransport:
     When the server offers PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one
     write: two round trips a message instead of four. When it also offers CHUNKING
     (RFC 3030; Postfix since 3.4, Exim, Exchange) each message goes as MAIL, RCPT and
-    one `BDAT <size> LAST` chunk in one write, with no dot-stuffing, through a sliding
-    window: after each write the replies that have arrived are read without waiting,
-    and the sender waits only when SMTP_WINDOW messages are unanswered, and then for
-    the oldest one. It never waits a round trip per message (on a network with 20 ms
-    of latency, that wait alone would cap a connection at 50 messages a second), nor
-    for a whole window to drain (against Postfix that cost a delayed ACK, about 40 ms,
-    per window). With BDAT, `group` is SMTP_GROUP: the engine re-checks that many
-    recipients in one query and `send_group` writes their messages in one write, right
-    after (`engine.deliver_group`); before the connection is open, and without BDAT,
-    messages go one at a time, each re-checked right before its own bytes.
+    one `BDAT <size> LAST` chunk, with no dot-stuffing, a group of them in one write
+    (`group` is then SMTP_GROUP: the engine re-checks that many recipients in one
+    statement and `send_group` writes their messages right after, `engine.deliver_group`),
+    through a sliding window: after each write the replies that have arrived are read
+    without waiting, and the sender waits only when the window (SMTP_WINDOW messages
+    unanswered) has no room for the next group, and then for the oldest messages. It
+    never waits a round trip per message (on a network with 20 ms of latency, that wait
+    alone would cap a connection at 50 messages a second), nor for a whole window to
+    drain (against Postfix that cost a delayed ACK, about 40 ms, per window). Before the
+    connection is open, and without BDAT, messages go one at a time, each re-checked
+    right before its own bytes.
 
     `send` returns the outcomes known so far (with a window, those of earlier
     messages); `flush` waits for the rest. A lost connection leaves the unanswered
@@ -119,8 +120,9 @@ class SmtpTransport:
             return [*self._answered(), *(outcome_of(h.tag, exc) for h in handoffs)]
         self.in_flight.extend((h.tag, h.sender, h.recipient) for h in handoffs)
         reader.poll()
-        # Room for the next group: wait for the oldest messages' three replies each.
-        if (excess := len(self.in_flight) - (SMTP_WINDOW - SMTP_GROUP)) > 0:
+        # Room for a next group as large as this one: wait for the oldest messages'
+        # three replies each (one message at a time: when SMTP_WINDOW are unanswered).
+        if (excess := len(self.in_flight) - (SMTP_WINDOW - len(handoffs))) > 0:
             reader.wait(3 * excess)
         return self._answered()
 
