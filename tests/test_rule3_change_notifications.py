@@ -82,19 +82,21 @@ def _sql(app, statement: str, **values) -> None:
         engine.dispose()
 
 
+def _opt_out_p4(app, ids):
+    """The fifth person leaves through the domain's opt-out (the unsubscribe page's)."""
+    with app.app_context():
+        leaver = db.session.get(Subscriber, ids[4])
+        subscriptions.erase(leaver, "unsubscribed", Channel.ALL, subscriptions.Evidence("test"))
+        db.session.commit()
+
+
 def test_rule_3_an_opt_out_mid_send_stops_the_next_message_without_a_recheck_each(
     make_campaign, make_subscriber, smtp_server, rechecks
 ):
     if PG_URL:
         pytest.skip("SQLite's count; PostgreSQL re-checks every message (the test below)")
 
-    def opt_out(app, ids):
-        with app.app_context():
-            leaver = db.session.get(Subscriber, ids[4])
-            subscriptions.erase(leaver, "unsubscribed", Channel.ALL, subscriptions.Evidence("test"))
-            db.session.commit()
-
-    people, counts, received = _send(make_campaign, make_subscriber, smtp_server, opt_out)
+    people, counts, received = _send(make_campaign, make_subscriber, smtp_server, _opt_out_p4)
     assert "p4@example.org" not in received
     assert counts["sent"] == 5
     assert counts["skipped"] == 1
@@ -231,13 +233,7 @@ def test_rule_3_postgresql_rechecks_every_message(
     if not PG_URL:
         pytest.skip("PostgreSQL's path: SQLite's is the tests above")
 
-    def opt_out(app, ids):
-        with app.app_context():
-            leaver = db.session.get(Subscriber, ids[4])
-            subscriptions.erase(leaver, "unsubscribed", Channel.ALL, subscriptions.Evidence("test"))
-            db.session.commit()
-
-    _people, counts, received = _send(make_campaign, make_subscriber, smtp_server, opt_out)
+    _people, counts, received = _send(make_campaign, make_subscriber, smtp_server, _opt_out_p4)
     assert "p4@example.org" not in received
     assert counts["sent"] == 5
     assert len(set(rechecks)) == 6  # each of the six, before its hand-off
