@@ -1,11 +1,10 @@
 """Transports: what hands a finished message to the world, and what it answers.
 
 A transport is anything with `send`, `send_group`, `flush` and `close` (`Transport`);
-it answers with
-neutral `Outcome`s, never with the exceptions of its protocol library, so the engine
-records every transport's answers the same way. Which transport runs is decided here
-and only here (`transport_name`): SMTP when MAIL_SERVER is set, the built-in outbox
-otherwise. Adding a transport (an HTTP API, a pickup directory) is a module in this
+it answers with neutral `Outcome`s, never with the exceptions of its protocol library,
+so the engine records every transport's answers the same way. Which transport runs is
+decided here and only here (`transport_name`): SMTP when MAIL_SERVER is set, the
+built-in outbox otherwise. Adding a transport (an HTTP API, a pickup directory) is a module in this
 package and one entry in `TRANSPORTS`.
 """
 
