@@ -4,8 +4,8 @@ A transport is anything with `send`, `send_group`, `flush` and `close` (`Transpo
 it answers with neutral `Outcome`s, never with the exceptions of its protocol library,
 so the engine records every transport's answers the same way. Which transport runs is
 decided here and only here (`transport_name`): SMTP when MAIL_SERVER is set, the
-built-in outbox otherwise. Adding a transport (an HTTP API, a pickup directory) is a module in this
-package and one entry in `TRANSPORTS`.
+built-in outbox otherwise. Adding a transport (an HTTP API, a pickup directory) is a
+module in this package and one entry in `TRANSPORTS`.
 """
 
 from __future__ import annotations
@@ -70,6 +70,14 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Let go of the connection, if any."""
+
+
+def one_at_a_time(transport: Transport, handoffs: list[Handoff]) -> list[Outcome]:
+    """`send_group` for a transport that hands messages over one by one (`send` each)."""
+    outcomes: list[Outcome] = []
+    for h in handoffs:
+        outcomes += transport.send(h.sender, h.recipient, h.subject, h.raw, h.tag)
+    return outcomes
 
 
 def _outbox(config: Mapping) -> Transport:

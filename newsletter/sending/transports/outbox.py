@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import mailer
-from . import ACCEPTED, Handoff, Outcome
+from . import ACCEPTED, Handoff, Outcome, one_at_a_time
 
 
 class OutboxTransport:
@@ -17,9 +17,7 @@ class OutboxTransport:
         return [Outcome(tag, ACCEPTED)]
 
     def send_group(self, handoffs: list[Handoff]) -> list[Outcome]:
-        for h in handoffs:
-            mailer.store_in_outbox(h.sender, h.recipient, h.subject, h.raw)
-        return [Outcome(h.tag, ACCEPTED) for h in handoffs]
+        return one_at_a_time(self, handoffs)
 
     def flush(self) -> list[Outcome]:
         return []

@@ -11,7 +11,15 @@ import smtplib
 import socket
 
 from ... import mailer
-from . import ACCEPTED, REFUSED_PERMANENTLY, REFUSED_TEMPORARILY, UNKNOWN, Handoff, Outcome
+from . import (
+    ACCEPTED,
+    REFUSED_PERMANENTLY,
+    REFUSED_TEMPORARILY,
+    UNKNOWN,
+    Handoff,
+    Outcome,
+    one_at_a_time,
+)
 
 # Messages written to the server and not yet answered, at most, with BDAT (below).
 SMTP_WINDOW = 16
@@ -75,10 +83,7 @@ class SmtpTransport:
     def send_group(self, handoffs: list[Handoff]) -> list[Outcome]:
         if self.connection is not None and self.chunking:
             return self._send_chunks(handoffs)
-        outcomes = []
-        for h in handoffs:
-            outcomes += self.send(h.sender, h.recipient, h.subject, h.raw, h.tag)
-        return outcomes
+        return one_at_a_time(self, handoffs)
 
     def send(self, sender: str, recipient: str, subject: str, raw: bytes, tag) -> list[Outcome]:
         try:
