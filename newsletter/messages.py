@@ -80,7 +80,7 @@ from .message_body import (  # noqa: F401 - re-exported
     tracking_images_removed,
 )
 from .models import Basis, Campaign
-from .slots import Slotted, slot_markers
+from .slots import Slotted, head_skeleton, slot_markers
 
 TOKEN_MARK = "NLTOKENMARK"  # stands for a token while the fixed part of a link is built
 MAX_CACHED_REASONS = 5000
@@ -195,26 +195,29 @@ def _to_header(recipient: Recipient) -> str:
 
 @dataclass(frozen=True)
 class Composed:
-    """One message as built: its header block, the text and HTML bodies it encodes, and
-    the whole message as bytes (without the DKIM signature)."""
+    """One message as built: its header block, the text and HTML bodies it encodes, the
+    whole message as bytes (without the DKIM signature), and the values its three
+    skeletons were filled with (`values`: head, text, HTML; the rule-4 check reads them)."""
 
     head: str
     text: str
     page: str
     raw: bytes
+    values: tuple[dict, dict, dict] = ({}, {}, {})
 
 
 @dataclass
 class PreparedCampaign:
-    """What is the same for every message of a campaign, ready for `build`."""
+    """What is the same for every message of a campaign, ready for `build`: three
+    skeletons (`Slotted`: the header block, the text and the HTML page) that each message
+    fills with its recipient's values."""
 
     campaign_id: int
     locale: str
     topic_name: str
     organization: str
     envelope_from: str
-    head_before_to: str
-    head_after_to: str
+    head: Slotted
     html: Slotted
     text: Slotted
     boundary: str
@@ -224,12 +227,11 @@ class PreparedCampaign:
     # Links are a fixed prefix and a signed token: the URL is built once, not per message.
     unsubscribe_prefix: str = ""
     preferences_prefix: str = ""
-    mailto_prefix: str = ""
     reasons: dict = field(default_factory=dict)
     unsubscribe_suffix: str = ""  # `?c=`: counts the opt-out for the campaign (figures)
     personal: bool = False  # the texts hold `{{ name }}`: personalised per message
     names: tuple[dict, dict] = ({}, {})  # the name slots of html, text (personalise.mark)
-    head_from: str = ""  # the From line, before a personalised Subject line
+    personal_subject: bool = False  # the subject holds `{{ name }}`: a slot of `head`
     sign_unsubscribe: Callable[[str], str] = field(
         default_factory=lambda: tokens.link_signer(tokens.UNSUBSCRIBE)
     )
@@ -238,12 +240,16 @@ class PreparedCampaign:
     )
     date: tuple[int, str] = (0, "")  # the Date header of the current second
     zone: tzinfo = field(default_factory=clock.zone)  # the shop's, for the reason line's day
-    # Set by the sender once one whole message of this campaign passed the rule-4 check.
-    skeleton_checked: bool = False
     content_locale: str = ""  # the language of the version it was made from
 
-    def fill(self, recipient: Recipient) -> tuple[str, str, dict[str, str]]:
-        """(html, text, links) of one recipient's message."""
+    def fill(self, recipient: Recipient) -> tuple[str, str, dict[str, str], dict[str, str]]:
+        """(html, text) of one recipient's message, and the values of their slots (text,
+        HTML)."""
+        text_values, page_values = self.slot_values(recipient)
+        return self.html.fill(page_values), self.text.fill(text_values), text_values, page_values
+
+    def slot_values(self, recipient: Recipient) -> tuple[dict[str, str], dict[str, str]]:
+        """The values of one recipient's text and HTML slots: links, reason line, name."""
         unsubscribe = self.unsubscribe_prefix + self.sign_unsubscribe(recipient.public_id)
         unsubscribe += self.unsubscribe_suffix
         preferences = self.preferences_prefix + self.sign_preferences(recipient.public_id)
@@ -252,10 +258,9 @@ class PreparedCampaign:
         escaped = {key: html.escape(value) for key, value in plain.items()}
         if self.personal:  # issue 16: the greeting, in slots like the links
             names_html, names_text = self.names
-            page = self.html.fill(escaped | personalise.values(names_html, recipient.name, True))
-            text = self.text.fill(plain | personalise.values(names_text, recipient.name, False))
-            return page, text, plain
-        return self.html.fill(escaped), self.text.fill(plain), plain
+            plain |= personalise.values(names_text, recipient.name, False)
+            escaped |= personalise.values(names_html, recipient.name, True)
+        return plain, escaped
 
     def reason(self, recipient: Recipient) -> str:
         """The reason line; it depends only on the basis and the day, so it is kept per
@@ -278,21 +283,23 @@ class PreparedCampaign:
         return self.sign(self.compose(recipient, unique).raw)
 
     def compose(self, recipient: Recipient, unique: str | None = None) -> Composed:
-        """One recipient's message, unsigned, with the texts it was made of (the sender
-        runs the rule-4 check on those, then signs)."""
-        page, text, values = self.fill(recipient)
-        unsubscribe = values["unsubscribe_url"]
-        token = unsubscribe.rsplit("/", 1)[1].split("?")[0]  # URL-safe: as it is or quoted
-        message_id = f"<{unique or secrets.token_hex(12)}.{secrets.token_hex(6)}@{self.domain}>"
-        head = (
-            f"{self.subject_head(recipient)}To: {_to_header(recipient)}{CRLF}"
-            f"Date: {self.date_header()}{CRLF}"
-            f"Message-ID: {message_id}{CRLF}"
-            f"List-Help: <{values['preferences_url']}>{CRLF}"
-            f"List-Unsubscribe: <{unsubscribe}>,{CRLF} "
-            f"<{self.mailto_prefix}{token}>{CRLF}"
-            f"{self.head_after_to}"
-        )
+        """One recipient's message, unsigned, with the texts and values it was made of
+        (the sender runs the rule-4 check on those, then signs)."""
+        page, text, text_values, page_values = self.fill(recipient)
+        unsubscribe = text_values["unsubscribe_url"]
+        unique = f"{unique or secrets.token_hex(12)}.{secrets.token_hex(6)}"
+        head_values = {
+            "to": _to_header(recipient),
+            "date": self.date_header(),
+            "message_id": f"<{unique}@{self.domain}>",
+            "preferences_url": text_values["preferences_url"],
+            "unsubscribe_url": unsubscribe,
+            "token": unsubscribe.rsplit("/", 1)[1].split("?")[0],  # URL-safe: as it is
+        }
+        if self.personal_subject:  # header-safe: `encoded_header` keeps it one header
+            subject = personalise.apply(self.subject, recipient.name)
+            head_values["subject"] = encoded_header(subject, "Subject")
+        head = self.head.fill(head_values)
         body = (
             f"--{self.boundary}{CRLF}"
             f'Content-Type: text/plain; charset="utf-8"{CRLF}'
@@ -304,15 +311,8 @@ class PreparedCampaign:
             f"{self.html.base64(page)}"
             f"--{self.boundary}--{CRLF}"
         )
-        return Composed(head, text, page, (head + CRLF + body).encode("ascii"))
-
-    def subject_head(self, recipient: Recipient) -> str:
-        """From and Subject lines: prepared once, or with the recipient's name when the
-        subject holds `{{ name }}` (header-safe: `encoded_header` keeps it on one line)."""
-        if not personalise.has_placeholder(self.subject):
-            return self.head_before_to
-        subject = personalise.apply(self.subject, recipient.name)
-        return f"{self.head_from}Subject: {encoded_header(subject, 'Subject')}{CRLF}"
+        raw = (head + CRLF + body).encode("ascii")
+        return Composed(head, text, page, raw, (head_values, text_values, page_values))
 
     def date_header(self) -> str:
         """Now, as a Date header value with a numeric zone (`+0000`: RFC 5322 3.3; the
@@ -348,15 +348,20 @@ def prepare(
     subject = f"{subject_prefix}{version.subject}"
     boundary = f"=_nl_{secrets.token_hex(12)}"
     from_header, envelope_from = sender_header()
-    head_from = f"From: {from_header}{CRLF}"
+    personal_subject = personalise.has_placeholder(subject)
+    head = head_skeleton(
+        f"From: {from_header}{CRLF}",
+        None if personal_subject else encoded_header(subject, "Subject"),
+        head_after_to(campaign.topic, locale, boundary),
+        unsubscribe_mailto(TOKEN_MARK).removesuffix(TOKEN_MARK),
+    )
     return PreparedCampaign(
         campaign_id=campaign.id,
         locale=locale,
         topic_name=topic_translations.name(campaign.topic, locale),  # issue 15
         organization=current_app.config["ORGANIZATION_NAME"],
         envelope_from=envelope_from,
-        head_before_to=f"{head_from}Subject: {encoded_header(subject, 'Subject')}{CRLF}",
-        head_after_to=head_after_to(campaign.topic, locale, boundary),
+        head=head,
         html=Slotted(page, markers | names_html),
         text=Slotted(text, markers | names_text),
         boundary=boundary,
@@ -365,12 +370,11 @@ def prepare(
         signer=signing.signer_from_config(),
         unsubscribe_prefix=_link_prefix("public.unsubscribe"),
         preferences_prefix=_link_prefix("public.preferences"),
-        mailto_prefix=unsubscribe_mailto(TOKEN_MARK).removesuffix(TOKEN_MARK),
         content_locale=version.locale,
         unsubscribe_suffix=campaign_figures.link_suffix(campaign.id),
         personal=bool(names_html or names_text),
         names=(names_html, names_text),
-        head_from=head_from,
+        personal_subject=personal_subject,
     )
 
 

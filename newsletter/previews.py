@@ -89,7 +89,7 @@ def preview_message(
         prepared = messages.prepare(campaign, locale=recipient.locale, version=shown)
     except messages.MessageError as exc:  # e.g. a layout that prints its own footer
         return Preview("", "", recipient.locale, [str(exc)], shown.locale)
-    page, text, _links = prepared.fill(recipient)
+    page, text, *_values = prepared.fill(recipient)
     try:
         problems = compliance.check_marketing_message(prepared.compose(recipient).raw)
     except messages.MessageError as exc:

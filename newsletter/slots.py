@@ -8,7 +8,7 @@ import re
 import secrets
 
 from .footer import SLOTS
-from .headers import base64_lines
+from .headers import CRLF, base64_lines
 
 
 class Slotted:
@@ -30,6 +30,15 @@ class Slotted:
     def fill(self, values: dict[str, str]) -> str:
         return "".join(values[p] if is_slot else p for is_slot, p in self.parts)
 
+    def slots_after(self, fixed: str) -> set | None:
+        """The slots after the last place where the fixed text holds `fixed` (None when
+        it does not: `fixed` is not there, or a slot cuts it)."""
+        for at in range(len(self.parts) - 1, -1, -1):
+            is_slot, part = self.parts[at]
+            if not is_slot and fixed in part:
+                return {p for is_slot, p in self.parts[at + 1 :] if is_slot}
+        return None
+
     def base64(self, filled: str) -> str:
         """`base64_lines(filled)` for a text `fill` made, the fixed start's whole lines
         taken from those encoded once."""
@@ -48,3 +57,22 @@ def slot_markers() -> dict[str, str]:
     # and the random part means an author cannot type one into a body.
     nonce = secrets.token_hex(8)
     return {name: f"NLSLOT{nonce}{name.replace('_', '')}" for name in SLOTS}
+
+
+def head_skeleton(head_from: str, subject: str | None, after_to: str, mailto: str) -> Slotted:
+    """The header block with a slot for each per-message value (`compose`'s head values);
+    `subject` is the encoded Subject, or None when it is a slot (personalised)."""
+    nonce = secrets.token_hex(8)
+    names = ("subject", "to", "date", "message_id", "preferences_url", "unsubscribe_url", "token")
+    mark = {name: f"NLHEAD{nonce}{name.replace('_', '')}X" for name in names}
+    head = (
+        f"{head_from}Subject: {mark['subject'] if subject is None else subject}{CRLF}"
+        f"To: {mark['to']}{CRLF}"
+        f"Date: {mark['date']}{CRLF}"
+        f"Message-ID: {mark['message_id']}{CRLF}"
+        f"List-Help: <{mark['preferences_url']}>{CRLF}"
+        f"List-Unsubscribe: <{mark['unsubscribe_url']}>,{CRLF} "
+        f"<{mailto}{mark['token']}>{CRLF}"
+        f"{after_to}"
+    )
+    return Slotted(head, mark)

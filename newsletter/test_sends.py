@@ -62,10 +62,10 @@ class _TestMessage(messages.PreparedCampaign):
     def reason(self, recipient: messages.Recipient) -> str:
         return self.wording.reason
 
-    def fill(self, recipient: messages.Recipient) -> tuple[str, str, dict[str, str]]:
-        page, text, values = super().fill(recipient)
+    def fill(self, recipient: messages.Recipient) -> tuple[str, str, dict, dict]:
+        page, text, *values = super().fill(recipient)
         marks = self.wording
-        return _with_banner(page, marks), f"{marks.prefix} {marks.banner}\n\n{text}", values
+        return _with_banner(page, marks), f"{marks.prefix} {marks.banner}\n\n{text}", *values
 
 
 _BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from newsletter import compliance, messages
 
@@ -85,3 +87,69 @@ def test_check_marketing_parts_applies_rule_4_to_the_texts_of_a_built_message(ap
         "the text part does not carry the system footer as the app writes it (in en, with its "
         f"own styles): {FOOTER}",
     ]
+
+
+def test_rule_4_each_message_is_checked_as_its_checked_skeleton_with_harmless_values(
+    make_campaign, monkeypatch
+):
+    """The sender's check of every message (`PreparedMessagesCheck`): the whole check until
+    one message passed it, then at once only for the checked skeleton filled with values
+    that cannot change the outcome; anything else gets the whole check again."""
+    prepared = messages.prepare(make_campaign(subject="Hi {{ name }}", body="Dear {{ name }},"))
+    check = compliance.PreparedMessagesCheck((prepared.head, prepared.text, prepared.html))
+    whole = []
+    real = compliance.check_marketing_parts
+    monkeypatch.setattr(
+        compliance, "check_marketing_parts", lambda *parts: whole.append(1) or real(*parts)
+    )
+
+    def checked(built) -> tuple[list[str], str]:
+        """The problems, and whether the whole check ran ("whole") or not ("at once")."""
+        before = len(whole)
+        problems = check.check(built)
+        return problems, "whole" if len(whole) > before else "at once"
+
+    day = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+    def built(name, since=day, email="ann@example.org"):
+        recipient = messages.Recipient(email, name, f"pid-{name}", "consent", since, "en")
+        return prepared.compose(recipient)
+
+    assert checked(built("Ann")) == ([], "whole")  # the first message
+    assert checked(built("Bob <b>&", email="bob@example.org")) == ([], "at once")
+    assert checked(built("Cy", since=day + timedelta(days=1))) == ([], "whole")  # new reason
+    assert checked(built("Di", since=day + timedelta(days=1))) == ([], "at once")
+
+    # Not the checked skeleton, or a value of another kind: the whole check, in its words.
+    eve = built("Eve")
+    unsubscribe = eve.values[1]["unsubscribe_url"]
+    dropped = replace(eve, text=eve.text.replace(unsubscribe, "https://example.org/x"))
+    problems, how = checked(dropped)
+    assert how == "whole"
+    assert problems[0] == f"the text part lacks the unsubscribe-from-all link: {FOOTER}"
+    elsewhere = unsubscribe.replace("/unsubscribe/", "/elsewhere/")
+    assert checked(_refilled(prepared, eve, unsubscribe_url=elsewhere))[1] == "whole"
+    assert checked(_refilled(prepared, eve, page_name="<b hidden>"))[1] == "whole"
+    injected = _refilled(prepared, eve, to="eve@example.org\r\nBcc: all@example.org")
+    assert checked(injected)[1] == "whole"
+    assert checked(eve) == ([], "at once")
+
+
+def _refilled(prepared, built, unsubscribe_url=None, page_name=None, to=None):
+    """`built` with some values changed and its texts filled again from the skeletons."""
+    head, text, page = (dict(values) for values in built.values)
+    if unsubscribe_url:
+        head["unsubscribe_url"] = text["unsubscribe_url"] = page["unsubscribe_url"] = (
+            unsubscribe_url
+        )
+    if page_name:
+        page.update({key: page_name for key in page if isinstance(key, tuple)})
+    if to:
+        head["to"] = to
+    return replace(
+        built,
+        head=prepared.head.fill(head),
+        text=prepared.text.fill(text),
+        page=prepared.html.fill(page),
+        values=(head, text, page),
+    )

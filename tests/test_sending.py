@@ -352,10 +352,10 @@ def test_rule_4_check_refuses_a_later_message_that_lacks_a_link(
     fill = messages.PreparedCampaign.fill
 
     def fill_dropping_a_link(self, recipient):
-        page, text, values = fill(self, recipient)
+        page, text, values, page_values = fill(self, recipient)
         if recipient.email == "p2@example.org":
             text = text.replace(values["unsubscribe_url"], "https://example.org/elsewhere")
-        return page, text, values
+        return page, text, values, page_values
 
     monkeypatch.setattr(messages.PreparedCampaign, "fill", fill_dropping_a_link)
     campaign = make_campaign()

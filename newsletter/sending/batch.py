@@ -49,6 +49,8 @@ class Batch:
     transport: Transport
     pacer: Pacer
     prepared: dict[tuple[int, str], messages.PreparedCampaign]
+    # The rule-4 check of each prepared campaign's messages (`build.checks_for`), same keys.
+    checks: dict[tuple[int, str], compliance.PreparedMessagesCheck] = field(default_factory=dict)
     worker_id: str = ""
     lease: timedelta = timedelta(minutes=5)
     lease_until: datetime | None = None

@@ -40,6 +40,16 @@ def prepared_for(batch: Batch, campaign_id: int, locale: str) -> messages.Prepar
     return prepared
 
 
+def checks_for(batch: Batch, prepared: messages.PreparedCampaign):
+    """The rule-4 check of one prepared campaign's messages, made with it."""
+    key = (prepared.campaign_id, prepared.locale)
+    check = batch.checks.get(key)
+    if check is None:
+        skeletons = (prepared.head, prepared.text, prepared.html)
+        check = batch.checks[key] = compliance.PreparedMessagesCheck(skeletons)
+    return check
+
+
 class _Unbuildable(Exception):
     """A message (or a whole footer language of a campaign) that cannot be built; the
     text is the reason recorded on the delivery, after "refused: "."""
@@ -92,19 +102,15 @@ def _record_unbuildable(batch: Batch, delivery, exc: Exception) -> None:
 def build(batch: Batch, delivery, recipient: messages.Recipient, sign=True) -> bytes | None:
     """One message's bytes after the rule-4 check; None when refused (recorded).
 
-    Every message is checked on the texts it was built from (`check_marketing_parts`:
-    its header block and both bodies before base64); the first message of each prepared
-    campaign is also parsed whole (`check_marketing_message`), which covers the MIME
-    skeleton that all its messages share. The check runs before the DKIM signature is
-    added: the signature is one header that rule 4 does not look at.
+    Every message is checked (`compliance.PreparedMessagesCheck`: the whole check on the
+    first message of each prepared campaign, then each message as that checked skeleton
+    with its own values). The check runs before the DKIM signature is added: the
+    signature is one header that rule 4 does not look at.
     """
     try:
         prepared = prepared_for(batch, delivery.campaign_id, recipient.locale)
         built = prepared.compose(recipient, unique=f"c{delivery.campaign_id}.d{delivery.id}")
-        problems = compliance.check_marketing_parts(built.head, built.text, built.page)
-        if not problems and not prepared.skeleton_checked:
-            problems = compliance.check_marketing_message(built.raw)
-            prepared.skeleton_checked = not problems
+        problems = checks_for(batch, prepared).check(built)
         if problems:
             batch.record(delivery, DeliveryStatus.FAILED, "refused: " + "; ".join(problems))
             return None
