@@ -22,7 +22,6 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from dkim import rfc822_parse
 from flask import current_app
 
 from ..clock import utcnow
@@ -96,6 +95,8 @@ def _split(raw: bytes) -> tuple[list, bytes]:
         fields = [line.partition(b":") for line in _FIELD_START.split(head)]
         if all(colon and _FIELD_NAME.fullmatch(name) for name, colon, _ in fields):
             return [(name, value + b"\r\n") for name, _, value in fields], body
+    from dkim import rfc822_parse  # here: dkimpy imports dnspython (0.1 s a start)
+
     return rfc822_parse(raw)
 
 
