@@ -664,7 +664,7 @@ class PreparedMessagesCheck:
     a text that is not its skeleton filled) gets the whole check, which says what is
     wrong in the same words. The skeletons are the same for every message, so the whole
     check would find the same on each: this is that check, made once per skeleton and
-    once per value (about 10 us a message instead of about 70; docs/PERFORMANCE.md).
+    once per reason line (about 12 us a message instead of about 70; docs/SENDING.md).
     """
 
     def __init__(self, skeletons: tuple):
@@ -682,7 +682,8 @@ class PreparedMessagesCheck:
             if not problems and self._filled(built) and self._footers_last():
                 self.links = {k: _link_pattern(built.values[1][k]) for k in _LINK_SLOTS}
         if not problems and self.links is not None and self._filled(built):
-            self.reasons.add(built.values[1]["reason"])
+            if len(self.reasons) < MAX_CHECKED_REASONS:  # a few hundred in a campaign
+                self.reasons.add(built.values[1]["reason"])
         return problems
 
     def _filled(self, built) -> bool:
@@ -735,6 +736,7 @@ class PreparedMessagesCheck:
         return all(len(line) <= 998 for line in built.head.encode("utf-8").split(b"\n"))
 
 
+MAX_CHECKED_REASONS = 5000  # past it, a message with another one gets the whole check
 _LINK_SLOTS = ("unsubscribe_url", "preferences_url")
 _FOOTER_SLOTS = (*_LINK_SLOTS, "reason")
 _TOKEN = r"[A-Za-z0-9_.-]+"  # itsdangerous' URL-safe tokens (base64url and dots)
