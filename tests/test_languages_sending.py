@@ -12,7 +12,7 @@ import email
 import email.policy
 import io
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from pathlib import Path
 
@@ -32,7 +32,14 @@ from newsletter import (
     subscriptions,
 )
 from newsletter.extensions import db
-from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Subscriber
+from newsletter.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    Subscriber,
+    Subscription,
+)
 from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -136,6 +143,39 @@ class TestRealSmtpServer:
         answer = client.post(path, data={"List-Unsubscribe": "One-Click"})
         assert answer.status_code == 200
         assert db.session.scalar(select(Subscriber).where(Subscriber.email == PEOPLE["nl"])) is None
+
+    def test_rule_4_every_message_the_senders_check_passes_at_once_passes_the_whole_check(
+        self, make_campaign, make_subscriber, smtp_server, monkeypatch
+    ):
+        """The sender's rule-4 check (`compliance.PreparedMessagesCheck`) makes the whole
+        check on the first message of each language and lets the others through at once
+        as that skeleton with their own values; each of them, parsed whole on arrival,
+        passes the whole check too. Four people a language: a name, none, one that looks
+        like HTML, one with an accent; the greeting is in the subject and the body."""
+        names = ["Jan", None, "<b>Bo</b> & co", "Zoë"]
+        for language in ("nl", "fr", "en"):
+            for number, name in enumerate(names):
+                make_subscriber(f"{language}{number}@example.be", name=name).locale = language
+        # One day for all (not "now", which may fall on both sides of midnight).
+        one_day = datetime(2026, 3, 2, 12, tzinfo=UTC)
+        db.session.execute(sa.update(Subscription).values(confirmed_at=one_day))
+        db.session.commit()
+        whole = []
+        real = compliance.check_marketing_parts
+        monkeypatch.setattr(
+            compliance, "check_marketing_parts", lambda *parts: whole.append(1) or real(*parts)
+        )
+        campaign = make_campaign(subject="Hi {{ name|friend }}", body="Dear {{ name|friend }},")
+        assert send_campaign(campaign) == {"batches": 1, "sent": 12}
+        assert len(whole) == 3  # the first message of each language; the 9 others at once
+        received = {m.rcpt_tos[0]: m.message for m in smtp_server.messages}
+        assert len(received) == 12
+        for address, message in received.items():
+            assert_in_language(message, address[:2])  # check_marketing_message, whole
+        subjects = {str(make_header(decode_header(m["Subject"]))) for m in received.values()}
+        assert subjects == {"Hi Jan", "Hi friend", "Hi <b>Bo</b> & co", "Hi Zoë"}
+        html = mail_html(received["en2@example.be"])
+        assert "Dear &lt;b&gt;Bo&lt;/b&gt; &amp; co," in html
 
     def test_date_header_has_a_numeric_zone(self, make_campaign, three_languages, smtp_server):
         send_campaign(make_campaign())
