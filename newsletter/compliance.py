@@ -679,12 +679,15 @@ class PreparedMessagesCheck:
         problems = check_marketing_parts(built.head, built.text, built.page)
         if not problems and self.links is None:
             problems = check_marketing_message(built.raw)
-            if not problems and self._filled(built) and self._footers_last():
-                self.links = {k: _link_pattern(built.values[1][k]) for k in _LINK_SLOTS}
-        if not problems and self.links is not None and self._filled(built):
-            if len(self.reasons) < MAX_CHECKED_REASONS:  # a few hundred in a campaign
-                self.reasons.add(built.values[1]["reason"])
-        return problems
+        if problems or not self._filled(built):
+            return problems  # passed or not, nothing is learnt from it
+        if self.links is None:
+            if not self._footers_last():
+                return []  # a name in or after the footer: every message checked whole
+            self.links = {k: _link_pattern(built.values[1][k]) for k in _LINK_SLOTS}
+        if len(self.reasons) < MAX_CHECKED_REASONS:  # a few hundred in a campaign
+            self.reasons.add(built.values[1]["reason"])
+        return []
 
     def _filled(self, built) -> bool:
         """Are the message's head, text and page its skeletons filled with its values?"""
@@ -742,9 +745,10 @@ _FOOTER_SLOTS = (*_LINK_SLOTS, "reason")
 _TOKEN = r"[A-Za-z0-9_.-]+"  # itsdangerous' URL-safe tokens (base64url and dots)
 _ONE_LINE = re.compile(r"[^\r\n]*")
 _HTML_SPECIAL = re.compile(r"[<>\"'\r\n]")
+_FOLDED_LINES = re.compile(r"(?:[^\r\n]|\r\n[ \t])*")  # line breaks only as folds
 _HEAD_VALUES = {  # what a per-message header value may be: it cannot start a header
-    "to": re.compile(r"(?:[^\r\n]|\r\n[ \t])*"),
-    "subject": re.compile(r"(?:[^\r\n]|\r\n[ \t])*"),
+    "to": _FOLDED_LINES,
+    "subject": _FOLDED_LINES,
     "date": _ONE_LINE,
     "message_id": _MESSAGE_ID,
     "token": re.compile(_TOKEN),
